@@ -1,0 +1,337 @@
+/*
+ * nflow.h — normalizing flows trained with invertible backpropagation.
+ *
+ * No layer stores its activations: every layer's backward pass rebuilds its input
+ * from its output, so activation memory does not grow with depth.
+ *
+ * Worked example: train a Glow on 2-D points (the banana density) and sample.
+ *
+ *     #include <nflow.h>
+ *
+ *     nf_glow_config cfg = nf_glow_config_default(2, 1, 1);  // 2 channels, 1x1 "image"
+ *     cfg.hidden = 16; cfg.levels = 1; cfg.steps = 10; cfg.multiscale = 0;
+ *     nf_glow *g = NULL;
+ *     if (nf_glow_create(&g, &cfg) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); }
+ *     nf_adam opt;
+ *     nf_adam_init(&opt, nf_glow_num_params(g), 9e-4);
+ *     nf_tensor x;                                   // (150, 2, 1, 1)
+ *     nf_tensor_alloc(&x, 150, 2, 1, 1, 1);
+ *     nf_rng rng; nf_rng_seed(&rng, 1);
+ *     for (int it = 0; it < 400; it++) {
+ *         nf_sample_banana(&rng, x.data, x.n);       // fill a batch
+ *         nf_loss_stats st;
+ *         nf_glow_train_step(g, &opt, &x, &st);      // forward, backward, Adam
+ *         printf("%d %.4f\n", it, st.loss);
+ *     }
+ *     nf_glow_sample(g, &x, 1.0, &rng);              // x <- G^-1(z), z ~ N(0, I)
+ *     nf_adam_free(&opt); nf_tensor_free(&x); nf_glow_destroy(g);
+ *
+ * Conventions
+ *  - Every function that can fail returns nf_status; on failure nf_last_error()
+ *    holds one line saying what went wrong. The library never prints or exits.
+ *  - Tensors are contiguous, batch-major NCDHW (d = 1 for images): h5py's C order.
+ *  - nf_real is float; a build with NFLOW_DOUBLE defined (used by the gradient
+ *    tests) makes it double throughout.
+ *  - Gradients are accumulated (+=); callers zero them (nf_glow_zero_grad).
+ */
+#ifndef NFLOW_H
+#define NFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NFLOW_VERSION_MAJOR 0
+#define NFLOW_VERSION_MINOR 1
+
+#ifdef NFLOW_DOUBLE
+typedef double nf_real;
+#else
+typedef float nf_real;
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum nf_status {
+    NF_OK = 0,
+    NF_ERR_ARG = 1,      /* NULL pointer or impossible value */
+    NF_ERR_SHAPE = 2,    /* tensor shapes disagree with the layer/network */
+    NF_ERR_NOMEM = 3,    /* allocation failed */
+    NF_ERR_IO = 4,       /* file missing, unreadable or unwritable */
+    NF_ERR_FORMAT = 5,   /* file of the wrong kind, version or content */
+    NF_ERR_NUMERIC = 6,  /* NaN/Inf or a singular matrix */
+    NF_ERR_STATE = 7     /* call made in the wrong order */
+} nf_status;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *nf_last_error(void);
+/* A short name for a status code ("NF_ERR_SHAPE"). */
+const char *nf_status_name(nf_status s);
+
+/* ---------------------------------------------------------------- memory */
+
+/* Bytes currently held by nflow allocations, and the high-water mark. */
+size_t nf_mem_current(void);
+size_t nf_mem_peak(void);
+/* Sets the high-water mark to the current value. */
+void nf_mem_reset_peak(void);
+
+/* ---------------------------------------------------------------- tensors */
+
+/* Shape of a batch: n samples of c channels, d x h x w voxels (d = 1 for images). */
+typedef struct nf_shape {
+    int n, c, d, h, w;
+} nf_shape;
+
+typedef struct nf_tensor {
+    nf_real *data; /* (n, c, d, h, w) contiguous */
+    int n, c, d, h, w;
+} nf_tensor;
+
+/* Allocates a zeroed tensor. */
+nf_status nf_tensor_alloc(nf_tensor *t, int n, int c, int d, int h, int w);
+void nf_tensor_free(nf_tensor *t);
+/* A tensor header over existing memory (no allocation). */
+nf_tensor nf_tensor_view(nf_real *data, int n, int c, int d, int h, int w);
+/* Number of elements, and elements per sample (c*d*h*w). */
+size_t nf_tensor_count(const nf_tensor *t);
+size_t nf_tensor_sample_count(const nf_tensor *t);
+nf_shape nf_tensor_shape(const nf_tensor *t);
+size_t nf_shape_sample_count(nf_shape s);
+
+/* ---------------------------------------------------------------- random numbers */
+
+/* xoshiro256** seeded through splitmix64: the same seed gives the same stream on
+ * every machine. The library draws from it only on one thread. */
+typedef struct nf_rng {
+    uint64_t s[4];
+} nf_rng;
+
+void nf_rng_seed(nf_rng *r, uint64_t seed);
+uint64_t nf_rng_u64(nf_rng *r);
+/* Uniform in [0, 1). */
+double nf_rng_uniform(nf_rng *r);
+/* Standard normal (Box-Muller). */
+double nf_rng_normal(nf_rng *r);
+/* Fills x[0..n) with N(0, std^2). */
+void nf_rng_fill_normal(nf_rng *r, nf_real *x, size_t n, double std);
+
+/* ---------------------------------------------------------------- layers */
+
+typedef struct nf_layer nf_layer;
+typedef struct nf_layer_ops nf_layer_ops;
+
+/* Per-call context: scratch memory and the logdet weight of the loss. */
+typedef struct nf_ctx {
+    void *work;         /* scratch, at least work_bytes; sized by workspace() queries */
+    size_t work_bytes;
+    double dlogdet;     /* d loss / d logdet[b], the same for every sample b
+                           (-1/B for the mean negative log-likelihood) */
+} nf_ctx;
+
+/* One named block of a layer's parameters, as saved in model files. */
+typedef struct nf_param_block {
+    const char *name;   /* "scale", "bias", "conv1.weight", … */
+    size_t offset;      /* into the layer's parameter view */
+    int rank;
+    int dims[4];        /* row-major, product = element count */
+} nf_param_block;
+
+/*
+ * The layer contract. Every layer embeds nf_layer as its first member.
+ *  forward(x):      x (n, c, d, h, w) is transformed in place into y (its dims are
+ *                   updated where the layer changes the shape); logdet[b] += log|det J_b|.
+ *  inverse(y):      y is transformed in place back into x.
+ *  backward(y, dy): on entry y is the output and dy = dloss/dy; on return y holds the
+ *                   reconstructed input x and dy holds dloss/dx. Parameter gradients are
+ *                   accumulated (+=), including those of the layer's own -logdet term
+ *                   weighted by ctx->dlogdet (and the logdet's x-dependence, if any).
+ *  workspace(in):   scratch bytes the three calls need for a batch of shape in.
+ *  out_shape(in):   the output shape for input shape in, or NF_ERR_SHAPE.
+ *  init_params:     writes the initial values into the bound parameter view.
+ *  param_blocks:    writes up to max blocks describing the parameter view, returns count.
+ *  destroy:         frees the layer (not the parameter buffers, which it only views).
+ * No layer keeps a pointer to a tensor between calls; no call allocates memory.
+ */
+struct nf_layer_ops {
+    const char *name;
+    nf_status (*forward)(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx);
+    nf_status (*inverse)(nf_layer *l, nf_tensor *y, nf_ctx *ctx);
+    nf_status (*backward)(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx);
+    size_t (*workspace)(const nf_layer *l, nf_shape in);
+    nf_status (*out_shape)(const nf_layer *l, nf_shape in, nf_shape *out);
+    void (*init_params)(nf_layer *l, nf_rng *rng);
+    int (*param_blocks)(const nf_layer *l, nf_param_block *out, int max);
+    void (*destroy)(nf_layer *l);
+};
+
+struct nf_layer {
+    const nf_layer_ops *ops;
+    nf_shape in;        /* per-sample input shape it was built for (n unused) */
+    size_t nparams;     /* elements in its parameter view */
+    nf_real *param;     /* (nparams) view into a flat parameter buffer */
+    nf_real *grad;      /* (nparams) same layout, gradients */
+    int initialized;    /* data-dependent initialisation done (ActNorm); saved */
+};
+
+/* Calls through the ops table, checking arguments and shapes. */
+nf_status nf_layer_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx);
+nf_status nf_layer_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx);
+nf_status nf_layer_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx);
+size_t nf_layer_workspace(const nf_layer *l, nf_shape in);
+nf_status nf_layer_out_shape(const nf_layer *l, nf_shape in, nf_shape *out);
+void nf_layer_destroy(nf_layer *l);
+
+/* Flat parameter storage: one buffer of values, one of gradients, views per layer. */
+typedef struct nf_params {
+    nf_real *value; /* (count) */
+    nf_real *grad;  /* (count) */
+    size_t count;
+} nf_params;
+
+/* Allocates buffers for the layers' nparams, binds each layer's view and calls
+ * init_params in order, drawing from rng. */
+nf_status nf_params_bind(nf_params *p, nf_layer **layers, int nlayers, nf_rng *rng);
+void nf_params_zero_grad(nf_params *p);
+void nf_params_free(nf_params *p);
+
+/* Scratch memory for an nf_ctx. */
+nf_status nf_ctx_reserve(nf_ctx *ctx, size_t bytes);
+void nf_ctx_free(nf_ctx *ctx);
+
+/* --- layer constructors (in = per-sample input shape; n is ignored) --- */
+
+/* y = s * x + b per channel; s, b set from the first batch so y has zero mean and
+ * unit variance per channel. logdet = d*h*w * sum_c log|s_c|. */
+nf_status nf_actnorm_create(nf_layer **out, nf_shape in);
+
+typedef enum nf_conv1x1_kind {
+    NF_CONV1X1_LU = 0,          /* W = P L (U + diag(sign(s) exp(log|s|))), Glow */
+    NF_CONV1X1_HOUSEHOLDER = 1  /* W = H3 H2 H1, orthogonal, logdet 0 (InvertibleNetworks.jl) */
+} nf_conv1x1_kind;
+/* y = W x at every voxel; logdet = d*h*w * log|det W|. W starts as a random rotation. */
+nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, nf_rng *rng);
+
+/* Glow affine coupling: x = (xa, xb), xa = first c/2 channels (rounded down).
+ * (log_s_raw, t) = NN(xb), s = sigmoid(log_s_raw + 2); ya = s*xa + t, yb = xb.
+ * NN = conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv3x3 (last zero-initialised). */
+nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden);
+/* NICE additive coupling: ya = xa + NN(xb), yb = xb; logdet 0. */
+nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden);
+
+/* 2x2 space-to-depth: (c, h, w) -> (4c, h/2, w/2); logdet 0. */
+nf_status nf_squeeze_create(nf_layer **out, nf_shape in);
+/* Orthonormal Haar wavelet squeeze: (c, h, w) -> (4c, h/2, w/2), channel blocks
+ * (approximation, horizontal, vertical, diagonal); logdet 0. */
+nf_status nf_haar_create(nf_layer **out, nf_shape in);
+
+/* Channel split (factor-out): moves the last c - c/2 channels of x to z and
+ * shrinks x to its first c/2 channels, in place. z is (n, c - c/2, d, h, w).
+ * The inverse puts them back. Used by multiscale networks. */
+nf_status nf_split_forward(nf_tensor *x, nf_tensor *z);
+nf_status nf_split_inverse(nf_tensor *x, const nf_tensor *z);
+
+/* ---------------------------------------------------------------- Glow */
+
+typedef enum nf_squeeze_kind { NF_SQUEEZE_SPACE = 0, NF_SQUEEZE_HAAR = 1 } nf_squeeze_kind;
+typedef enum nf_coupling_kind { NF_COUPLING_AFFINE = 0, NF_COUPLING_ADDITIVE = 1 } nf_coupling_kind;
+
+typedef struct nf_glow_config {
+    int channels, depth, height, width; /* per-sample input shape */
+    int hidden;                  /* coupling sub-network width */
+    int levels;                  /* L */
+    int steps;                   /* K flow steps (actnorm, 1x1 conv, coupling) per level */
+    int multiscale;              /* 1: squeeze each level, split after all but the last;
+                                    0: no squeeze, no split (vector data as 1x1 images) */
+    nf_squeeze_kind squeeze;
+    nf_coupling_kind coupling;
+    nf_conv1x1_kind conv1x1;
+    uint64_t seed;               /* parameter initialisation */
+} nf_glow_config;
+
+typedef struct nf_glow nf_glow;
+
+/* Loss of one batch: mean over samples of 0.5*|z|^2 - logdet (nats per sample, the
+ * 0.5*log(2 pi) term left out as in the tutorials), its parts, and bits per dim
+ * (which includes the 2 pi term). */
+typedef struct nf_loss_stats {
+    double loss;       /* mean_b 0.5*|z_b|^2 - logdet_b */
+    double half_sq;    /* mean_b 0.5*|z_b|^2 */
+    double logdet;     /* mean_b logdet_b */
+    double bits_per_dim;
+} nf_loss_stats;
+
+/* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1. */
+nf_glow_config nf_glow_config_default(int channels, int height, int width);
+/* Checks the configuration (sizes divisible by 2^L, positive sizes, ...). */
+nf_status nf_glow_config_check(const nf_glow_config *cfg);
+nf_status nf_glow_create(nf_glow **out, const nf_glow_config *cfg);
+void nf_glow_destroy(nf_glow *g);
+const nf_glow_config *nf_glow_get_config(const nf_glow *g);
+nf_params *nf_glow_params(nf_glow *g);
+size_t nf_glow_num_params(const nf_glow *g);
+void nf_glow_zero_grad(nf_glow *g);
+
+/* z (n, D) with D = c*d*h*w: per sample, the latents in the order they were factored
+ * out (level 1 first), the last level's output last. logdet (n) is overwritten.
+ * x is not modified. */
+nf_status nf_glow_forward(nf_glow *g, const nf_tensor *x, nf_tensor *z, double *logdet);
+/* x = G^-1(z). */
+nf_status nf_glow_inverse(nf_glow *g, const nf_tensor *z, nf_tensor *x);
+/* From z = G(x) and dz = dloss/dz: rebuilds x (optional, may be NULL), writes
+ * dx = dloss/dx (optional) and accumulates parameter gradients, with dlogdet =
+ * dloss/dlogdet[b]. Activation memory is independent of the number of steps. */
+nf_status nf_glow_backward(nf_glow *g, const nf_tensor *z, const nf_tensor *dz,
+                           double dlogdet, nf_tensor *x, nf_tensor *dx);
+
+/* Debugging mode: forward stores every layer input, backward uses the stored inputs
+ * (memory grows with depth) and records how far reconstruction drifts from them. */
+nf_status nf_glow_set_store_activations(nf_glow *g, int on);
+/* Largest relative drift |x_rebuilt - x_stored| / |x_stored| over layers, from the
+ * last backward in store mode. */
+double nf_glow_last_drift(const nf_glow *g);
+
+/* One training step on a batch: forward, loss, backward, gradient zeroing and an
+ * Adam update. st may be NULL. */
+typedef struct nf_adam nf_adam;
+nf_status nf_glow_train_step(nf_glow *g, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);
+/* Negative log-likelihood of a batch without touching the gradients. */
+nf_status nf_glow_eval(nf_glow *g, const nf_tensor *x, nf_loss_stats *st);
+/* x (n, c, d, h, w) <- G^-1(temperature * eps), eps ~ N(0, I). */
+nf_status nf_glow_sample(nf_glow *g, nf_tensor *x, double temperature, nf_rng *rng);
+
+/* ---------------------------------------------------------------- loss, optimiser */
+
+/* From z (n, D) and logdet (n): fills st and, if dz is not NULL, dz = z / n
+ * (the gradient of the mean loss). Returns the dlogdet weight -1/n through *dlogdet
+ * when not NULL. Fails with NF_ERR_NUMERIC on NaN/Inf. */
+nf_status nf_loss_nll(const nf_tensor *z, const double *logdet, nf_tensor *dz,
+                      double *dlogdet, nf_loss_stats *st);
+
+struct nf_adam {
+    double lr, beta1, beta2, eps;
+    double weight_decay;  /* decoupled (AdamW); 0 = plain Adam */
+    long step;
+    size_t count;
+    nf_real *m, *v;       /* (count) moments */
+};
+
+/* Adam with beta1 0.9, beta2 0.999, eps 1e-8, no weight decay. */
+nf_status nf_adam_init(nf_adam *a, size_t count, double lr);
+/* p -= lr * mhat / (sqrt(vhat) + eps) + lr * weight_decay * p. */
+nf_status nf_adam_step(nf_adam *a, nf_real *param, const nf_real *grad);
+void nf_adam_free(nf_adam *a);
+
+/* ---------------------------------------------------------------- toy densities */
+
+/* InvertibleNetworks.jl sample_banana: a ~ N(0, I), x1 = a1/c1,
+ * x2 = a2*c1 + c1*c2*(a1^2 + c1^2), c = (1, 4). Writes n samples as (n, 2) = (n, 2, 1, 1, 1). */
+void nf_sample_banana(nf_rng *r, nf_real *x, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NFLOW_H */

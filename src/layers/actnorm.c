@@ -1,0 +1,131 @@
+/* ActNorm (Glow): y = exp(logs_c) * x + b_c per channel.
+ * logdet = d*h*w * sum_c logs_c. On the first forward, logs and b are set from the
+ * batch so that y has zero mean and unit variance per channel. */
+#include "nf_internal.h"
+
+#include <math.h>
+
+typedef struct actnorm {
+    nf_layer base;
+} actnorm;
+
+/* parameter view: logs (c), bias (c) */
+static nf_real *logs_of(nf_layer *l) { return l->param; }
+static nf_real *bias_of(nf_layer *l) { return l->param + l->in.c; }
+
+static void data_init(nf_layer *l, const nf_tensor *x) {
+    int C = x->c;
+    size_t hw = (size_t)x->d * x->h * x->w;
+    for (int c = 0; c < C; c++) {
+        double sum = 0, sq = 0;
+        for (int n = 0; n < x->n; n++) {
+            const nf_real *p = x->data + ((size_t)n * C + c) * hw;
+            for (size_t i = 0; i < hw; i++) sum += p[i];
+        }
+        double cnt = (double)x->n * hw, mean = sum / cnt;
+        for (int n = 0; n < x->n; n++) {
+            const nf_real *p = x->data + ((size_t)n * C + c) * hw;
+            for (size_t i = 0; i < hw; i++) sq += (p[i] - mean) * (p[i] - mean);
+        }
+        double sd = sqrt(sq / cnt) + 1e-6;
+        logs_of(l)[c] = (nf_real)(-log(sd));
+        bias_of(l)[c] = (nf_real)(-mean / sd);
+    }
+    l->initialized = 1;
+}
+
+static nf_status actnorm_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
+    if (!l->initialized) data_init(l, x);
+    int C = x->c;
+    size_t hw = (size_t)x->d * x->h * x->w;
+    const nf_real *logs = logs_of(l), *b = bias_of(l);
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < x->n * C; nc++) {
+        int c = nc % C;
+        nf_real s = (nf_real)exp(logs[c]), bc = b[c];
+        nf_real *p = x->data + (size_t)nc * hw;
+        for (size_t i = 0; i < hw; i++) p[i] = s * p[i] + bc;
+    }
+    double ld = 0;
+    for (int c = 0; c < C; c++) ld += logs[c];
+    for (int n = 0; n < x->n; n++) logdet[n] += ld * (double)hw;
+    return NF_OK;
+}
+
+static nf_status actnorm_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
+    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: inverse before the first forward (not initialised)");
+    int C = y->c;
+    size_t hw = (size_t)y->d * y->h * y->w;
+    const nf_real *logs = logs_of(l), *b = bias_of(l);
+#pragma omp parallel for schedule(static)
+    for (int nc = 0; nc < y->n * C; nc++) {
+        int c = nc % C;
+        nf_real inv = (nf_real)exp(-logs[c]), bc = b[c];
+        nf_real *p = y->data + (size_t)nc * hw;
+        for (size_t i = 0; i < hw; i++) p[i] = (p[i] - bc) * inv;
+    }
+    return NF_OK;
+}
+
+static nf_status actnorm_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
+    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: backward before the first forward (not initialised)");
+    int C = y->c, N = y->n;
+    size_t hw = (size_t)y->d * y->h * y->w;
+    const nf_real *logs = logs_of(l), *b = bias_of(l);
+    nf_real *dlogs = l->grad, *db = l->grad + C;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        nf_real s = (nf_real)exp(logs[c]), inv = (nf_real)exp(-logs[c]), bc = b[c];
+        double gs = 0, gb = 0;
+        for (int n = 0; n < N; n++) {
+            nf_real *py = y->data + ((size_t)n * C + c) * hw, *pd = dy->data + ((size_t)n * C + c) * hw;
+            for (size_t i = 0; i < hw; i++) {
+                nf_real yc = py[i] - bc;
+                gs += (double)pd[i] * yc; /* dy * s * x */
+                gb += pd[i];
+                py[i] = yc * inv;
+                pd[i] *= s;
+            }
+        }
+        dlogs[c] += (nf_real)(gs + ctx->dlogdet * (double)N * (double)hw);
+        db[c] += (nf_real)gb;
+    }
+    return NF_OK;
+}
+
+static void actnorm_init_params(nf_layer *l, nf_rng *rng) {
+    for (int c = 0; c < 2 * l->in.c; c++) l->param[c] = 0;
+}
+
+static int actnorm_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
+    nf_param_block blocks[2] = {{"logscale", 0, 1, {l->in.c}}, {"bias", (size_t)l->in.c, 1, {l->in.c}}};
+    for (int i = 0; i < 2 && i < max; i++) out[i] = blocks[i];
+    return 2;
+}
+
+static void actnorm_destroy(nf_layer *l) { nf_free(l); }
+
+static const nf_layer_ops actnorm_ops = {
+    .name = "actnorm",
+    .forward = actnorm_forward,
+    .inverse = actnorm_inverse,
+    .backward = actnorm_backward,
+    .init_params = actnorm_init_params,
+    .param_blocks = actnorm_param_blocks,
+    .destroy = actnorm_destroy,
+};
+
+nf_status nf_actnorm_create(nf_layer **out, nf_shape in) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    if (in.c <= 0 || in.d <= 0 || in.h <= 0 || in.w <= 0)
+        return nf_fail(NF_ERR_SHAPE, "actnorm: input shape (%d, %d, %d, %d) has a non-positive size", in.c, in.d,
+                       in.h, in.w);
+    actnorm *a = nf_calloc(1, sizeof *a);
+    if (!a) return nf_fail(NF_ERR_NOMEM, "actnorm: out of memory");
+    a->base.ops = &actnorm_ops;
+    a->base.in = in;
+    a->base.nparams = 2 * (size_t)in.c;
+    *out = &a->base;
+    return NF_OK;
+}

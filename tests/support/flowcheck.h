@@ -1,0 +1,72 @@
+/* The checks every invertible layer and network must pass: invertibility, input
+ * reconstruction by backward, finite-difference gradients and brute-force logdet.
+ * They work on an fc_target, an adaptor that turns a layer or a network into
+ * out-of-place forward / inverse / backward calls. */
+#ifndef FLOWCHECK_H
+#define FLOWCHECK_H
+
+#include "nflow.h"
+
+typedef struct fc_target {
+    void *self;
+    /* y = f(x); logdet (n) overwritten. x is not modified. */
+    nf_status (*forward)(void *self, const nf_tensor *x, nf_tensor *y, double *logdet);
+    /* x = f^-1(y). */
+    nf_status (*inverse)(void *self, const nf_tensor *y, nf_tensor *x);
+    /* From y = f(x), dy: x rebuilt, dx, parameter gradients accumulated. */
+    nf_status (*backward)(void *self, const nf_tensor *y, const nf_tensor *dy, double dlogdet, nf_tensor *x,
+                          nf_tensor *dx);
+    nf_real *param, *grad; /* (nparams) */
+    size_t nparams;
+    nf_shape in, out;      /* batch shapes (n included) */
+} fc_target;
+
+/* A target over one layer with its own parameters and workspace (sized for in). */
+typedef struct fc_layer_target {
+    fc_target t;
+    nf_layer *layer;
+    nf_params params;
+    nf_ctx ctx;
+} fc_layer_target;
+
+/* Binds the layer's parameters (initialised from seed) and sizes its workspace. */
+nf_status fc_layer_target_init(fc_layer_target *lt, nf_layer *layer, nf_shape in, uint64_t seed);
+/* Destroys the layer too. */
+void fc_layer_target_free(fc_layer_target *lt);
+
+/* Makes the parameters random (value += scale * N(0,1)) so that zero-initialised
+ * weights do not hide gradient errors. */
+void fc_perturb_params(fc_target *t, nf_rng *rng, double scale);
+
+/* |f^-1(f(x)) - x| / |x|. */
+double fc_inverse_error(fc_target *t, const nf_tensor *x);
+/* |x_rebuilt_by_backward - x| / |x|. */
+double fc_rebuild_error(fc_target *t, const nf_tensor *x);
+
+typedef enum fc_corruption {
+    FC_CORRUPT_NONE = 0,
+    FC_CORRUPT_ZERO,  /* analytic gradient replaced by 0 */
+    FC_CORRUPT_HALF,  /* halved */
+    FC_CORRUPT_FLIP   /* sign flipped */
+} fc_corruption;
+
+typedef struct fc_grad_report {
+    double dx_err;     /* max relative error of <dx, u> against central differences */
+    double dparam_err; /* same for the parameters (0 if the target has none) */
+} fc_grad_report;
+
+/* Loss = mean_b [0.5 |y_b|^2 + <r_b, y_b> - logdet_b] with a fixed random r.
+ * Compares the analytic directional derivatives along ndir random directions with
+ * central differences (step eps), in x and in the parameters. The corruption is
+ * applied to the analytic gradients before comparing (to prove the check fails).
+ * Meant for the double build; the warm-up forward runs data-dependent inits. */
+fc_grad_report fc_check_gradients(fc_target *t, const nf_tensor *x, int ndir, double eps, fc_corruption c,
+                                  uint64_t seed);
+
+/* max_b |logdet_b - log|det J_b|| with J_b by central differences (step eps). */
+double fc_logdet_error(fc_target *t, const nf_tensor *x, double eps);
+
+/* |a - b| / |b| over n values. */
+double fc_rel_diff(const nf_real *a, const nf_real *b, size_t n);
+
+#endif

@@ -10,21 +10,21 @@
  *
  *     nf_glow_config cfg = nf_glow_config_default(2, 1, 1);  // 2 channels, 1x1 "image"
  *     cfg.hidden = 16; cfg.levels = 1; cfg.steps = 10; cfg.multiscale = 0;
- *     nf_glow *g = NULL;
- *     if (nf_glow_create(&g, &cfg) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); }
+ *     nf_flow *g = NULL;
+ *     if (nf_glow_create(&g, &cfg) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); return 1; }
  *     nf_adam opt;
- *     nf_adam_init(&opt, nf_glow_num_params(g), 9e-4);
- *     nf_tensor x;                                   // (150, 2, 1, 1)
+ *     nf_adam_init(&opt, nf_flow_num_params(g), 9e-4);
+ *     nf_tensor x;                                   // (150, 2, 1, 1, 1)
  *     nf_tensor_alloc(&x, 150, 2, 1, 1, 1);
  *     nf_rng rng; nf_rng_seed(&rng, 1);
  *     for (int it = 0; it < 400; it++) {
- *         nf_sample_banana(&rng, x.data, x.n);       // fill a batch
+ *         nf_sample_banana(&rng, x.data, x.n);       // a fresh batch
  *         nf_loss_stats st;
- *         nf_glow_train_step(g, &opt, &x, &st);      // forward, backward, Adam
+ *         nf_train_step(g, &opt, &x, &st);           // forward, backward, Adam
  *         printf("%d %.4f\n", it, st.loss);
  *     }
- *     nf_glow_sample(g, &x, 1.0, &rng);              // x <- G^-1(z), z ~ N(0, I)
- *     nf_adam_free(&opt); nf_tensor_free(&x); nf_glow_destroy(g);
+ *     nf_flow_sample(g, &x, 1.0, &rng);              // x <- G^-1(z), z ~ N(0, I)
+ *     nf_adam_free(&opt); nf_tensor_free(&x); nf_flow_destroy(g);
  *
  * Conventions
  *  - Every function that can fail returns nf_status; on failure nf_last_error()
@@ -32,7 +32,7 @@
  *  - Tensors are contiguous, batch-major NCDHW (d = 1 for images): h5py's C order.
  *  - nf_real is float; a build with NFLOW_DOUBLE defined (used by the gradient
  *    tests) makes it double throughout.
- *  - Gradients are accumulated (+=); callers zero them (nf_glow_zero_grad).
+ *  - Gradients are accumulated (+=); callers zero them (nf_flow_zero_grad).
  */
 #ifndef NFLOW_H
 #define NFLOW_H
@@ -138,6 +138,7 @@ typedef struct nf_param_block {
     size_t offset;      /* into the layer's parameter view */
     int rank;
     int dims[4];        /* row-major, product = element count */
+    int frozen;         /* 1: saved with the model but never trained (a fixed permutation) */
 } nf_param_block;
 
 /*
@@ -187,13 +188,14 @@ void nf_layer_destroy(nf_layer *l);
 
 /* Flat parameter storage: one buffer of values, one of gradients, views per layer. */
 typedef struct nf_params {
-    nf_real *value; /* (count) */
-    nf_real *grad;  /* (count) */
+    nf_real *value;         /* (count) */
+    nf_real *grad;          /* (count) */
+    unsigned char *frozen;  /* (count) 1 where a block is frozen: optimisers skip it */
     size_t count;
 } nf_params;
 
-/* Allocates buffers for the layers' nparams, binds each layer's view and calls
- * init_params in order, drawing from rng. */
+/* (A layer has at most 16 parameter blocks.) Allocates buffers for the layers' nparams, binds each layer's view, calls
+ * init_params in order, drawing from rng, and marks frozen blocks. */
 nf_status nf_params_bind(nf_params *p, nf_layer **layers, int nlayers, nf_rng *rng);
 void nf_params_zero_grad(nf_params *p);
 void nf_params_free(nf_params *p);
@@ -234,13 +236,60 @@ nf_status nf_haar_create(nf_layer **out, nf_shape in);
 nf_status nf_split_forward(nf_tensor *x, nf_tensor *z);
 nf_status nf_split_inverse(nf_tensor *x, const nf_tensor *z);
 
+/* ---------------------------------------------------------------- flows */
+
+/*
+ * A flow maps data x (n, c, d, h, w) to latents z (n, D, 1, 1, 1), D = c*d*h*w, with
+ * z ~ N(0, I) under the model. Glow and the generic sequential model are flows; the
+ * trainer, evaluation, sampling and model files work on any flow.
+ */
+typedef struct nf_flow nf_flow;
+
+typedef struct nf_flow_ops {
+    const char *name; /* "glow", "sequential" */
+    /* z = f(x), logdet (n) overwritten; x is not modified. */
+    nf_status (*forward)(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
+    /* x = f^-1(z); z is not modified. */
+    nf_status (*inverse)(nf_flow *f, const nf_tensor *z, nf_tensor *x);
+    /* From z = f(x) and dz = dloss/dz: x rebuilt (may be NULL), dx = dloss/dx (may be
+     * NULL), parameter gradients accumulated with dlogdet = dloss/dlogdet[b].
+     * Activation memory does not grow with depth. */
+    nf_status (*backward)(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet,
+                          nf_tensor *x, nf_tensor *dx);
+    /* Optional: debugging mode that stores layer inputs (see nf_flow_set_store_activations). */
+    nf_status (*set_store_activations)(nf_flow *f, int on);
+    void (*destroy)(nf_flow *f);
+} nf_flow_ops;
+
+struct nf_flow {
+    const nf_flow_ops *ops;
+    nf_shape in;        /* per-sample data shape (n unused) */
+    nf_params params;   /* all parameters, gradients; layers view into them */
+    int nlayers;
+    nf_layer **layers;  /* (nlayers) in forward order; for saving and inspection */
+    double drift;       /* store mode: largest relative reconstruction drift of the last backward */
+};
+
+/* Checked calls through the flow's ops. */
+nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
+nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x);
+nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet,
+                           nf_tensor *x, nf_tensor *dx);
+/* Debugging mode: forward stores every layer input and backward continues from the
+ * stored inputs (memory grows with depth), recording in f->drift how far the rebuilt
+ * inputs were from them. */
+nf_status nf_flow_set_store_activations(nf_flow *f, int on);
+void nf_flow_destroy(nf_flow *f);
+size_t nf_flow_num_params(const nf_flow *f);
+void nf_flow_zero_grad(nf_flow *f);
+
 /* ---------------------------------------------------------------- Glow */
 
 typedef enum nf_squeeze_kind { NF_SQUEEZE_SPACE = 0, NF_SQUEEZE_HAAR = 1 } nf_squeeze_kind;
 typedef enum nf_coupling_kind { NF_COUPLING_AFFINE = 0, NF_COUPLING_ADDITIVE = 1 } nf_coupling_kind;
 
 typedef struct nf_glow_config {
-    int channels, depth, height, width; /* per-sample input shape */
+    int channels, depth, height, width; /* per-sample input shape (depth 1 for images) */
     int hidden;                  /* coupling sub-network width */
     int levels;                  /* L */
     int steps;                   /* K flow steps (actnorm, 1x1 conv, coupling) per level */
@@ -252,11 +301,21 @@ typedef struct nf_glow_config {
     uint64_t seed;               /* parameter initialisation */
 } nf_glow_config;
 
-typedef struct nf_glow nf_glow;
+/* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1. */
+nf_glow_config nf_glow_config_default(int channels, int height, int width);
+/* Checks the configuration (positive sizes, sizes divisible by 2^L, ...). */
+nf_status nf_glow_config_check(const nf_glow_config *cfg);
+/* Multiscale Glow (Kingma & Dhariwal 2018). z holds, per sample, the latents in the
+ * order they were factored out (level 1 first), the last level's output last. */
+nf_status nf_glow_create(nf_flow **out, const nf_glow_config *cfg);
+/* The configuration of a Glow flow, NULL for other flows. */
+const nf_glow_config *nf_glow_get_config(const nf_flow *f);
+
+/* ---------------------------------------------------------------- training */
 
 /* Loss of one batch: mean over samples of 0.5*|z|^2 - logdet (nats per sample, the
  * 0.5*log(2 pi) term left out as in the tutorials), its parts, and bits per dim
- * (which includes the 2 pi term). */
+ * (the full negative log-likelihood, 2 pi term included, in bits per dimension). */
 typedef struct nf_loss_stats {
     double loss;       /* mean_b 0.5*|z_b|^2 - logdet_b */
     double half_sq;    /* mean_b 0.5*|z_b|^2 */
@@ -264,66 +323,34 @@ typedef struct nf_loss_stats {
     double bits_per_dim;
 } nf_loss_stats;
 
-/* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1. */
-nf_glow_config nf_glow_config_default(int channels, int height, int width);
-/* Checks the configuration (sizes divisible by 2^L, positive sizes, ...). */
-nf_status nf_glow_config_check(const nf_glow_config *cfg);
-nf_status nf_glow_create(nf_glow **out, const nf_glow_config *cfg);
-void nf_glow_destroy(nf_glow *g);
-const nf_glow_config *nf_glow_get_config(const nf_glow *g);
-nf_params *nf_glow_params(nf_glow *g);
-size_t nf_glow_num_params(const nf_glow *g);
-void nf_glow_zero_grad(nf_glow *g);
-
-/* z (n, D) with D = c*d*h*w: per sample, the latents in the order they were factored
- * out (level 1 first), the last level's output last. logdet (n) is overwritten.
- * x is not modified. */
-nf_status nf_glow_forward(nf_glow *g, const nf_tensor *x, nf_tensor *z, double *logdet);
-/* x = G^-1(z). */
-nf_status nf_glow_inverse(nf_glow *g, const nf_tensor *z, nf_tensor *x);
-/* From z = G(x) and dz = dloss/dz: rebuilds x (optional, may be NULL), writes
- * dx = dloss/dx (optional) and accumulates parameter gradients, with dlogdet =
- * dloss/dlogdet[b]. Activation memory is independent of the number of steps. */
-nf_status nf_glow_backward(nf_glow *g, const nf_tensor *z, const nf_tensor *dz,
-                           double dlogdet, nf_tensor *x, nf_tensor *dx);
-
-/* Debugging mode: forward stores every layer input, backward uses the stored inputs
- * (memory grows with depth) and records how far reconstruction drifts from them. */
-nf_status nf_glow_set_store_activations(nf_glow *g, int on);
-/* Largest relative drift |x_rebuilt - x_stored| / |x_stored| over layers, from the
- * last backward in store mode. */
-double nf_glow_last_drift(const nf_glow *g);
-
-/* One training step on a batch: forward, loss, backward, gradient zeroing and an
- * Adam update. st may be NULL. */
-typedef struct nf_adam nf_adam;
-nf_status nf_glow_train_step(nf_glow *g, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);
-/* Negative log-likelihood of a batch without touching the gradients. */
-nf_status nf_glow_eval(nf_glow *g, const nf_tensor *x, nf_loss_stats *st);
-/* x (n, c, d, h, w) <- G^-1(temperature * eps), eps ~ N(0, I). */
-nf_status nf_glow_sample(nf_glow *g, nf_tensor *x, double temperature, nf_rng *rng);
-
-/* ---------------------------------------------------------------- loss, optimiser */
-
-/* From z (n, D) and logdet (n): fills st and, if dz is not NULL, dz = z / n
- * (the gradient of the mean loss). Returns the dlogdet weight -1/n through *dlogdet
- * when not NULL. Fails with NF_ERR_NUMERIC on NaN/Inf. */
+/* From z (n, D) and logdet (n): fills st and, if dz is not NULL, dz = z / n (the
+ * gradient of the mean loss); *dlogdet (if not NULL) = -1/n. NF_ERR_NUMERIC on NaN/Inf. */
 nf_status nf_loss_nll(const nf_tensor *z, const double *logdet, nf_tensor *dz,
                       double *dlogdet, nf_loss_stats *st);
 
-struct nf_adam {
+typedef struct nf_adam {
     double lr, beta1, beta2, eps;
     double weight_decay;  /* decoupled (AdamW); 0 = plain Adam */
     long step;
     size_t count;
     nf_real *m, *v;       /* (count) moments */
-};
+} nf_adam;
 
 /* Adam with beta1 0.9, beta2 0.999, eps 1e-8, no weight decay. */
 nf_status nf_adam_init(nf_adam *a, size_t count, double lr);
-/* p -= lr * mhat / (sqrt(vhat) + eps) + lr * weight_decay * p. */
-nf_status nf_adam_step(nf_adam *a, nf_real *param, const nf_real *grad);
+/* value -= lr * mhat / (sqrt(vhat) + eps) + lr * weight_decay * value, skipping
+ * frozen parameters. */
+nf_status nf_adam_step(nf_adam *a, nf_params *p);
 void nf_adam_free(nf_adam *a);
+
+/* One training step on a batch: zero gradients, forward, loss, backward, Adam.
+ * Working buffers are kept in the flow between calls (no per-step allocation
+ * after the first). st may be NULL. */
+nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);
+/* Loss of a batch without touching gradients. */
+nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st);
+/* x (n, c, d, h, w) <- f^-1(temperature * eps), eps ~ N(0, I). */
+nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng);
 
 /* ---------------------------------------------------------------- toy densities */
 
@@ -334,4 +361,8 @@ void nf_sample_banana(nf_rng *r, nf_real *x, int n);
 #ifdef __cplusplus
 }
 #endif
+
+#include "nflow/io.h"      /* HDF5 datasets, model files, converters */
+#include "nflow/vector.h"  /* vector flows: MLP couplings, MAF/IAF, splines, HINT, nf_model */
+
 #endif /* NFLOW_H */

@@ -15,7 +15,8 @@ nf_status nf_params_bind(nf_params *p, nf_layer **layers, int nlayers, nf_rng *r
     p->count = count;
     p->value = nf_calloc(count ? count : 1, sizeof(nf_real));
     p->grad = nf_calloc(count ? count : 1, sizeof(nf_real));
-    if (!p->value || !p->grad) {
+    p->frozen = nf_calloc(count ? count : 1, 1);
+    if (!p->value || !p->grad || !p->frozen) {
         nf_params_free(p);
         return nf_fail(NF_ERR_NOMEM, "nf_params_bind: out of memory for %zu parameters", count);
     }
@@ -26,6 +27,15 @@ nf_status nf_params_bind(nf_params *p, nf_layer **layers, int nlayers, nf_rng *r
         l->grad = p->grad + off;
         off += l->nparams;
         if (l->ops->init_params) l->ops->init_params(l, rng);
+        if (!l->ops->param_blocks) continue;
+        nf_param_block blocks[16];
+        int nb = l->ops->param_blocks(l, blocks, 16);
+        for (int b = 0; b < nb && b < 16; b++) {
+            if (!blocks[b].frozen) continue;
+            size_t cnt = 1;
+            for (int r = 0; r < blocks[b].rank; r++) cnt *= (size_t)blocks[b].dims[r];
+            memset(p->frozen + (l->param - p->value) + blocks[b].offset, 1, cnt);
+        }
     }
     return NF_OK;
 }
@@ -38,7 +48,9 @@ void nf_params_free(nf_params *p) {
     if (!p) return;
     nf_free(p->value);
     nf_free(p->grad);
+    nf_free(p->frozen);
     p->value = p->grad = NULL;
+    p->frozen = NULL;
     p->count = 0;
 }
 

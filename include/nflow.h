@@ -268,6 +268,7 @@ struct nf_flow {
     int nlayers;
     nf_layer **layers;  /* (nlayers) in forward order; for saving and inspection */
     double drift;       /* store mode: largest relative reconstruction drift of the last backward */
+    struct nf_train_buffers *train; /* the trainer's z/dz/logdet, kept between steps */
 };
 
 /* Checked calls through the flow's ops. */
@@ -342,6 +343,10 @@ nf_status nf_adam_init(nf_adam *a, size_t count, double lr);
  * frozen parameters. */
 nf_status nf_adam_step(nf_adam *a, nf_params *p);
 void nf_adam_free(nf_adam *a);
+
+/* Scales the gradients so their 2-norm is at most max_norm; *norm (if not NULL)
+ * receives the norm before clipping. NF_ERR_NUMERIC if it is not finite. */
+nf_status nf_clip_grad_norm(nf_params *p, double max_norm, double *norm);
 
 /* One training step on a batch: zero gradients, forward, loss, backward, Adam.
  * Working buffers are kept in the flow between calls (no per-step allocation

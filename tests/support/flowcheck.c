@@ -76,7 +76,7 @@ nf_status fc_layer_target_init(fc_layer_target *lt, nf_layer *layer, nf_shape in
     if (s != NF_OK) return s;
     out.n = in.n;
     lt->t = (fc_target){lt, layer_forward, layer_inverse, layer_backward, lt->params.value, lt->params.grad,
-                        lt->params.count, in, out};
+                        lt->params.count, lt->params.frozen, in, out};
     return NF_OK;
 }
 
@@ -86,10 +86,31 @@ void fc_layer_target_free(fc_layer_target *lt) {
     nf_ctx_free(&lt->ctx);
 }
 
+/* ---------------------------------------------------------------- flow adaptor */
+
+static nf_status flow_forward(void *self, const nf_tensor *x, nf_tensor *z, double *logdet) {
+    return nf_flow_forward(self, x, z, logdet);
+}
+static nf_status flow_inverse(void *self, const nf_tensor *z, nf_tensor *x) { return nf_flow_inverse(self, z, x); }
+static nf_status flow_backward(void *self, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
+                               nf_tensor *dx) {
+    return nf_flow_backward(self, z, dz, dlogdet, x, dx);
+}
+
+void fc_flow_target_init(fc_target *t, nf_flow *f, int n) {
+    nf_shape in = f->in, out = {n, (int)nf_shape_sample_count(f->in), 1, 1, 1};
+    in.n = n;
+    *t = (fc_target){f, flow_forward, flow_inverse, flow_backward, f->params.value, f->params.grad,
+                     f->params.count, f->params.frozen, in, out};
+}
+
 /* ---------------------------------------------------------------- checks */
 
 void fc_perturb_params(fc_target *t, nf_rng *rng, double scale) {
-    for (size_t i = 0; i < t->nparams; i++) t->param[i] += (nf_real)(scale * nf_rng_normal(rng));
+    for (size_t i = 0; i < t->nparams; i++) {
+        double e = scale * nf_rng_normal(rng);
+        if (!(t->frozen && t->frozen[i])) t->param[i] += (nf_real)e;
+    }
 }
 
 double fc_rel_diff(const nf_real *a, const nf_real *b, size_t n) {
@@ -196,6 +217,8 @@ fc_grad_report fc_check_gradients(fc_target *t, const nf_tensor *x0, int ndir, d
 
         if (!t->nparams) continue;
         nf_rng_fill_normal(&rng, v, t->nparams, 1.0);
+        for (size_t i = 0; t->frozen && i < t->nparams; i++)
+            if (t->frozen[i]) v[i] = 0;
         an = 0;
         for (size_t i = 0; i < t->nparams; i++) an += corrupt(t->grad[i], c) * v[i];
         for (size_t i = 0; i < t->nparams; i++) t->param[i] = p0[i] + (nf_real)(eps * v[i]);

@@ -18,6 +18,7 @@ typedef struct fc_target {
                           nf_tensor *dx);
     nf_real *param, *grad; /* (nparams) */
     size_t nparams;
+    const unsigned char *frozen; /* (nparams) or NULL: never perturbed */
     nf_shape in, out;      /* batch shapes (n included) */
 } fc_target;
 
@@ -34,7 +35,10 @@ nf_status fc_layer_target_init(fc_layer_target *lt, nf_layer *layer, nf_shape in
 /* Destroys the layer too. */
 void fc_layer_target_free(fc_layer_target *lt);
 
-/* Makes the parameters random (value += scale * N(0,1)) so that zero-initialised
+/* A target over a whole flow for batches of n (z viewed as (n, D, 1, 1, 1)). */
+void fc_flow_target_init(fc_target *t, nf_flow *f, int n);
+
+/* Makes the trainable parameters random (value += scale * N(0,1)) so that zero-initialised
  * weights do not hide gradient errors. */
 void fc_perturb_params(fc_target *t, nf_rng *rng, double scale);
 

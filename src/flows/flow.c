@@ -1,0 +1,78 @@
+/* Checked calls through a flow's ops table and the parts every flow shares. */
+#include "flow_internal.h"
+
+#include <string.h>
+
+static nf_status check_data(const char *fn, const nf_flow *f, const nf_tensor *x, const char *what) {
+    if (!x) return nf_fail(NF_ERR_ARG, "%s(%s): %s is NULL", fn, f->ops->name, what);
+    if (!x->data) return nf_fail(NF_ERR_ARG, "%s(%s): %s has no data", fn, f->ops->name, what);
+    nf_shape s = f->in;
+    if (x->n <= 0 || x->c != s.c || x->d != s.d || x->h != s.h || x->w != s.w)
+        return nf_fail(NF_ERR_SHAPE, "%s(%s): %s is (%d, %d, %d, %d, %d), the flow takes (n, %d, %d, %d, %d)", fn,
+                       f->ops->name, what, x->n, x->c, x->d, x->h, x->w, s.c, s.d, s.h, s.w);
+    return NF_OK;
+}
+
+static nf_status check_latent(const char *fn, const nf_flow *f, const nf_tensor *z, int n, const char *what) {
+    if (!z) return nf_fail(NF_ERR_ARG, "%s(%s): %s is NULL", fn, f->ops->name, what);
+    if (!z->data) return nf_fail(NF_ERR_ARG, "%s(%s): %s has no data", fn, f->ops->name, what);
+    size_t want = nf_shape_sample_count(f->in);
+    if (z->n != n || z->n <= 0 || nf_tensor_sample_count(z) != want)
+        return nf_fail(NF_ERR_SHAPE, "%s(%s): %s has %d samples of %zu values, expected %d of %zu", fn,
+                       f->ops->name, what, z->n, nf_tensor_sample_count(z), n, want);
+    return NF_OK;
+}
+
+nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+    if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_forward: flow is NULL");
+    NF_TRY(check_data(__func__, f, x, "x"));
+    NF_TRY(check_latent(__func__, f, z, x->n, "z"));
+    if (!logdet) return nf_fail(NF_ERR_ARG, "nf_flow_forward(%s): logdet is NULL", f->ops->name);
+    return f->ops->forward(f, x, z, logdet);
+}
+
+nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+    if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_inverse: flow is NULL");
+    NF_TRY(check_data(__func__, f, x, "x"));
+    NF_TRY(check_latent(__func__, f, z, x->n, "z"));
+    return f->ops->inverse(f, z, x);
+}
+
+nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
+                           nf_tensor *dx) {
+    if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_backward: flow is NULL");
+    if (!z) return nf_fail(NF_ERR_ARG, "nf_flow_backward(%s): z is NULL", f->ops->name);
+    NF_TRY(check_latent(__func__, f, z, z->n, "z"));
+    NF_TRY(check_latent(__func__, f, dz, z->n, "dz"));
+    if (x) NF_TRY(check_data(__func__, f, x, "x"));
+    if (dx) NF_TRY(check_data(__func__, f, dx, "dx"));
+    if ((x && x->n != z->n) || (dx && dx->n != z->n))
+        return nf_fail(NF_ERR_SHAPE, "nf_flow_backward(%s): x/dx batch differs from z's %d", f->ops->name, z->n);
+    return f->ops->backward(f, z, dz, dlogdet, x, dx);
+}
+
+nf_status nf_flow_set_store_activations(nf_flow *f, int on) {
+    if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_set_store_activations: flow is NULL");
+    if (!f->ops->set_store_activations)
+        return nf_fail(NF_ERR_STATE, "nf_flow_set_store_activations: %s flows have no store mode", f->ops->name);
+    return f->ops->set_store_activations(f, on);
+}
+
+void nf_flow_destroy(nf_flow *f) {
+    if (f && f->ops && f->ops->destroy) f->ops->destroy(f);
+}
+
+size_t nf_flow_num_params(const nf_flow *f) { return f ? f->params.count : 0; }
+
+void nf_flow_zero_grad(nf_flow *f) {
+    if (f) nf_params_zero_grad(&f->params);
+}
+
+void nf_flow_base_free(nf_flow *f) {
+    for (int i = 0; i < f->nlayers; i++) nf_layer_destroy(f->layers[i]);
+    nf_free(f->layers);
+    f->layers = NULL;
+    f->nlayers = 0;
+    nf_params_free(&f->params);
+    nf_train_buffers_free(f);
+}

@@ -1,0 +1,203 @@
+/* Glow's passes. Only the final output and the factored-out latents (together the
+ * size of the input) live between forward and backward; backward walks the layers
+ * in reverse, each rebuilding its input, so memory does not grow with K. */
+#include "glow_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- buffers */
+
+void glow_buffers_free(glow *g) {
+    nf_free(g->work);
+    nf_free(g->grad);
+    nf_free(g->part);
+    g->work = g->grad = g->part = NULL;
+    g->cap = 0;
+    if (g->stored)
+        for (int i = 0; i < g->base.nlayers; i++) nf_free(g->stored[i]);
+    nf_free(g->stored);
+    g->stored = NULL;
+    g->store_n = 0;
+}
+
+static size_t sample_size(const glow *g) { return nf_shape_sample_count(g->base.in); }
+
+nf_status glow_reserve(glow *g, int n) {
+    if (n <= g->cap) return NF_OK;
+    size_t D = sample_size(g), ws = 0;
+    for (int i = 0; i < g->base.nlayers; i++) {
+        nf_shape in = g->base.layers[i]->in;
+        in.n = n;
+        size_t w = nf_layer_workspace(g->base.layers[i], in);
+        if (w > ws) ws = w;
+    }
+    nf_free(g->work);
+    nf_free(g->grad);
+    nf_free(g->part);
+    g->work = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    g->grad = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    g->part = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    g->cap = (g->work && g->grad && g->part) ? n : 0;
+    if (!g->cap || nf_ctx_reserve(&g->ctx, ws) != NF_OK)
+        return nf_fail(NF_ERR_NOMEM, "glow: out of memory for a batch of %d", n);
+    return NF_OK;
+}
+
+/* ---------------------------------------------------------------- z layout */
+
+/* Per sample b, z_b[off .. off+cnt) <-> t_b (cnt values). */
+static void latent_put(nf_real *z, size_t D, size_t off, const nf_real *t, size_t cnt, int n) {
+    for (int b = 0; b < n; b++) memcpy(z + (size_t)b * D + off, t + (size_t)b * cnt, cnt * sizeof(nf_real));
+}
+static void latent_get(nf_real *t, const nf_real *z, size_t D, size_t off, size_t cnt, int n) {
+    for (int b = 0; b < n; b++) memcpy(t + (size_t)b * cnt, z + (size_t)b * D + off, cnt * sizeof(nf_real));
+}
+
+static nf_tensor level_tensor(nf_real *data, int n, nf_shape s) { return nf_tensor_view(data, n, s.c, s.d, s.h, s.w); }
+
+/* Shape of the latents a level factors out, and of what it keeps. */
+static nf_shape factored_shape(const glow_level *lv) {
+    nf_shape s = lv->shape;
+    s.c -= s.c / 2;
+    return s;
+}
+static nf_shape output_shape(const glow_level *lv) {
+    nf_shape s = lv->shape;
+    if (lv->split) s.c /= 2;
+    return s;
+}
+
+/* ---------------------------------------------------------------- store mode */
+
+nf_status glow_set_store_activations(nf_flow *f, int on) {
+    glow *g = (glow *)f;
+    g->store = on != 0;
+    if (!g->store && g->stored) {
+        for (int i = 0; i < g->base.nlayers; i++) nf_free(g->stored[i]);
+        nf_free(g->stored);
+        g->stored = NULL;
+        g->store_n = 0;
+    }
+    return NF_OK;
+}
+
+static nf_status store_input(glow *g, int i, const nf_tensor *x) {
+    if (!g->stored) {
+        g->stored = nf_calloc((size_t)g->base.nlayers, sizeof(nf_real *));
+        if (!g->stored) return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode");
+    }
+    size_t cnt = nf_tensor_count(x);
+    if (!g->stored[i] || g->store_n != x->n) {
+        nf_free(g->stored[i]);
+        g->stored[i] = nf_alloc(cnt * sizeof(nf_real));
+        if (!g->stored[i]) return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode (layer %d)", i);
+    }
+    memcpy(g->stored[i], x->data, cnt * sizeof(nf_real));
+    return NF_OK;
+}
+
+/* After layer i's backward: measure the drift of the rebuilt input and continue
+ * from the stored one. */
+static void restore_input(glow *g, int i, nf_tensor *x) {
+    size_t cnt = nf_tensor_count(x);
+    double num = 0, den = 0;
+    for (size_t k = 0; k < cnt; k++) {
+        double d = (double)x->data[k] - g->stored[i][k];
+        num += d * d;
+        den += (double)g->stored[i][k] * g->stored[i][k];
+    }
+    double drift = sqrt(num) / (sqrt(den) + 1e-30);
+    if (drift > g->base.drift) g->base.drift = drift;
+    memcpy(x->data, g->stored[i], cnt * sizeof(nf_real));
+}
+
+/* ---------------------------------------------------------------- passes */
+
+nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+    glow *g = (glow *)f;
+    int n = x->n;
+    size_t D = sample_size(g);
+    NF_TRY(glow_reserve(g, n));
+    memcpy(g->work, x->data, nf_tensor_count(x) * sizeof(nf_real));
+    memset(logdet, 0, sizeof(double) * (size_t)n);
+    nf_tensor h = *x;
+    h.data = g->work;
+    for (int l = 0; l < g->nlevels; l++) {
+        const glow_level *lv = &g->level[l];
+        int from = lv->squeeze ? lv->first - 1 : lv->first;
+        for (int i = from; i < lv->first + lv->count; i++) {
+            if (g->store) NF_TRY(store_input(g, i, &h));
+            NF_TRY(nf_layer_forward(g->base.layers[i], &h, logdet, &g->ctx));
+        }
+        if (lv->split) {
+            nf_shape fs = factored_shape(lv);
+            nf_tensor part = level_tensor(g->part, n, fs);
+            NF_TRY(nf_split_forward(&h, &part));
+            latent_put(z->data, D, lv->zoff, g->part, nf_shape_sample_count(fs), n);
+        }
+    }
+    if (g->store) g->store_n = n;
+    latent_put(z->data, D, g->level[g->nlevels - 1].zoff, g->work, nf_tensor_sample_count(&h), n);
+    return NF_OK;
+}
+
+/* Loads the last level's output of z (and dz) into the working buffers. */
+static nf_tensor load_top(glow *g, const nf_tensor *z, nf_real *dst, int n) {
+    const glow_level *top = &g->level[g->nlevels - 1];
+    nf_shape s = output_shape(top);
+    latent_get(dst, z->data, sample_size(g), top->zoff, nf_shape_sample_count(s), n);
+    return level_tensor(dst, n, s);
+}
+
+/* Puts a level's factored latents from z back beside h. */
+static nf_status unsplit(glow *g, const glow_level *lv, const nf_tensor *z, nf_tensor *h) {
+    nf_shape fs = factored_shape(lv);
+    int n = h->n;
+    latent_get(g->part, z->data, sample_size(g), lv->zoff, nf_shape_sample_count(fs), n);
+    nf_tensor part = level_tensor(g->part, n, fs);
+    return nf_split_inverse(h, &part);
+}
+
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+    glow *g = (glow *)f;
+    int n = z->n;
+    NF_TRY(glow_reserve(g, n));
+    nf_tensor h = load_top(g, z, g->work, n);
+    for (int l = g->nlevels - 1; l >= 0; l--) {
+        const glow_level *lv = &g->level[l];
+        if (lv->split) NF_TRY(unsplit(g, lv, z, &h));
+        int from = lv->squeeze ? lv->first - 1 : lv->first;
+        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(nf_layer_inverse(g->base.layers[i], &h, &g->ctx));
+    }
+    memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
+    return NF_OK;
+}
+
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
+                        nf_tensor *dx) {
+    glow *g = (glow *)f;
+    int n = z->n;
+    NF_TRY(glow_reserve(g, n));
+    if (g->store && (!g->stored || g->store_n != n))
+        return nf_fail(NF_ERR_STATE, "glow: store mode backward needs a forward of the same batch first");
+    g->ctx.dlogdet = dlogdet;
+    g->base.drift = 0;
+    nf_tensor h = load_top(g, z, g->work, n);
+    nf_tensor dh = load_top(g, dz, g->grad, n);
+    for (int l = g->nlevels - 1; l >= 0; l--) {
+        const glow_level *lv = &g->level[l];
+        if (lv->split) {
+            NF_TRY(unsplit(g, lv, z, &h));
+            NF_TRY(unsplit(g, lv, dz, &dh));
+        }
+        int from = lv->squeeze ? lv->first - 1 : lv->first;
+        for (int i = lv->first + lv->count - 1; i >= from; i--) {
+            NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
+            if (g->store) restore_input(g, i, &h);
+        }
+    }
+    if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
+    if (dx) memcpy(dx->data, dh.data, nf_tensor_count(&dh) * sizeof(nf_real));
+    return NF_OK;
+}

@@ -1,0 +1,44 @@
+/* The multiscale Glow flow: its structure, shared by construction (glow_build.c)
+ * and the passes (glow.c). */
+#ifndef NF_GLOW_INTERNAL_H
+#define NF_GLOW_INTERNAL_H
+
+#include "flow_internal.h"
+
+#define NF_GLOW_MAX_LEVELS 16
+
+typedef struct glow_level {
+    nf_layer *squeeze;  /* NULL without multiscale */
+    int first, count;   /* the level's flow-step layers: base.layers[first .. first+count) */
+    nf_shape shape;     /* per-sample shape inside the level (after its squeeze) */
+    int split;          /* 1: the last c - c/2 channels are factored out after the level */
+    size_t zoff;        /* per-sample offset of the level's factored latents in z */
+} glow_level;
+
+typedef struct glow {
+    nf_flow base;
+    nf_glow_config cfg;
+    int nlevels;
+    glow_level level[NF_GLOW_MAX_LEVELS];
+    /* working buffers for a batch of up to cap samples, each (cap, D) */
+    int cap;
+    nf_real *work, *grad, *part;
+    nf_ctx ctx;
+    /* store-activations mode: the input of every layer from the last forward */
+    int store;
+    int store_n;
+    nf_real **stored; /* (nlayers) each (store_n, layer input size) */
+} glow;
+
+/* Makes the working buffers and workspace fit a batch of n. */
+nf_status glow_reserve(glow *g, int n);
+/* Frees what glow_reserve and the store mode allocated. */
+void glow_buffers_free(glow *g);
+
+nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x);
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
+                        nf_tensor *dx);
+nf_status glow_set_store_activations(nf_flow *f, int on);
+
+#endif

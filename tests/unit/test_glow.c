@@ -1,0 +1,129 @@
+/* Glow in float32: invertibility, rebuild by backward, the training step, bad input. */
+#include "nftest.h"
+
+static nf_flow *make_glow(nf_glow_config c) {
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    return f;
+}
+
+/* Runs a forward to initialise ActNorm, randomises parameters, and checks that
+ * inverse(forward(x)) and backward's rebuilt input both equal x. */
+static void check_roundtrip(nf_glow_config c, int n) {
+    nf_flow *f = make_glow(c);
+    fc_target t;
+    fc_flow_target_init(&t, f, n);
+    nf_tensor x = nftest_randn(n, c.channels, 1, c.height, c.width, 3);
+    nf_rng rng;
+    nf_rng_seed(&rng, 5);
+    assert_true(fc_inverse_error(&t, &x) <= 1e-5); /* first forward runs the ActNorm init */
+    fc_perturb_params(&t, &rng, 0.05);
+    double inv = fc_inverse_error(&t, &x), reb = fc_rebuild_error(&t, &x);
+    if (inv > 1e-5 || reb > 1e-5) fail_msg("inverse error %g, rebuild error %g", inv, reb);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+}
+
+static void test_roundtrip_multiscale(void **state) {
+    nf_glow_config c = nf_glow_config_default(1, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 2;
+    check_roundtrip(c, 4);
+    c.channels = 3, c.squeeze = NF_SQUEEZE_HAAR, c.coupling = NF_COUPLING_ADDITIVE, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER;
+    check_roundtrip(c, 3);
+    c.levels = 3;
+    check_roundtrip(c, 2);
+}
+
+static void test_roundtrip_vectors(void **state) {
+    nf_glow_config c = nf_glow_config_default(2, 1, 1);
+    c.hidden = 16, c.levels = 1, c.steps = 10, c.multiscale = 0;
+    check_roundtrip(c, 150);
+    c.channels = 5, c.levels = 2, c.steps = 3;
+    check_roundtrip(c, 7);
+}
+
+static void test_train_step_lowers_loss(void **state) {
+    nf_glow_config c = nf_glow_config_default(2, 1, 1);
+    c.hidden = 16, c.levels = 1, c.steps = 4, c.multiscale = 0;
+    nf_flow *f = make_glow(c);
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-2));
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 200, 2, 1, 1, 1));
+    nf_rng rng;
+    nf_rng_seed(&rng, 1);
+    nf_loss_stats first = {0}, st = {0};
+    for (int it = 0; it < 150; it++) {
+        nf_sample_banana(&rng, x.data, x.n);
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, &st));
+        if (it == 0) first = st;
+    }
+    nf_sample_banana(&rng, x.data, x.n);
+    NF_ASSERT_OK(nf_flow_eval(f, &x, &st));
+    if (!(st.loss < first.loss - 0.3)) fail_msg("loss went from %g to %g", first.loss, st.loss);
+    assert_true(fabs(st.loss - (st.half_sq - st.logdet)) < 1e-9);
+    nf_tensor_free(&x);
+    nf_adam_free(&opt);
+    nf_flow_destroy(f);
+}
+
+static void test_bad_config_and_input(void **state) {
+    nf_flow *f;
+    nf_glow_config c = nf_glow_config_default(1, 12, 12);
+    c.levels = 3; /* 12 is not divisible by 8 */
+    NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_SHAPE);
+    assert_non_null(strstr(nf_last_error(), "divisible"));
+    c = nf_glow_config_default(1, 1, 1);
+    c.multiscale = 0; /* one channel cannot be coupled without squeeze */
+    NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_SHAPE);
+    c = nf_glow_config_default(1, 8, 8);
+    c.hidden = 0;
+    NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_ARG);
+    c.hidden = 4, c.steps = 0;
+    NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_glow_create(NULL, &c), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_glow_create(&f, NULL), NF_ERR_ARG);
+
+    c = nf_glow_config_default(1, 8, 8);
+    c.hidden = 4, c.levels = 2, c.steps = 1;
+    f = make_glow(c);
+    nf_tensor x = nftest_randn(2, 2, 1, 8, 8, 1), z;
+    NF_ASSERT_OK(nf_tensor_alloc(&z, 2, 64, 1, 1, 1));
+    double ld[2];
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, ld), NF_ERR_SHAPE); /* 2 channels, flow takes 1 */
+    nf_tensor_free(&x);
+    x = nftest_randn(2, 1, 1, 8, 8, 1);
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, ld), NF_ERR_SHAPE); /* z holds 128 values per sample */
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, NULL), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_flow_forward(f, NULL, &z, ld), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_flow_forward(NULL, &x, &z, ld), NF_ERR_ARG);
+    nf_tensor_free(&x);
+    nf_tensor_free(&z);
+    nf_flow_destroy(f);
+}
+
+static void test_nan_loss_is_reported(void **state) {
+    nf_glow_config c = nf_glow_config_default(2, 1, 1);
+    c.hidden = 4, c.levels = 1, c.steps = 1, c.multiscale = 0;
+    nf_flow *f = make_glow(c);
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
+    nf_tensor x = nftest_randn(4, 2, 1, 1, 1, 1);
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+    x.data[3] = NAN;
+    NF_ASSERT_FAILS(nf_train_step(f, &opt, &x, NULL), NF_ERR_NUMERIC);
+    nf_tensor_free(&x);
+    nf_adam_free(&opt);
+    nf_flow_destroy(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_multiscale),
+        cmocka_unit_test(test_roundtrip_vectors),
+        cmocka_unit_test(test_train_step_lowers_loss),
+        cmocka_unit_test(test_bad_config_and_input),
+        cmocka_unit_test(test_nan_loss_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

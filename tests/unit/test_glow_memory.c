@@ -1,0 +1,68 @@
+/* Activation memory of a training step does not grow with depth K (invertible
+ * backprop), while the store-activations mode does — proving the check can fail. */
+#include "nftest.h"
+
+/* Peak bytes of creating a Glow, its optimiser and one training step, less the
+ * parameter, gradient, frozen-mask and Adam bytes. */
+static double step_peak(int K, int store) {
+    nf_mem_reset_peak();
+    size_t base = nf_mem_current();
+    nf_glow_config c = nf_glow_config_default(1, 32, 32);
+    c.hidden = 16, c.levels = 2, c.steps = K;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    if (store) NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
+    nf_tensor x = nftest_randn(16, 1, 1, 32, 32, 1);
+    size_t data = nf_tensor_count(&x) * sizeof(nf_real);
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+    size_t count = nf_flow_num_params(f);
+    size_t param_bytes = count * (4 * sizeof(nf_real) + 1); /* value, grad, m, v, frozen */
+    double peak = (double)(nf_mem_peak() - base) - (double)param_bytes - (double)data;
+    nf_tensor_free(&x);
+    nf_adam_free(&opt);
+    nf_flow_destroy(f);
+    return peak;
+}
+
+static void test_memory_flat_in_depth(void **state) {
+    double k4 = step_peak(4, 0), k64 = step_peak(64, 0);
+    print_message("activation peak: K=4 %.0f bytes, K=64 %.0f bytes, ratio %.4f\n", k4, k64, k64 / k4);
+    assert_true(k64 <= 1.05 * k4);
+}
+
+static void test_store_mode_grows(void **state) {
+    double k4 = step_peak(4, 1), k64 = step_peak(64, 1);
+    print_message("store mode: K=4 %.0f bytes, K=64 %.0f bytes, ratio %.2f\n", k4, k64, k64 / k4);
+    assert_true(k64 > 4.0 * k4);
+}
+
+/* In store mode, backward measures how far rebuilt inputs drift from the stored
+ * ones; for a freshly trained small flow the drift is at float32 round-off. */
+static void test_store_mode_drift(void **state) {
+    nf_glow_config c = nf_glow_config_default(1, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 8;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
+    nf_tensor x = nftest_randn(8, 1, 1, 8, 8, 2);
+    for (int i = 0; i < 20; i++) NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+    NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+    print_message("max relative reconstruction drift over layers: %.3g\n", f->drift);
+    assert_true(f->drift > 0.0 && f->drift < 1e-4);
+    nf_tensor_free(&x);
+    nf_adam_free(&opt);
+    nf_flow_destroy(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_flat_in_depth),
+        cmocka_unit_test(test_store_mode_grows),
+        cmocka_unit_test(test_store_mode_drift),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

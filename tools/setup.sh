@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what nflow needs on Debian (bookworm), builds it in ./build and runs
+# the demo training. Usage: tools/setup.sh [--no-demo]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools libcmocka-dev
+          libpng-dev libsegyio-dev dataset-fashion-mnist python3-h5py python3-numpy)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+if [ "${1:-}" != "--no-demo" ]; then
+  if [ -x build/nflow ]; then
+    build/nflow demo --out demo_out
+  else
+    build/banana_demo demo_out
+  fi
+fi

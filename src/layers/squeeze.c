@@ -1,0 +1,128 @@
+/* Squeeze: 2x2 space-to-depth, (c, h, w) -> (4c, h/2, w/2), logdet 0, no parameters.
+ * Channel blocks follow the PyTorch peer (/work/shared/peers/glow_torch.py, itself
+ * InvertibleNetworks.jl's "checkerboard" order): block k holds x[:, :, dh::2, dw::2]
+ * for offsets (dw, dh) = (0,0), (1,0), (0,1), (1,1), i.e. the pixels of each 2x2 block
+ * in row-major order. Also the shared machinery of every 2x2 squeeze (squeeze.h):
+ * squeeze is the case mix = I. Images only (d = 1). */
+#include "squeeze.h"
+
+#include <string.h>
+
+/* Loops over fewer elements than this stay on one thread: forking costs more. */
+#define OMP_MIN_ELEMS 32768
+
+typedef struct block2x2 {
+    nf_layer base;
+    nf_real mix[4][4]; /* orthogonal: channel block k = sum_m mix[k][m] pixel m */
+} block2x2;
+
+/* y (n, 4c, h/2, w/2) from x (n, c, h, w): y_k = sum_m mix[k][m] p_m (transpose = 0),
+ * or back: x (n, c, h, w) from y, p_m = sum_k mix[k][m] y_k (transpose = 1).
+ * img (n, c, h, w) and blk (n, 4c, h/2, w/2) do not overlap; one is written. */
+static void transform(nf_real *img, nf_real *blk, const nf_real mix[4][4], int transpose, int n, int c, int h,
+                      int w) {
+    int ho = h / 2, wo = w / 2;
+    size_t plane = (size_t)ho * wo;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * h * w > OMP_MIN_ELEMS)
+    for (int nc = 0; nc < n * c; nc++) {
+        int b = nc / c, ch = nc % c;
+        nf_real *xs = img + (size_t)nc * h * w;
+        nf_real *ys[4]; /* the four output channels of this input channel */
+        for (int k = 0; k < 4; k++) ys[k] = blk + ((size_t)(4 * b + k) * c + ch) * plane;
+        for (int i = 0; i < ho; i++)
+            for (int j = 0; j < wo; j++) {
+                nf_real *p[4] = {xs + (size_t)2 * i * w + 2 * j, xs + (size_t)2 * i * w + 2 * j + 1,
+                                 xs + (size_t)(2 * i + 1) * w + 2 * j, xs + (size_t)(2 * i + 1) * w + 2 * j + 1};
+                size_t o = (size_t)i * wo + j;
+                for (int k = 0; k < 4; k++) {
+                    nf_real acc = 0;
+                    for (int m = 0; m < 4; m++) acc += transpose ? mix[m][k] * ys[m][o] : mix[k][m] * *p[m];
+                    if (transpose) *p[k] = acc;
+                    else ys[k][o] = acc;
+                }
+            }
+    }
+}
+
+/* t (n, c, d, h, w) <- its squeeze (forward) or unsqueeze (back), in place via work. */
+static void squeeze_in_place(const block2x2 *s, nf_tensor *t, int back, nf_real *work) {
+    const nf_shape in = s->base.in;
+    memcpy(work, t->data, nf_tensor_count(t) * sizeof(nf_real));
+    if (back) transform(t->data, work, s->mix, 1, t->n, in.c, in.h, in.w);
+    else transform(work, t->data, s->mix, 0, t->n, in.c, in.h, in.w);
+    nf_shape to = in;
+    if (!back) block2x2_out_shape(&s->base, in, &to);
+    t->c = to.c, t->d = to.d, t->h = to.h, t->w = to.w;
+}
+
+nf_status block2x2_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
+    squeeze_in_place((const block2x2 *)l, x, 0, ctx->work); /* orthogonal: logdet += 0 */
+    return NF_OK;
+}
+
+nf_status block2x2_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
+    squeeze_in_place((const block2x2 *)l, y, 1, ctx->work);
+    return NF_OK;
+}
+
+nf_status block2x2_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
+    /* linear and orthogonal: x = M^T y and dx = M^T dy */
+    squeeze_in_place((const block2x2 *)l, y, 1, ctx->work);
+    squeeze_in_place((const block2x2 *)l, dy, 1, ctx->work);
+    return NF_OK;
+}
+
+size_t block2x2_workspace(const nf_layer *l, nf_shape in) {
+    return nf_work_bytes((size_t)(in.n > 0 ? in.n : 0) * nf_shape_sample_count(l->in));
+}
+
+/* The output shape, or NF_ERR_SHAPE naming the layer who. */
+static nf_status squeezed_shape(const char *who, nf_shape in, nf_shape *out) {
+    if (in.d != 1)
+        return nf_fail(NF_ERR_SHAPE, "%s: input has depth d = %d; the 2x2 squeeze works on images (d = 1) only",
+                       who, in.d);
+    if (in.c <= 0 || in.h <= 0 || in.w <= 0)
+        return nf_fail(NF_ERR_SHAPE, "%s: input shape (%d, %d, %d, %d) has a non-positive size", who, in.c, in.d,
+                       in.h, in.w);
+    if (in.h % 2 || in.w % 2)
+        return nf_fail(NF_ERR_SHAPE, "%s: height %d and width %d must both be even to squeeze 2x2 blocks", who,
+                       in.h, in.w);
+    *out = (nf_shape){in.n, 4 * in.c, 1, in.h / 2, in.w / 2};
+    return NF_OK;
+}
+
+nf_status block2x2_out_shape(const nf_layer *l, nf_shape in, nf_shape *out) {
+    return squeezed_shape(l->ops->name, in, out);
+}
+
+void block2x2_destroy(nf_layer *l) { nf_free(l); }
+
+nf_status nf_block2x2_create(nf_layer **out, nf_shape in, const nf_layer_ops *ops, const nf_real mix[4][4]) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    nf_shape shape;
+    NF_TRY(squeezed_shape(ops->name, in, &shape));
+    block2x2 *s = nf_calloc(1, sizeof *s);
+    if (!s) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", ops->name);
+    s->base.ops = ops;
+    s->base.in = in;
+    memcpy(s->mix, mix, sizeof s->mix);
+    *out = &s->base;
+    return NF_OK;
+}
+
+static const nf_layer_ops squeeze_ops = {
+    .name = "squeeze",
+    .forward = block2x2_forward,
+    .inverse = block2x2_inverse,
+    .backward = block2x2_backward,
+    .workspace = block2x2_workspace,
+    .out_shape = block2x2_out_shape,
+    .destroy = block2x2_destroy,
+};
+
+nf_status nf_squeeze_create(nf_layer **out, nf_shape in) {
+    /* the peer's block k is pixel k of the 2x2 block in row-major order: mix = I */
+    static const nf_real identity[4][4] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    return nf_block2x2_create(out, in, &squeeze_ops, identity);
+}

@@ -1,0 +1,29 @@
+/* Squeeze and Haar squeeze in the double build: finite-difference gradients in x and
+ * logdet (0) against a brute-force Jacobian. */
+#include "nftest.h"
+
+static void test_gradients_and_logdet(void **state) {
+    nf_status (*creates[2])(nf_layer **, nf_shape) = {nf_squeeze_create, nf_haar_create};
+    for (int k = 0; k < 2; k++) {
+        nf_shape in = {2, 2, 1, 4, 6};
+        nf_layer *l;
+        NF_ASSERT_OK(creates[k](&l, in));
+        fc_layer_target lt;
+        NF_ASSERT_OK(fc_layer_target_init(&lt, l, in, 1));
+        nf_tensor x = nftest_randn(2, 2, 1, 4, 6, 5);
+        fc_grad_report r = fc_check_gradients(&lt.t, &x, 5, 1e-6, FC_CORRUPT_NONE, 11);
+        assert_true(r.dx_err <= 1e-3);
+        assert_true(fc_logdet_error(&lt.t, &x, 1e-6) <= 1e-4);
+        r = fc_check_gradients(&lt.t, &x, 3, 1e-6, FC_CORRUPT_FLIP, 11); /* the check can fail */
+        assert_true(r.dx_err > 1e-3);
+        nf_tensor_free(&x);
+        fc_layer_target_free(&lt);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients_and_logdet),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

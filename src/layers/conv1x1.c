@@ -8,8 +8,8 @@ nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, n
     NF_CHECK_NULL(out);
     *out = NULL;
     switch (kind) {
-    case NF_CONV1X1_LU: return nf_conv1x1_lu_create(out, in, rng);
-    case NF_CONV1X1_HOUSEHOLDER: return nf_conv1x1_householder_create(out, in, rng);
+    case NF_CONV1X1_LU: return conv1x1_new(out, in, rng, &conv1x1_lu);
+    case NF_CONV1X1_HOUSEHOLDER: return conv1x1_new(out, in, rng, &conv1x1_householder);
     }
     return nf_fail(NF_ERR_ARG, "nf_conv1x1_create: unknown kind %d (NF_CONV1X1_LU or NF_CONV1X1_HOUSEHOLDER)",
                    (int)kind);

@@ -71,11 +71,8 @@ static void hh_chain(nf_layer *l, const double *G, double dld, double *scr) {
     }
 }
 
-static const conv1x1_kind hh_kind = {hh_scratch, hh_weight, NULL, hh_chain};
-
 /* v_i ~ U(-a, a), a = sqrt(6 / (c + 1)) (Flux glorot_uniform of a (c, 1) array). */
-static void hh_init_params(nf_layer *l, nf_rng *given) {
-    nf_rng own, *rng = conv1x1_init_rng(l, given, &own);
+static void hh_init_params(nf_layer *l, nf_rng *rng) {
     double a = sqrt(6.0 / (l->in.c + 1.0));
     for (size_t k = 0; k < l->nparams; k++) l->param[k] = (nf_real)(a * (2.0 * nf_rng_uniform(rng) - 1.0));
 }
@@ -88,18 +85,15 @@ static int hh_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
     return 3;
 }
 
-static const nf_layer_ops hh_ops = {
-    .name = "conv1x1_householder",
-    .forward = conv1x1_forward,
-    .inverse = conv1x1_inverse,
-    .backward = conv1x1_backward,
-    .workspace = conv1x1_workspace,
+static size_t hh_nparams(int c) { return 3 * (size_t)c; }
+
+const conv1x1_kind conv1x1_householder = {
+    .name = "householder",
+    .nparams = hh_nparams,
     .init_params = hh_init_params,
     .param_blocks = hh_param_blocks,
-    .destroy = conv1x1_destroy,
+    .scratch = hh_scratch,
+    .weight = hh_weight,
+    .solve = NULL, /* orthogonal: W^-1 = W^T */
+    .chain = hh_chain,
 };
-
-nf_status nf_conv1x1_householder_create(nf_layer **out, nf_shape in, nf_rng *rng) {
-    return conv1x1_new(out, in, rng, &hh_ops, &hh_kind, 3 * (size_t)(in.c > 0 ? in.c : 0),
-                       "conv1x1(householder)");
-}

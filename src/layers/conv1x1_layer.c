@@ -9,6 +9,13 @@
 #include <limits.h>
 #include <string.h>
 
+typedef struct conv1x1 {
+    nf_layer base;
+    const conv1x1_kind *kind;
+    uint64_t seed; /* init_params draws from this seed when has_seed, else from its rng */
+    int has_seed;
+} conv1x1;
+
 /* ---------------------------------------------------------------- batched BLAS */
 
 /* y (n, c, dhw) = op(W) x at every voxel, op(W) = W or W^T; y and x do not overlap. */
@@ -84,7 +91,7 @@ static size_t layout(const conv1x1 *cv, int n, nf_ctx *ctx, scratch *s) {
     return off;
 }
 
-size_t conv1x1_workspace(const nf_layer *l, nf_shape in) {
+static size_t conv1x1_workspace(const nf_layer *l, nf_shape in) {
     scratch unused;
     return layout((const conv1x1 *)l, in.n, NULL, &unused);
 }
@@ -113,7 +120,7 @@ static void solve(nf_layer *l, nf_real *y, int n, size_t dhw, const scratch *s) 
 
 /* ---------------------------------------------------------------- layer calls */
 
-nf_status conv1x1_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
+static nf_status conv1x1_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
     scratch s;
     double lad;
     NF_TRY(prepare(l, x->n, ctx, &s, &lad));
@@ -124,7 +131,7 @@ nf_status conv1x1_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx
     return NF_OK;
 }
 
-nf_status conv1x1_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
+static nf_status conv1x1_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     scratch s;
     double lad;
     NF_TRY(prepare(l, y->n, ctx, &s, &lad));
@@ -132,7 +139,7 @@ nf_status conv1x1_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     return NF_OK;
 }
 
-nf_status conv1x1_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
+static nf_status conv1x1_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
     const conv1x1 *cv = (const conv1x1 *)l;
     scratch s;
     double lad;
@@ -148,24 +155,48 @@ nf_status conv1x1_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx
     return NF_OK;
 }
 
-void conv1x1_destroy(nf_layer *l) { nf_free(l); }
+static void conv1x1_destroy(nf_layer *l) { nf_free(l); }
+
+static void conv1x1_init_params(nf_layer *l, nf_rng *rng) {
+    const conv1x1 *cv = (const conv1x1 *)l;
+    nf_rng own;
+    if (cv->has_seed) {
+        nf_rng_seed(&own, cv->seed);
+        rng = &own;
+    }
+    cv->kind->init_params(l, rng);
+}
+
+static int conv1x1_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
+    return ((const conv1x1 *)l)->kind->param_blocks(l, out, max);
+}
+
+static const nf_layer_ops conv1x1_ops = {
+    .name = "conv1x1",
+    .forward = conv1x1_forward,
+    .inverse = conv1x1_inverse,
+    .backward = conv1x1_backward,
+    .workspace = conv1x1_workspace,
+    .init_params = conv1x1_init_params,
+    .param_blocks = conv1x1_param_blocks,
+    .destroy = conv1x1_destroy,
+};
 
 /* ---------------------------------------------------------------- construction */
 
-nf_status conv1x1_new(nf_layer **out, nf_shape in, nf_rng *rng, const nf_layer_ops *ops, const conv1x1_kind *kind,
-                      size_t nparams, const char *who) {
+nf_status conv1x1_new(nf_layer **out, nf_shape in, nf_rng *rng, const conv1x1_kind *kind) {
     if (in.c <= 0 || in.d <= 0 || in.h <= 0 || in.w <= 0)
-        return nf_fail(NF_ERR_SHAPE, "%s: input shape (%d, %d, %d, %d) has a non-positive size", who, in.c, in.d,
-                       in.h, in.w);
+        return nf_fail(NF_ERR_SHAPE, "conv1x1(%s): input shape (%d, %d, %d, %d) has a non-positive size", kind->name,
+                       in.c, in.d, in.h, in.w);
     /* BLAS sizes are ints: one sample's voxels must fit */
     if ((size_t)in.d * in.h * in.w > INT_MAX || (size_t)in.c * in.c > INT_MAX)
-        return nf_fail(NF_ERR_SHAPE, "%s: input (%d, %d, %d, %d) is too large for BLAS int sizes", who, in.c, in.d,
-                       in.h, in.w);
+        return nf_fail(NF_ERR_SHAPE, "conv1x1(%s): input (%d, %d, %d, %d) is too large for BLAS int sizes",
+                       kind->name, in.c, in.d, in.h, in.w);
     conv1x1 *cv = nf_calloc(1, sizeof *cv);
-    if (!cv) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", who);
-    cv->base.ops = ops;
+    if (!cv) return nf_fail(NF_ERR_NOMEM, "conv1x1(%s): out of memory", kind->name);
+    cv->base.ops = &conv1x1_ops;
     cv->base.in = in;
-    cv->base.nparams = nparams;
+    cv->base.nparams = kind->nparams(in.c);
     cv->kind = kind;
     if (rng) {
         cv->seed = nf_rng_u64(rng);
@@ -173,11 +204,4 @@ nf_status conv1x1_new(nf_layer **out, nf_shape in, nf_rng *rng, const nf_layer_o
     }
     *out = &cv->base;
     return NF_OK;
-}
-
-nf_rng *conv1x1_init_rng(const nf_layer *l, nf_rng *given, nf_rng *own) {
-    const conv1x1 *cv = (const conv1x1 *)l;
-    if (!cv->has_seed) return given;
-    nf_rng_seed(own, cv->seed);
-    return own;
 }

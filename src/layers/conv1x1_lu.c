@@ -10,6 +10,9 @@
 #include <math.h>
 #include <string.h>
 
+/* Loops over fewer elements than this stay on one thread: forking costs more. */
+#define OMP_MIN_ELEMS 32768
+
 static size_t c2_of(const nf_layer *l) { return (size_t)l->in.c * l->in.c; }
 static nf_real *lower_of(const nf_layer *l) { return l->param; }
 static nf_real *upper_of(const nf_layer *l) { return l->param + c2_of(l); }
@@ -74,12 +77,13 @@ static void lu_solve(const nf_layer *l, nf_real *y, int n, size_t dhw, nf_real *
     size_t count = (size_t)n * c * dhw;
     nf_real *z = work, *Ud = work + count;
     /* z = P^T y: channel i of z is channel perm[i] of y */
-    for (int b = 0; b < n; b++)
-        for (int i = 0; i < c; i++) {
-            const nf_real *src = y + ((size_t)b * c + perm_at(l, i)) * dhw;
-            nf_real *dst = z + ((size_t)b * c + i) * dhw;
-            for (size_t v = 0; v < dhw; v++) dst[v] = src[v];
-        }
+#pragma omp parallel for schedule(static) if (count > OMP_MIN_ELEMS)
+    for (int bi = 0; bi < n * c; bi++) {
+        int b = bi / c, i = bi % c;
+        const nf_real *src = y + ((size_t)b * c + perm_at(l, i)) * dhw;
+        nf_real *dst = z + (size_t)bi * dhw;
+        for (size_t v = 0; v < dhw; v++) dst[v] = src[v];
+    }
     for (int i = 0; i < c; i++)
         for (int j = 0; j < c; j++) Ud[(size_t)i * c + j] = (nf_real)(j > i ? upper_of(l)[(size_t)i * c + j] : diag_at(l, i));
     conv1x1_trsm(z, lower_of(l), 1, 1, n, c, dhw); /* z <- L^-1 z (trsm reads only the strict lower part) */
@@ -108,8 +112,6 @@ static void lu_chain(nf_layer *l, const double *G, double dld, double *scr) {
         glogs[i] += (nf_real)(dU[(size_t)i * c + i] * Ud[(size_t)i * c + i] + dld);
     }
 }
-
-static const conv1x1_kind lu_kind = {lu_scratch, lu_weight, lu_solve, lu_chain};
 
 /* ---------------------------------------------------------------- initialisation */
 
@@ -164,10 +166,9 @@ static void lu_factor(double *A, int *rows, int c) {
 }
 
 /* W0 = a random rotation (Q of a Gaussian matrix), stored as its LU factors. */
-static void lu_init_params(nf_layer *l, nf_rng *given) {
+static void lu_init_params(nf_layer *l, nf_rng *rng) {
     int c = l->in.c;
     size_t c2 = c2_of(l);
-    nf_rng own, *rng = conv1x1_init_rng(l, given, &own);
     init_identity(l);
     double *A = nf_alloc(c2 * sizeof(double) + (size_t)c * sizeof(int));
     if (!A) return;
@@ -203,18 +204,15 @@ static int lu_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
     return 5;
 }
 
-static const nf_layer_ops lu_ops = {
-    .name = "conv1x1_lu",
-    .forward = conv1x1_forward,
-    .inverse = conv1x1_inverse,
-    .backward = conv1x1_backward,
-    .workspace = conv1x1_workspace,
+static size_t lu_nparams(int c) { return 2 * (size_t)c * c + 3 * (size_t)c; }
+
+const conv1x1_kind conv1x1_lu = {
+    .name = "lu",
+    .nparams = lu_nparams,
     .init_params = lu_init_params,
     .param_blocks = lu_param_blocks,
-    .destroy = conv1x1_destroy,
+    .scratch = lu_scratch,
+    .weight = lu_weight,
+    .solve = lu_solve,
+    .chain = lu_chain,
 };
-
-nf_status nf_conv1x1_lu_create(nf_layer **out, nf_shape in, nf_rng *rng) {
-    size_t c = in.c > 0 ? (size_t)in.c : 0;
-    return conv1x1_new(out, in, rng, &lu_ops, &lu_kind, 2 * c * c + 3 * c, "conv1x1(lu)");
-}

@@ -33,11 +33,10 @@ static nf_status check_perm(const nf_layer *l, double *seen) {
     for (int i = 0; i < c; i++) seen[i] = 0;
     for (int i = 0; i < c; i++) {
         nf_real v = perm_of(l)[i];
-        int p = perm_at(l, i);
-        if (!(v >= -0.5 && v < c - 0.5) || seen[p])
+        if (!(v >= -0.5 && v < c - 0.5) || seen[perm_at(l, i)])
             return nf_fail(NF_ERR_STATE, "conv1x1(lu): frozen block 'perm' is not a permutation of 0..%d (perm[%d] = %g)",
                            c - 1, i, (double)v);
-        seen[p] = 1;
+        seen[perm_at(l, i)] = 1;
     }
     return NF_OK;
 }

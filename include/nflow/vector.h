@@ -37,6 +37,48 @@ nf_mlp_spec nf_mlp_spec_uniform(int width, int depth, nf_activation act);
 /* "identity", "relu", "leakyrelu", "tanh" (NULL for an unknown value). */
 const char *nf_activation_name(nf_activation act);
 
+/* ---------------------------------------------------------------- simple layers */
+
+/* AffineConstantFlow: y = exp(s) * x + t element-wise, learned s (if scale) and t
+ * (if shift), both starting at 0; logdet = sum_i s_i. Blocks "logscale", "shift". */
+nf_status nf_affine_constant_create(nf_layer **out, nf_shape in, int scale, int shift);
+
+typedef enum nf_linear_kind {
+    NF_LINEAR_DENSE = 0, /* W free, starting as the identity (the PyTorch tutorial) */
+    NF_LINEAR_LU = 1     /* W = P L (U + diag(sign exp(logs))), starting as a random rotation */
+} nf_linear_kind;
+/* LinearFlow: y = W x + b per sample, logdet = log|det W|. DENSE fails with
+ * NF_ERR_NUMERIC when W is singular. rng (may be NULL) seeds the LU kind's rotation,
+ * as in nf_conv1x1_create. Blocks: "weight" (D, D), "bias" (D); the LU kind has the
+ * conv1x1 LU blocks (lower, upper, logscale, perm and sign frozen) and "bias". */
+nf_status nf_linear_create(nf_layer **out, nf_shape in, nf_linear_kind kind, nf_rng *rng);
+
+/* LeakyReLU flow: y = x (x > 0), a x (x <= 0) with a learned slope a = exp(log a),
+ * starting at alpha > 0; logdet = log a per negative entry. Block "logslope" (1). */
+nf_status nf_leaky_relu_create(nf_layer **out, nf_shape in, double alpha);
+
+typedef enum nf_permute_kind {
+    NF_PERMUTE_REVERSE = 0, /* y_i = x_{D-1-i} (the tutorials' flip) */
+    NF_PERMUTE_RANDOM = 1   /* a permutation drawn at initialisation */
+} nf_permute_kind;
+/* Fixed permutation y_i = x_perm[i], logdet 0. Frozen block "perm" (D indices),
+ * checked on every call (NF_ERR_FORMAT when it is not a permutation). */
+nf_status nf_permute_create(nf_layer **out, nf_shape in, nf_permute_kind kind);
+
+/* Batch-normalisation flow (RealNVP, the TF tutorial):
+ * y = (x - m) / sqrt(v + eps) * exp(log_gamma) + beta, logdet = sum log_gamma - 0.5 log(v + eps).
+ * Training mode (the default): m, v are the batch's mean and biased variance (batches
+ * of >= 2), and the running averages r <- momentum r + (1 - momentum) batch are
+ * updated on every forward. Evaluation mode: m, v are the running averages, so
+ * samples are independent; use it for sampling and held-out evaluation.
+ * Typical momentum 0.9, eps 1e-5. Blocks "loggamma", "beta" and, frozen,
+ * "running_mean", "running_var". */
+nf_status nf_batchnorm_create(nf_layer **out, nf_shape in, double momentum, double eps);
+/* Switches a batchnorm layer between training (1) and evaluation (0) statistics. */
+nf_status nf_batchnorm_set_training(nf_layer *l, int training);
+/* 1 if l is a batchnorm layer. */
+int nf_layer_is_batchnorm(const nf_layer *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,57 @@
+/* Shared pieces of the vector layers (see vec_layer.h). */
+#include "vec_layer.h"
+
+nf_status nf_vec_layer_new(nf_layer **out, size_t bytes, const nf_layer_ops *ops, nf_shape in, size_t nparams,
+                           const char *who) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    if (in.c <= 0 || in.d <= 0 || in.h <= 0 || in.w <= 0)
+        return nf_fail(NF_ERR_SHAPE, "%s: input shape (%d, %d, %d, %d) has a non-positive size", who, in.c, in.d,
+                       in.h, in.w);
+    nf_layer *l = nf_calloc(1, bytes);
+    if (!l) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", who);
+    l->ops = ops;
+    l->in = in;
+    l->nparams = nparams;
+    *out = l;
+    return NF_OK;
+}
+
+void nf_vec_layer_free(nf_layer *l) { nf_free(l); }
+
+int nf_vec_blocks(const nf_param_block *blocks, int count, nf_param_block *out, int max) {
+    for (int i = 0; i < count && i < max; i++) out[i] = blocks[i];
+    return count;
+}
+
+nf_param_block nf_vec_block(const char *name, size_t offset, size_t count, int frozen) {
+    nf_param_block b = {.name = name, .offset = offset, .rank = 1, .dims = {(int)count}, .frozen = frozen};
+    return b;
+}
+
+void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_real *xb) {
+    int da = nf_mask_count_a(D, parity), db = D - da;
+    for (int b = 0; b < n; b++) {
+        const nf_real *xs = x + (size_t)b * D;
+        nf_real *pa = xa + (size_t)b * da, *pb = xb + (size_t)b * db;
+        for (int i = 0; i < D; i++) {
+            if (i % 2 == parity) *pa++ = xs[i];
+            else *pb++ = xs[i];
+        }
+    }
+}
+
+void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, const nf_real *xb) {
+    int da = nf_mask_count_a(D, parity), db = D - da;
+    for (int b = 0; b < n; b++) {
+        nf_real *xs = x + (size_t)b * D;
+        const nf_real *pa = xa ? xa + (size_t)b * da : NULL, *pb = xb ? xb + (size_t)b * db : NULL;
+        for (int i = 0; i < D; i++) {
+            if (i % 2 == parity) {
+                if (pa) xs[i] = *pa++;
+            } else if (pb) {
+                xs[i] = *pb++;
+            }
+        }
+    }
+}

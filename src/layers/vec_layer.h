@@ -1,0 +1,34 @@
+/* What the vector layers share: construction, their size D, parameter-block tables,
+ * and the alternating masks of the vector couplings. A vector layer treats each
+ * sample of shape (c, d, h, w) as one flat vector of D = c*d*h*w values. */
+#ifndef NF_VEC_LAYER_H
+#define NF_VEC_LAYER_H
+
+#include "nf_internal.h"
+
+/* D: values per sample. */
+static inline int nf_vec_dim(const nf_layer *l) { return (int)nf_shape_sample_count(l->in); }
+
+/* *out = a zeroed struct of bytes (whose first member is nf_layer) with ops, in and
+ * nparams set; fails with a message naming who when a size of in is not positive. */
+nf_status nf_vec_layer_new(nf_layer **out, size_t bytes, const nf_layer_ops *ops, nf_shape in, size_t nparams,
+                           const char *who);
+/* Frees a layer made by nf_vec_layer_new that owns nothing else. */
+void nf_vec_layer_free(nf_layer *l);
+/* Copies up to max of the count blocks to out; returns count (the param_blocks rule). */
+int nf_vec_blocks(const nf_param_block *blocks, int count, nf_param_block *out, int max);
+/* One rank-1 block. */
+nf_param_block nf_vec_block(const char *name, size_t offset, size_t count, int frozen);
+
+/* ---------------------------------------------------------------- alternating masks */
+
+/* The coupling mask of parity p: index i of a sample is a conditioner ("a", unchanged)
+ * when i % 2 == p and transformed ("b") otherwise, as x[:, ::2] / x[:, 1::2] in the
+ * tutorials; alternating p between layers lets every value be transformed. */
+static inline int nf_mask_count_a(int D, int parity) { return parity ? D / 2 : (D + 1) / 2; }
+/* xa (n, Da) and xb (n, Db) <- the two halves of x (n, D). */
+void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_real *xb);
+/* x (n, D) <- xa, xb (either may be NULL to leave that half alone). */
+void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, const nf_real *xb);
+
+#endif

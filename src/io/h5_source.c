@@ -1,0 +1,204 @@
+/* Opening, inspecting and reading one HDF5 dataset by hyperslab (see h5_source.h). */
+#include "io/h5_source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The buffer type for a file type, or -1 if the role does not accept it. */
+static int elem_of(hid_t ftype, nf_h5_role role, int *is_integer) {
+    H5T_class_t cls = H5Tget_class(ftype);
+    size_t size = H5Tget_size(ftype);
+    *is_integer = cls == H5T_INTEGER;
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) return -1;
+    if (role == NF_H5_COND) return NF_H5_F32;
+    if (cls == H5T_FLOAT) return size == 4 ? NF_H5_F32 : size == 8 ? NF_H5_F64 : -1;
+    int is_signed = H5Tget_sign(ftype) == H5T_SGN_2;
+    if (size == 1 && !is_signed) return NF_H5_U8;
+    if (size == 2) return is_signed ? NF_H5_I16 : NF_H5_U16;
+    return -1;
+}
+
+static const size_t elem_bytes[] = {1, 2, 2, 4, 8};
+
+static hid_t native_of(nf_h5_elem e) {
+    switch (e) {
+    case NF_H5_U8: return H5T_NATIVE_UCHAR;
+    case NF_H5_U16: return H5T_NATIVE_USHORT;
+    case NF_H5_I16: return H5T_NATIVE_SHORT;
+    case NF_H5_F32: return H5T_NATIVE_FLOAT;
+    case NF_H5_F64: return H5T_NATIVE_DOUBLE;
+    }
+    return H5T_NATIVE_FLOAT;
+}
+
+/* Per-sample shape from the stored dims: channels first unless the layout says last. */
+static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, const char *layout) {
+    const hsize_t *d = s->dims;
+    int r = s->rank;
+    int ok_rank = role == NF_H5_DATA ? (r == 2 || r == 4 || r == 5) : (r == 1 || r == 2 || r == 4 || r == 5);
+    if (!ok_rank)
+        return nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected %s", s->name, r,
+                       role == NF_H5_DATA ? "(N, C), (N, C, H, W) or (N, C, D, H, W)"
+                                          : "(N,), (N, C), (N, C, H, W) or (N, C, D, H, W)");
+    const char *first = r == 4 ? "NCHW" : r == 5 ? "NCDHW" : "";
+    const char *last = r == 4 ? "NHWC" : r == 5 ? "NDHWC" : "";
+    if (layout[0] && strcmp(layout, first) != 0 && strcmp(layout, last) != 0)
+        return nf_fail(NF_ERR_FORMAT, "%s: nflow_layout '%s' does not fit rank %d (use '%s' or '%s')", s->name,
+                       layout, r, first[0] ? first : "none", last[0] ? last : "none");
+    s->channels_last = layout[0] && strcmp(layout, last) == 0;
+    nf_shape sh = {0, 1, 1, 1, 1};
+    if (r >= 2) sh.c = (int)(s->channels_last ? d[r - 1] : d[1]);
+    if (r >= 4) {
+        int o = s->channels_last ? 1 : 2; /* first spatial axis */
+        sh.h = (int)d[o + r - 4];
+        sh.w = (int)d[o + r - 3];
+        if (r == 5) sh.d = (int)d[o];
+    }
+    s->sample = sh;
+    s->sample_elems = nf_shape_sample_count(sh);
+    if (s->sample_elems == 0) return nf_fail(NF_ERR_FORMAT, "%s has samples of zero size", s->name);
+    return NF_OK;
+}
+
+nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role) {
+    memset(s, 0, sizeof *s);
+    s->file = s->dset = H5I_INVALID_HID;
+    snprintf(s->name, sizeof s->name, "%s:%s", file, path);
+    nf_status st = NF_OK;
+    hid_t space = H5I_INVALID_HID, ftype = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    FILE *probe = fopen(file, "rb");
+    if (!probe) return nf_fail(NF_ERR_IO, "cannot open '%s': %s", file, strerror(errno));
+    fclose(probe);
+    if (H5Fis_hdf5(file) <= 0) return nf_h5_fail(NF_ERR_IO, "'%s' is not an HDF5 file", file);
+    NF_H5_CHECK(s->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), NF_ERR_IO,
+                "cannot open '%s' (truncated or corrupted?)", file);
+    htri_t there = H5Lexists(s->file, path, H5P_DEFAULT);
+    NF_H5_CHECK(there, NF_ERR_FORMAT, "'%s' has no dataset '%s'", file, path);
+    if (!there) {
+        st = nf_fail(NF_ERR_FORMAT, "'%s' has no dataset '%s'", file, path);
+        goto cleanup;
+    }
+    NF_H5_CHECK(s->dset = H5Dopen2(s->file, path, H5P_DEFAULT), NF_ERR_FORMAT, "'%s': '%s' is not a dataset", file,
+                path);
+    NF_H5_CHECK(space = H5Dget_space(s->dset), NF_ERR_FORMAT, "%s: no dataspace", s->name);
+    s->rank = H5Sget_simple_extent_ndims(space);
+    if (s->rank < 1 || s->rank > 5) {
+        st = nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected (N, C, H, W) or (N, C, D, H, W)", s->name, s->rank);
+        goto cleanup;
+    }
+    H5Sget_simple_extent_dims(space, s->dims, NULL);
+    s->n = (long long)s->dims[0];
+    NF_H5_CHECK(ftype = H5Dget_type(s->dset), NF_ERR_FORMAT, "%s: no element type", s->name);
+    int elem = elem_of(ftype, role, &s->is_integer);
+    if (elem < 0) {
+        st = nf_fail(NF_ERR_FORMAT, "%s: element type (class %d, %zu bytes) is not supported; use %s", s->name,
+                     (int)H5Tget_class(ftype), H5Tget_size(ftype),
+                     role == NF_H5_DATA ? "uint8, uint16, int16, float32 or float64" : "integers or floats");
+        goto cleanup;
+    }
+    s->elem = (nf_h5_elem)elem;
+    s->mtype = native_of(s->elem);
+    char layout[32] = "";
+    if (nf_h5_read_string_attr(s->dset, "nflow_layout", layout, sizeof layout) < 0) {
+        st = NF_ERR_FORMAT;
+        goto cleanup;
+    }
+    NF_H5_TRY(sample_shape(s, role, layout));
+    s->sample_bytes = s->sample_elems * elem_bytes[s->elem];
+    s->bits = s->elem == NF_H5_U8 ? 8 : 16;
+    double bits;
+    int has_bits = nf_h5_read_double_attr(s->dset, "nflow_bits", &bits, 1);
+    if (has_bits < 0) {
+        st = NF_ERR_FORMAT;
+        goto cleanup;
+    }
+    if (has_bits && role == NF_H5_DATA && s->is_integer) {
+        if (!(bits >= 1 && bits <= s->bits && bits == (int)bits)) {
+            st = nf_fail(NF_ERR_FORMAT, "%s: nflow_bits = %g, expected an integer in [1, %d]", s->name, bits, s->bits);
+            goto cleanup;
+        }
+        s->bits = (int)bits;
+    }
+    s->chunk_n = 1;
+    NF_H5_CHECK(dcpl = H5Dget_create_plist(s->dset), NF_ERR_FORMAT, "%s: no creation properties", s->name);
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t chunk[5];
+        NF_H5_CHECK(H5Pget_chunk(dcpl, 5, chunk), NF_ERR_FORMAT, "%s: unreadable chunk shape", s->name);
+        s->chunk_n = (long long)chunk[0];
+    }
+cleanup:
+    NF_H5_CLOSE(H5Pclose, dcpl);
+    NF_H5_CLOSE(H5Tclose, ftype);
+    NF_H5_CLOSE(H5Sclose, space);
+    if (st != NF_OK) nf_h5_source_close(s);
+    return st;
+}
+
+void nf_h5_source_close(nf_h5_source *s) {
+    if (!s) return;
+    NF_H5_CLOSE(H5Dclose, s->dset);
+    NF_H5_CLOSE(H5Fclose, s->file);
+}
+
+nf_status nf_h5_source_read(const nf_h5_source *s, const long long *first, const long long *len, int nblocks,
+                            void *buf) {
+    nf_status st = NF_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hsize_t start[5] = {0}, count[5], total = 0;
+    for (int r = 1; r < s->rank; r++) count[r] = s->dims[r];
+    NF_H5_CHECK(fspace = H5Dget_space(s->dset), NF_ERR_IO, "%s: no dataspace", s->name);
+    NF_H5_CHECK(H5Sselect_none(fspace), NF_ERR_IO, "%s: selection", s->name);
+    for (int b = 0; b < nblocks; b++) {
+        start[0] = (hsize_t)first[b];
+        count[0] = (hsize_t)len[b];
+        total += (hsize_t)len[b] * s->sample_elems;
+        NF_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_OR, start, NULL, count, NULL), NF_ERR_IO,
+                    "%s: cannot select samples [%lld, %lld)", s->name, first[b], first[b] + len[b]);
+    }
+    NF_H5_CHECK(mspace = H5Screate_simple(1, &total, NULL), NF_ERR_IO, "%s: memory dataspace", s->name);
+    NF_H5_CHECK(H5Dread(s->dset, s->mtype, mspace, fspace, H5P_DEFAULT, buf), NF_ERR_IO,
+                "%s: reading samples [%lld, %lld) failed (corrupted or truncated file?)", s->name, first[0],
+                first[nblocks - 1] + len[nblocks - 1]);
+cleanup:
+    NF_H5_CLOSE(H5Sclose, mspace);
+    NF_H5_CLOSE(H5Sclose, fspace);
+    return st;
+}
+
+/* out[i] = src[first + i*stride] for i < count, whatever the element type. */
+static void convert_strided(nf_h5_elem e, const void *src, size_t first, size_t stride, size_t count, nf_real *out) {
+    switch (e) {
+    case NF_H5_U8: {
+        const uint8_t *v = (const uint8_t *)src + first;
+        for (size_t i = 0; i < count; i++) out[i] = (nf_real)v[i * stride];
+    } break;
+    case NF_H5_U16: {
+        const uint16_t *v = (const uint16_t *)src + first;
+        for (size_t i = 0; i < count; i++) out[i] = (nf_real)v[i * stride];
+    } break;
+    case NF_H5_I16: {
+        const int16_t *v = (const int16_t *)src + first;
+        for (size_t i = 0; i < count; i++) out[i] = (nf_real)v[i * stride];
+    } break;
+    case NF_H5_F32: {
+        const float *v = (const float *)src + first;
+        for (size_t i = 0; i < count; i++) out[i] = (nf_real)v[i * stride];
+    } break;
+    case NF_H5_F64: {
+        const double *v = (const double *)src + first;
+        for (size_t i = 0; i < count; i++) out[i] = (nf_real)v[i * stride];
+    } break;
+    }
+}
+
+void nf_h5_source_sample(const nf_h5_source *s, const void *buf, size_t k, nf_real *out) {
+    const unsigned char *p = (const unsigned char *)buf + k * s->sample_bytes;
+    size_t C = (size_t)s->sample.c, S = s->sample_elems / C;
+    if (!s->channels_last) {
+        convert_strided(s->elem, p, 0, 1, s->sample_elems, out);
+        return;
+    }
+    /* stored (d, h, w, c): channel c is every C-th element from c */
+    for (size_t c = 0; c < C; c++) convert_strided(s->elem, p, c, C, S, out + c * S);
+}

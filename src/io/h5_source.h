@@ -1,0 +1,53 @@
+/* One HDF5 dataset read by hyperslab: what it holds (shape, element type, layout) and
+ * the two operations streaming needs, "read these blocks of samples into a buffer" and
+ * "turn sample k of that buffer into NCDHW floats". Internal, not installed. */
+#ifndef NF_H5_SOURCE_H
+#define NF_H5_SOURCE_H
+
+#include "io/h5_check.h"
+
+/* Element types of the samples as they sit in a read buffer. */
+typedef enum nf_h5_elem {
+    NF_H5_U8 = 0,
+    NF_H5_U16 = 1,
+    NF_H5_I16 = 2,
+    NF_H5_F32 = 3,
+    NF_H5_F64 = 4
+} nf_h5_elem;
+
+typedef enum nf_h5_role {
+    NF_H5_DATA = 0, /* training data: rank 2, 4 or 5; u8, u16, i16, f32, f64 stored as is */
+    NF_H5_COND = 1  /* labels/conditioning: rank 1, 2, 4 or 5; any number, read as float */
+} nf_h5_role;
+
+typedef struct nf_h5_source {
+    hid_t file, dset;
+    hid_t mtype;           /* memory type of the buffer (an H5T_NATIVE_* id, not owned) */
+    nf_h5_elem elem;       /* element type in the buffer */
+    int is_integer;        /* the file holds integers (data role: scaled as b-bit levels) */
+    int bits;              /* integer data: levels are [0, 2^bits); nflow_bits overrides */
+    int channels_last;     /* nflow_layout = NHWC/NDHWC */
+    int rank;
+    hsize_t dims[5];       /* as stored */
+    long long n;           /* samples (dims[0]) */
+    nf_shape sample;       /* per-sample NCDHW shape (n unused) */
+    size_t sample_elems;   /* c*d*h*w */
+    size_t sample_bytes;   /* in the buffer */
+    long long chunk_n;     /* samples per chunk along N (1 when contiguous) */
+    char name[320];        /* "file.h5:/path", for messages */
+} nf_h5_source;
+
+/* Opens file:path for reading and inspects it; on failure nothing stays open. */
+nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role);
+void nf_h5_source_close(nf_h5_source *s);
+
+/* Reads nblocks runs of samples, first[i] .. first[i] + len[i] - 1 (absolute indices,
+ * sorted ascending, disjoint), with one H5Dread into buf, runs concatenated in order. */
+nf_status nf_h5_source_read(const nf_h5_source *s, const long long *first, const long long *len,
+                            int nblocks, void *buf);
+
+/* out (c, d, h, w) = sample k of buf as stored numbers (no scaling), transposed from
+ * channels-last when the layout says so. */
+void nf_h5_source_sample(const nf_h5_source *s, const void *buf, size_t k, nf_real *out);
+
+#endif

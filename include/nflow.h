@@ -214,7 +214,10 @@ typedef enum nf_conv1x1_kind {
     NF_CONV1X1_LU = 0,          /* W = P L (U + diag(sign(s) exp(log|s|))), Glow */
     NF_CONV1X1_HOUSEHOLDER = 1  /* W = H3 H2 H1, orthogonal, logdet 0 (InvertibleNetworks.jl) */
 } nf_conv1x1_kind;
-/* y = W x at every voxel; logdet = d*h*w * log|det W|. W starts as a random rotation. */
+/* y = W x at every voxel; logdet = d*h*w * log|det W|. LU: W starts as a random
+ * rotation; Householder: three random reflections (orthogonal, det -1, logdet 0).
+ * rng may be NULL; when given, one number drawn from it seeds this layer's initial
+ * values (so they do not depend on binding order); otherwise nf_params_bind's rng is used. */
 nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, nf_rng *rng);
 
 /* Glow affine coupling: x = (xa, xb), xa = first c/2 channels (rounded down).
@@ -232,7 +235,8 @@ nf_status nf_haar_create(nf_layer **out, nf_shape in);
 
 /* Channel split (factor-out): moves the last c - c/2 channels of x to z and
  * shrinks x to its first c/2 channels, in place. z is (n, c - c/2, d, h, w).
- * The inverse puts them back. Used by multiscale networks. */
+ * The inverse puts them back: x->data must have room for n * (x->c + z->c) * d*h*w
+ * values. Used by multiscale networks. */
 nf_status nf_split_forward(nf_tensor *x, nf_tensor *z);
 nf_status nf_split_inverse(nf_tensor *x, const nf_tensor *z);
 

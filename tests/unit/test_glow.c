@@ -87,18 +87,21 @@ static void test_bad_config_and_input(void **state) {
     c = nf_glow_config_default(1, 8, 8);
     c.hidden = 4, c.levels = 2, c.steps = 1;
     f = make_glow(c);
-    nf_tensor x = nftest_randn(2, 2, 1, 8, 8, 1), z;
+    nf_tensor x = nftest_randn(2, 2, 1, 8, 8, 1), z, zbad;
     NF_ASSERT_OK(nf_tensor_alloc(&z, 2, 64, 1, 1, 1));
+    NF_ASSERT_OK(nf_tensor_alloc(&zbad, 2, 128, 1, 1, 1));
     double ld[2];
-    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, ld), NF_ERR_SHAPE); /* 2 channels, flow takes 1 */
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &zbad, ld), NF_ERR_SHAPE); /* 2 channels, flow takes 1 */
     nf_tensor_free(&x);
     x = nftest_randn(2, 1, 1, 8, 8, 1);
-    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, ld), NF_ERR_SHAPE); /* z holds 128 values per sample */
+    NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld));
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &zbad, ld), NF_ERR_SHAPE); /* z holds 128 values per sample */
     NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, NULL), NF_ERR_ARG);
     NF_ASSERT_FAILS(nf_flow_forward(f, NULL, &z, ld), NF_ERR_ARG);
     NF_ASSERT_FAILS(nf_flow_forward(NULL, &x, &z, ld), NF_ERR_ARG);
     nf_tensor_free(&x);
     nf_tensor_free(&z);
+    nf_tensor_free(&zbad);
     nf_flow_destroy(f);
 }
 

@@ -32,7 +32,7 @@ int nf_conv2d_chunk(int n, int cin, int cout, int h, int w, int k) {
     if (n <= 1) return 1;
     if (h == 1 && w == 1) return n; /* vectors: the whole batch is one GEMM, no chunk scratch */
     size_t per_image = ((size_t)cin * k * k + cout) * h * w;
-    size_t nb = NF_CONV2D_WORK_CAP / per_image;
+    size_t nb = NF_CONV2D_WORK_TARGET / per_image;
     if (nb < 1) nb = 1;
     if (nb > (size_t)n) nb = (size_t)n;
     size_t nchunks = ((size_t)n + nb - 1) / nb;
@@ -80,7 +80,10 @@ static int tap_row(int i, int di, int dj, int h, int w, int *ii, int *j0, int *j
 }
 
 /* col (cin*k*k, nb*h*w): row (ci, ki, kj), column (b, i, j) = x[b, ci, i+ki-pad, j+kj-pad],
- * 0 outside the image. x: (nb, cin, h, w). */
+ * 0 outside the image. x: (nb, cin, h, w).
+ * Within one plane a tap is a constant shift s = di*w + dj of the flattened image, so the
+ * valid rows are copied with one memcpy; the columns that wrapped around a row edge (and
+ * the rows outside the image) are then zeroed. */
 static void im2col(nf_real *col, const nf_real *x, int nb, int cin, int h, int w, int k) {
     size_t hw = (size_t)h * w, ncol = (size_t)nb * hw;
     if (k == 1) { /* one tap, no padding: col is x with batch and channel swapped */
@@ -95,17 +98,20 @@ static void im2col(nf_real *col, const nf_real *x, int nb, int cin, int h, int w
             for (int t = 0; t < kk; t++) {
                 int di = t / k - pad, dj = t % k - pad;
                 nf_real *dst = col + ((size_t)ci * kk + t) * ncol + (size_t)b * hw;
-                for (int i = 0; i < h; i++) {
-                    nf_real *row = dst + (size_t)i * w;
-                    int ii, j0, j1;
-                    if (!tap_row(i, di, dj, h, w, &ii, &j0, &j1)) {
-                        memset(row, 0, (size_t)w * sizeof(nf_real));
-                        continue;
-                    }
-                    for (int j = 0; j < j0; j++) row[j] = 0;
-                    memcpy(row + j0, xp + (size_t)ii * w + j0 + dj, (size_t)(j1 - j0) * sizeof(nf_real));
-                    for (int j = j1; j < w; j++) row[j] = 0;
-                }
+                int i0 = di < 0 ? -di : 0, i1 = di > 0 ? h - di : h; /* rows whose source row is inside */
+                if (i1 < i0) i1 = i0;
+                memset(dst, 0, (size_t)i0 * w * sizeof(nf_real));
+                memset(dst + (size_t)i1 * w, 0, (size_t)(h - i1) * w * sizeof(nf_real));
+                /* [p0, p1) = the valid rows, trimmed so that p + s stays inside the plane */
+                ptrdiff_t p0 = (ptrdiff_t)i0 * w + (dj < 0 ? -dj : 0), p1 = (ptrdiff_t)i1 * w - (dj > 0 ? dj : 0);
+                ptrdiff_t shift = (ptrdiff_t)di * w + dj;
+                if (p1 > p0) memcpy(dst + p0, xp + p0 + shift, (size_t)(p1 - p0) * sizeof(nf_real));
+                if (dj == 0) continue;
+                int j0 = dj < 0 ? 0 : w - dj, j1 = dj < 0 ? -dj : w; /* the wrapped columns */
+                if (j0 < 0) j0 = 0;
+                if (j1 > w) j1 = w;
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++) dst[(size_t)i * w + j] = 0;
             }
         }
 }

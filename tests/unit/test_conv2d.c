@@ -19,6 +19,7 @@ static const conv_case CASES[] = {
     {10, 3, 4, 5, 7, 3, 4},  {7, 5, 3, 6, 4, 1, 3},                         /* 3 chunks, last one short */
     {3, 2, 3, 1, 6, 3, 2},   {2, 2, 3, 5, 1, 3, 0},  {5, 3, 3, 2, 2, 3, 2}, /* rows, columns, 2x2 */
     {6, 8, 8, 16, 16, 3, 4}, {5, 64, 32, 16, 16, 1, 0},                     /* big enough for threads */
+    {13, 8, 8, 32, 32, 3, 0},                                  /* default rule: chunks of 7 and 6 */
 };
 
 static size_t work_count(const conv_case *c) {
@@ -152,15 +153,17 @@ static void test_chunk_rule(void **state) {
             continue;
         }
         assert_true(count == per_image * nb);
-        if (per_image <= NF_CONV2D_WORK_CAP) assert_true(count <= NF_CONV2D_WORK_CAP);
+        if (per_image <= NF_CONV2D_WORK_TARGET) assert_true(count <= NF_CONV2D_WORK_TARGET);
         else assert_int_equal(nb, 1);
         int nchunks = (n + nb - 1) / nb;
         assert_true(n - (nchunks - 1) * nb >= nb - nchunks + 1); /* the last chunk is not a stub */
         assert_true(nf_conv2d_chunk(n, cin, cout, h, w, k) == nb); /* depends on the sizes only */
     }
-    /* 301 images of 16+16*9 channels at 32x32: 163840 elements each, 204 fit the cap -> 2 chunks */
-    assert_int_equal(nf_conv2d_chunk(301, 16, 16, 32, 32, 3), 151);
-    assert_int_equal(nf_conv2d_chunk(64, 32, 64, 16, 16, 3), 64);
+    /* (8*9 + 32) * 256 = 26624 elements an image, 39 fit 1 Mi -> 2 equal chunks of 32 */
+    assert_int_equal(nf_conv2d_chunk(64, 8, 32, 16, 16, 3), 32);
+    /* (8*9 + 8) * 1024 = 81920 elements an image, 12 fit -> 2 chunks, of 7 and 6 */
+    assert_int_equal(nf_conv2d_chunk(13, 8, 8, 32, 32, 3), 7);
+    assert_int_equal(nf_conv2d_chunk(2, 8, 8, 32, 32, 3), 2);
     assert_true(nf_conv2d_work_count(150, 2, 8, 1, 1, 1) == 0);
 }
 

@@ -79,6 +79,18 @@ nf_status nf_batchnorm_set_training(nf_layer *l, int training);
 /* 1 if l is a batchnorm layer. */
 int nf_layer_is_batchnorm(const nf_layer *l);
 
+/* ---------------------------------------------------------------- couplings */
+
+/* RealNVP affine coupling (ADCME's AffineHalfFlow): with xa = the values i with
+ * i % 2 == parity (unchanged) and xb the others,
+ *     yb = exp(s(xa)) * xb + t(xa),   logdet = sum s(xa),
+ * s and t separate MLPs xa -> xb of the given spec whose last layers start at zero
+ * (the layer starts as the identity). Alternate parity 0, 1, 0, ... between layers.
+ * Needs D >= 2. Blocks "s_net", "t_net" (each its dense layers' W then b, in order). */
+nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
+/* NICE additive coupling: yb = xb + t(xa), logdet 0. Block "t_net". */
+nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
+
 #ifdef __cplusplus
 }
 #endif

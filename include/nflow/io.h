@@ -125,7 +125,8 @@ nf_status nf_dataset_stats(const nf_dataset *ds, double *mean, double *std);
  * (D ln 2), the usual correction), sum_c D_c ln std_c for normalised float data. */
 double nf_dataset_nll_offset(const nf_dataset *ds);
 /* Maps pre-processed values (model samples) back to data units in place:
- * (x + 0.5) * 2^b for integers (before rounding), x * std_c + mean_c for floats. */
+ * (x + 0.5) * 2^b - 0.5 (minus the int16 offset) for integers, which rounds to the level
+ * whose bin holds x; x * std_c + mean_c for floats. */
 nf_status nf_dataset_denormalize(const nf_dataset *ds, nf_tensor *x);
 
 /* ---------------------------------------------------------------- toy 2-D densities */

@@ -67,9 +67,10 @@ void nf_preprocess_dequantize(const nf_preprocess *p, nf_real *x, size_t count, 
 void nf_preprocess_invert(const nf_preprocess *p, nf_real *x, size_t n) {
     size_t per = (size_t)p->c * p->s;
     if (p->integer) {
-        /* v = (x + 0.5) * 2^b - offset, the inverse of the bin-centre mapping */
+        /* v = (x + 0.5) * 2^b - 0.5 - offset inverts the bin-centre mapping; rounding it
+         * gives the level of any x in the bin */
         double top = ldexp(1.0, p->bits);
-        for (size_t i = 0; i < n * per; i++) x[i] = (nf_real)((x[i] + 0.5) * top - p->offset);
+        for (size_t i = 0; i < n * per; i++) x[i] = (nf_real)((x[i] + 0.5) * top - 0.5 - p->offset);
         return;
     }
     for (size_t k = 0; k < n; k++)

@@ -3,7 +3,10 @@
  * GEMMs wide enough for OpenBLAS to run at full speed; the chunk rule is in conv2d.h.
  * Reorder loops run on OpenMP threads (each output element written by exactly one
  * thread, in a fixed order: deterministic); GEMMs are called outside parallel regions
- * because OpenBLAS runs its own threads. */
+ * because OpenBLAS runs its own threads. With the pthreads OpenBLAS the two thread pools
+ * take turns once or twice per chunk; libgomp's default spin-wait then keeps idle OpenMP
+ * workers on the cores OpenBLAS needs, which can make the kernels several times slower
+ * on few cores: run with OMP_WAIT_POLICY=passive. */
 #include "conv2d.h"
 
 #include "nf_internal.h"

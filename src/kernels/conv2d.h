@@ -19,9 +19,9 @@
  * gathered centre taps) or 0 (k = 1), independent of n.
  * Why 1 Mi elements (4 MB in float) and not more: the column matrix is written by im2col
  * and read straight back by the GEMM, and while it fits in cache that costs little;
- * measured on a 2-core EPYC (32 MB L3), n=64 32->64 16x16 k=3 took 24 ms for forward +
- * both backwards with 1 Mi-element chunks and 39 ms with 32 Mi (the whole batch), and
- * 1 Mi was as fast or faster on every shape tried (2x2 to 64x64 images, k = 1 and 3).
+ * measured on one core of an EPYC (32 MB L3), n=64 32->64 16x16 k=3 took 24 ms for
+ * forward + both backwards with 1 Mi-element chunks and 39 ms with 32 Mi (the whole
+ * batch), and 1 Mi was faster than 32 Mi on every shape tried (2x2 to 64x64, k = 1 and 3).
  * Small images still get wide GEMMs (2x2 images, 12->64 channels: 1500 images a chunk).
  *
  * The kernels do not check their arguments (they are called on the hot path by layers that

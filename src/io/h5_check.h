@@ -55,10 +55,7 @@ void nf_h5_quiet_end(const nf_h5_quiet *q);
  * path (a pointer into spec). NF_ERR_ARG naming the spec when it has no ":/". */
 nf_status nf_h5_split_spec(const char *spec, char *file, size_t file_cap, const char **path);
 
-/* Reads a string attribute (fixed or variable length, as h5py writes it) of obj into buf.
- * Returns 1 if read, 0 if absent, -1 on error (message recorded). */
-int nf_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap);
-/* Reads a numeric attribute of exactly count elements as doubles. Same returns. */
-int nf_h5_read_double_attr(hid_t obj, const char *name, double *out, size_t count);
+/* The attribute helpers (nf_h5_read_*_attr, nf_h5_write_*_attr) come with this header. */
+#include "io/h5_attr.h"
 
 #endif

@@ -4,7 +4,7 @@
 #ifndef NF_H5_SOURCE_H
 #define NF_H5_SOURCE_H
 
-#include "io/h5_check.h"
+#include "io/h5_attr.h"
 
 /* Element types of the samples as they sit in a read buffer. */
 typedef enum nf_h5_elem {

@@ -1,0 +1,78 @@
+/* nflow_datasets: converters and generators that write nflow's HDF5 datasets (the format
+ * is in datasets/README.md). Each call writes "<out>.partial" and renames it to <out> when
+ * complete, so a failed or killed conversion never leaves a half-written dataset; each
+ * returns an nf_status with nf_last_error() set, prints nothing, and is callable from the
+ * CLI. Link nflow_datasets (and nflow). */
+#ifndef NFLOW_DATASETS_H
+#define NFLOW_DATASETS_H
+
+#include <nflow.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Debian's dataset-fashion-mnist installs the IDX files here. */
+#define NF_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+ * t10k-…) in idx_dir (NULL: NF_FASHION_MNIST_DIR) -> out_path holding /train/x
+ * (60000, 1, 28, 28) uint8, /train/y (60000,) uint8, /test/x (10000, 1, 28, 28),
+ * /test/y. pad32: a zero border of 2 pixels makes the images 32 x 32 (for 5-level Glows). */
+nf_status nf_convert_fashion_mnist(const char *idx_dir, const char *out_path, int pad32);
+
+/* n samples of a toy density (a name nf_sample_toy knows) drawn with seed, written in
+ * pieces of 65536 -> out_path:/x (n, 2, 1, 1) float32 with their nflow_mean/nflow_std. */
+nf_status nf_convert_toy(const char *out_path, const char *density, long long n, uint64_t seed);
+
+/* SEG-Y (big-endian, IBM or IEEE float or 1/2/4-byte integer samples) -> patches. */
+typedef struct nf_segy_options {
+    const char *input;   /* SEG-Y file */
+    const char *output;  /* HDF5 file written: /x patches, /origin where each came from */
+    int cube;            /* 0: 2-D sections (every inline of a 3-D survey, or the whole file
+                            as one line when it has no inline/crossline geometry);
+                            1: 3-D cubes of a post-stack survey */
+    int patch[3];        /* 2-D: (time, trace); 3-D: (time, inline, crossline) */
+    int stride[3];       /* step between patches per axis; 0: the patch size (no overlap) */
+    int il_byte;         /* trace header byte of the inline number [189] */
+    int xl_byte;         /* ... of the crossline number [193] */
+} nf_segy_options;
+
+/* Patches as (N, 1, pt, ptr) or (N, 1, pt, pil, pxl) float32, time first, with
+ * /origin (N, 3) int32 = (section, t0, trace0) or (t0, il0, xl0) as 0-based indices.
+ * NF_ERR_STATE when nflow was built without libsegyio. */
+nf_status nf_convert_segy(const nf_segy_options *o);
+/* 1 if nf_convert_segy is available (libsegyio found at build time). */
+int nf_have_segyio(void);
+
+/* Synthetic seismic: per sample, a layered earth (random layer count and depths,
+ * log-impedance random walk) whose horizons are folded (sinusoids, amplitude growing with
+ * depth) and possibly cut by one fault (dipping plane, hanging wall shifted by the throw);
+ * reflectivity r at each horizon, placed with linear interpolation between samples; trace =
+ * r convolved with a Ricker wavelet (1 - 2 pi^2 f0^2 t^2) exp(-pi^2 f0^2 t^2), plus optional
+ * noise. Writes /x (the seismic), /reflectivity (same shape), /throw (n,) signed throw in
+ * samples (0: no fault), /wavelet (the Ricker samples used). */
+typedef struct nf_seismic_options {
+    const char *output;   /* HDF5 file written */
+    long long n;          /* samples */
+    int cube;             /* 0: sections (n, 1, nt, nx); 1: cubes (n, 1, nt, ny, nx) */
+    int nt, nx, ny;       /* time samples, traces, lines (cubes only) */
+    double dt;            /* sample interval in seconds */
+    double f0;            /* Ricker peak frequency in Hz */
+    int layers_min, layers_max;
+    double fold_amp;      /* fold amplitude in samples at mid depth (0: flat layers) */
+    double fault_prob;    /* chance that a sample has a fault */
+    double throw_min, throw_max; /* |throw| in samples, drawn uniformly; sign random */
+    double noise;         /* Gaussian noise std relative to the sample's rms (0: none) */
+    uint64_t seed;
+} nf_seismic_options;
+
+/* 2-D 64 x 64, dt 4 ms, f0 25 Hz, 5-15 layers, folds of 3 samples, faults half the time
+ * with throws of 2-8 samples, no noise, seed 1; n = 0 and output = NULL must be set. */
+nf_seismic_options nf_seismic_options_default(void);
+nf_status nf_generate_seismic(const nf_seismic_options *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

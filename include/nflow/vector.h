@@ -91,6 +91,19 @@ nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int pa
 /* NICE additive coupling: yb = xb + t(xa), logdet 0. Block "t_net". */
 nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
 
+/* ---------------------------------------------------------------- autoregressive flows */
+
+/* MAF (karpathy's MAF with a MADE): z = x * exp(s(x)) + t(x), logdet = sum s(x), where
+ * (s, t) = MADE(x) makes s_i, t_i depend only on the values before i in the order
+ * (0, 1, ..., D-1, or reversed when parity is 1). The density direction is one pass;
+ * the inverse (sampling, and the backward's rebuild) takes D passes. MADE's hidden
+ * unit k has degree k mod (D-1), its last layer starts at zero (the identity).
+ * Block "made" (W then b of every dense layer; masked weights unused). */
+nf_status nf_maf_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
+/* IAF: the inverse of a MAF. x = z * exp(s(z)) + t(z) is the one-pass (sampling)
+ * direction; the density direction solves for z in D passes, logdet = -sum s(z). */
+nf_status nf_iaf_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
+
 /* ---------------------------------------------------------------- the generic model */
 
 /*

@@ -135,6 +135,16 @@ static nf_status make_nice(nf_layer **out, nf_shape in, const spec_args *a, int 
     NF_TRY(arg_hidden(a, "nice", &net));
     return nf_nice_create(out, in, net, parity);
 }
+static nf_status make_maf(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    NF_TRY(arg_hidden(a, "maf", &net));
+    return nf_maf_create(out, in, net, parity);
+}
+static nf_status make_iaf(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    NF_TRY(arg_hidden(a, "iaf", &net));
+    return nf_iaf_create(out, in, net, parity);
+}
 static nf_status make_affine(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int sc, sh;
     NF_TRY(arg_int(a, "affine", "scale", 0, 1, &sc));
@@ -170,6 +180,8 @@ static nf_status make_actnorm(nf_layer **out, nf_shape in, const spec_args *a, i
 static const layer_kind kinds[] = {
     {"realnvp", {"hidden", "act"}, {"24x3", "leakyrelu"}, 1, make_realnvp},
     {"nice", {"hidden", "act"}, {"24x3", "leakyrelu"}, 1, make_nice},
+    {"maf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_maf},
+    {"iaf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_iaf},
     {"affine", {"scale", "shift"}, {"1", "1"}, 0, make_affine},
     {"linear", {"lu"}, {"0"}, 0, make_linear},
     {"leakyrelu", {"alpha"}, {"0.2"}, 0, make_leaky},

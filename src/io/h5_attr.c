@@ -17,6 +17,8 @@ int nf_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap) {
         goto cleanup;
     }
     NF_H5_CHECK(mtype = H5Tcopy(H5T_C_S1), NF_ERR_FORMAT, "attribute '%s': string type", name);
+    /* HDF5 does not convert between character sets: read UTF-8 (h5py's str) as UTF-8 */
+    NF_H5_CHECK(H5Tset_cset(mtype, H5Tget_cset(ftype)), NF_ERR_FORMAT, "attribute '%s': character set", name);
     if (H5Tis_variable_str(ftype) > 0) {
         char *s = NULL;
         NF_H5_CHECK(H5Tset_size(mtype, H5T_VARIABLE), NF_ERR_FORMAT, "attribute '%s'", name);

@@ -66,7 +66,7 @@ static nf_status setup_normalisation(nf_dataset *ds, const nf_dataset_options *o
     if (mode == NF_NORM_AUTO || mode == NF_NORM_STORED) {
         int has_mean = nf_h5_read_double_attr(ds->x.dset, "nflow_mean", pre->mean, (size_t)C);
         int has_std = has_mean < 0 ? -1 : nf_h5_read_double_attr(ds->x.dset, "nflow_std", pre->std, (size_t)C);
-        if (has_mean < 0 || has_std < 0) return NF_ERR_FORMAT;
+        if (has_mean < 0 || has_std < 0) return nf_h5_source_failed(&ds->x, NF_ERR_FORMAT);
         if (!has_mean || !has_std) {
             for (int c = 0; c < C; c++) pre->mean[c] = 0, pre->std[c] = 1;
             if (mode == NF_NORM_AUTO) return NF_OK;
@@ -105,11 +105,7 @@ static nf_status open_all(nf_dataset *ds, const char *spec, const nf_dataset_opt
     size_t budget = o->memory_budget ? o->memory_budget : (size_t)64 << 20;
     size_t bytes = ds->x.sample_bytes + (ds->has_cond ? ds->cond.sample_bytes : 0);
     nf_status st = nf_h5_plan_init(&ds->plan, ds->count, ds->x.chunk_n, bytes, budget, o->shuffle, o->seed);
-    if (st != NF_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", nf_last_error());
-        return nf_fail(st, "%s: %s", ds->x.name, why);
-    }
+    if (st != NF_OK) return nf_h5_source_failed(&ds->x, st);
     NF_TRY(alloc_buffers(ds));
     NF_TRY(nf_preprocess_init(&ds->pre, ds->x.is_integer, ds->x.bits, ds->x.elem == NF_H5_I16, ds->x.sample.c,
                               ds->x.sample_elems / (size_t)ds->x.sample.c));

@@ -101,7 +101,7 @@ nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path,
     s->mtype = native_of(s->elem);
     char layout[32] = "";
     if (nf_h5_read_string_attr(s->dset, "nflow_layout", layout, sizeof layout) < 0) {
-        st = NF_ERR_FORMAT;
+        st = nf_h5_source_failed(s, NF_ERR_FORMAT);
         goto cleanup;
     }
     NF_H5_TRY(sample_shape(s, role, layout));
@@ -110,7 +110,7 @@ nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path,
     double bits;
     int has_bits = nf_h5_read_double_attr(s->dset, "nflow_bits", &bits, 1);
     if (has_bits < 0) {
-        st = NF_ERR_FORMAT;
+        st = nf_h5_source_failed(s, NF_ERR_FORMAT);
         goto cleanup;
     }
     if (has_bits && role == NF_H5_DATA && s->is_integer) {
@@ -133,6 +133,12 @@ cleanup:
     NF_H5_CLOSE(H5Sclose, space);
     if (st != NF_OK) nf_h5_source_close(s);
     return st;
+}
+
+nf_status nf_h5_source_failed(const nf_h5_source *s, nf_status st) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", nf_last_error());
+    return nf_fail(st, "%s: %s", s->name, why);
 }
 
 void nf_h5_source_close(nf_h5_source *s) {

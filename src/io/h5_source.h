@@ -40,6 +40,9 @@ typedef struct nf_h5_source {
 /* Opens file:path for reading and inspects it; on failure nothing stays open. */
 nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role);
 void nf_h5_source_close(nf_h5_source *s);
+/* Re-records the current message as "<name>: <message>" with status st (for failures of
+ * helpers that do not know which dataset they were working on). */
+nf_status nf_h5_source_failed(const nf_h5_source *s, nf_status st);
 
 /* Reads nblocks runs of samples, first[i] .. first[i] + len[i] - 1 (absolute indices,
  * sorted ascending, disjoint), with one H5Dread into buf, runs concatenated in order. */

@@ -11,6 +11,14 @@ nf_dataset_options nf_dataset_options_default(void) {
                                 .dequantize = 1, .normalize = NF_NORM_AUTO, .prefetch = 1};
 }
 
+/* Puts the public function's name in front of a message from deeper down (once). */
+static nf_status named(nf_status st, const char *fn) {
+    if (st == NF_OK || !strncmp(nf_last_error(), fn, strlen(fn))) return st;
+    char why[512];
+    snprintf(why, sizeof why, "%s", nf_last_error());
+    return nf_fail(st, "%s: %s", fn, why);
+}
+
 static nf_status check_options(const nf_dataset_options *o) {
     if (o->batch < 0) return nf_fail(NF_ERR_ARG, "nf_dataset_open: batch = %d, must be positive", o->batch);
     if (o->start < 0 || o->count < 0)
@@ -127,7 +135,7 @@ nf_status nf_dataset_open(nf_dataset **out, const char *spec, const nf_dataset_o
     ds->x.file = ds->x.dset = ds->cond.file = ds->cond.dset = H5I_INVALID_HID;
     nf_h5_quiet q;
     nf_h5_quiet_begin(&q);
-    nf_status st = open_all(ds, spec, &o);
+    nf_status st = named(open_all(ds, spec, &o), __func__);
     if (st != NF_OK) nf_dataset_close(ds);
     else *out = ds;
     nf_h5_quiet_end(&q);
@@ -208,7 +216,7 @@ nf_status nf_dataset_next_batch(nf_dataset *ds, nf_tensor *x, nf_tensor *cond, n
     nf_status st = ds->pf ? nf_h5_prefetch_take(ds->pf, ds->position, x->data, c)
                           : nf_h5_reader_fill(ds, ds->position, x->data, c);
     nf_h5_quiet_end(&q);
-    if (st != NF_OK) return st;
+    if (st != NF_OK) return named(st, __func__);
     nf_preprocess_dequantize(&ds->pre, x->data, nf_tensor_count(x), ds->dequantize ? rng : NULL);
     ds->position += (uint64_t)ds->batch;
     return NF_OK;
@@ -255,7 +263,7 @@ nf_status nf_dataset_read(nf_dataset *ds, long long index, nf_tensor *x, nf_tens
     nf_h5_quiet_begin(&q);
     nf_status st = read_direct(ds, ds->start + index, x->n, x->data, c);
     nf_h5_quiet_end(&q);
-    if (st != NF_OK) return st;
+    if (st != NF_OK) return named(st, __func__);
     nf_preprocess_dequantize(&ds->pre, x->data, nf_tensor_count(x), ds->dequantize ? rng : NULL);
     return NF_OK;
 }

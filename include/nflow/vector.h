@@ -91,6 +91,16 @@ nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int pa
 /* NICE additive coupling: yb = xb + t(xa), logdet 0. Block "t_net". */
 nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
 
+/* Rational-quadratic neural spline coupling (Durkan et al. 2019; ADCME's
+ * NeuralCouplingFlow): with the mask of nf_realnvp_create, each transformed value
+ * goes through a monotone rational-quadratic spline of `bins` bins on [-bound, bound]
+ * with identity (linear) tails, whose bin widths, heights and inner derivatives an
+ * MLP computes from the conditioner values (3 bins - 1 raw values per transformed
+ * value; minimum width, height and slope 1e-3). The last layer starts at zero, which
+ * makes the spline the identity. Two layers of parity 0 and 1 are karpathy's NSF_CL.
+ * bins in 2..64, bound > 0, D >= 2. Block "net". */
+nf_status nf_spline_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int bins, double bound, int parity);
+
 /* ---------------------------------------------------------------- autoregressive flows */
 
 /* MAF (karpathy's MAF with a MADE): z = x * exp(s(x)) + t(x), logdet = sum s(x), where

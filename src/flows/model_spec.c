@@ -145,6 +145,15 @@ static nf_status make_iaf(nf_layer **out, nf_shape in, const spec_args *a, int p
     NF_TRY(arg_hidden(a, "iaf", &net));
     return nf_iaf_create(out, in, net, parity);
 }
+static nf_status make_spline(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    int bins;
+    double bound;
+    NF_TRY(arg_hidden(a, "spline", &net));
+    NF_TRY(arg_int(a, "spline", "bins", 2, 64, &bins));
+    NF_TRY(arg_real(a, "spline", "bound", &bound));
+    return nf_spline_create(out, in, net, bins, bound, parity);
+}
 static nf_status make_affine(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int sc, sh;
     NF_TRY(arg_int(a, "affine", "scale", 0, 1, &sc));
@@ -182,6 +191,7 @@ static const layer_kind kinds[] = {
     {"nice", {"hidden", "act"}, {"24x3", "leakyrelu"}, 1, make_nice},
     {"maf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_maf},
     {"iaf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_iaf},
+    {"spline", {"bins", "bound", "hidden", "act"}, {"8", "3", "16x3", "leakyrelu"}, 1, make_spline},
     {"affine", {"scale", "shift"}, {"1", "1"}, 0, make_affine},
     {"linear", {"lu"}, {"0"}, 0, make_linear},
     {"leakyrelu", {"alpha"}, {"0.2"}, 0, make_leaky},

@@ -1,0 +1,73 @@
+/* What the subcommands of the `nflow` command share: exit codes, error lines, the
+ * subcommand entry points. Every message goes to stderr as one line that starts with
+ * "nflow <command>: ". */
+#ifndef NFLOW_CLI_H
+#define NFLOW_CLI_H
+
+#include <nflow.h>
+
+#include <stdio.h>
+
+/* Exit codes, documented in every --help and in docs/cli.md. */
+enum {
+    CLI_OK = 0,      /* success */
+    CLI_RUNTIME = 1, /* runtime failure (out of memory, a library error, cannot write) */
+    CLI_USAGE = 2,   /* bad flag, bad value, wrong number of arguments */
+    CLI_DATA = 3,    /* data or model file missing, unreadable, of the wrong kind or shape */
+    CLI_NUMERIC = 4, /* the loss or the gradient became NaN/Inf and rollbacks did not help */
+    CLI_HELP = -1    /* internal: --help was printed, exit 0 */
+};
+
+/* The text of the EXIT STATUS section shared by every --help. */
+#define CLI_EXIT_CODES_HELP                                                              \
+    "EXIT STATUS\n"                                                                      \
+    "  0  success\n"                                                                     \
+    "  1  runtime failure (out of memory, cannot write the output, library error)\n"    \
+    "  2  usage error (unknown flag, bad value, missing argument)\n"                     \
+    "  3  data or model file error (missing, unreadable, wrong kind, wrong shape)\n"     \
+    "  4  numerical failure (NaN/Inf loss that rollbacks could not cure)\n"
+
+/* Prints "nflow <cmd>: <message>" on stderr and returns code. */
+int cli_error(int code, const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* The exit code for a library failure: file/format/shape errors -> CLI_DATA, NaN/Inf
+ * -> CLI_NUMERIC, bad arguments -> CLI_USAGE, the rest -> CLI_RUNTIME. */
+int cli_exit_code(nf_status s);
+
+/* Prints "nflow <cmd>: <what>: <nf_last_error()>" and returns cli_exit_code(s). */
+int cli_nf_error(nf_status s, const char *cmd, const char *what);
+
+/* mkdir -p; returns 0, or prints the reason and returns CLI_RUNTIME. */
+int cli_mkdirs(const char *cmd, const char *dir);
+
+/* dir + "/" + name into buf (size bytes); returns buf. */
+char *cli_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* Seconds since an arbitrary start (monotonic clock). */
+double cli_now(void);
+
+/* Sets the OpenMP and OpenBLAS thread counts (n > 0); no-op for n <= 0. */
+void cli_set_threads(int n);
+
+/* Loads a model or checkpoint file; prints the reason and returns an exit code on
+ * failure (CLI_DATA for a missing or bad file). */
+int cli_load_model(const char *cmd, const char *path, nf_flow **f);
+/* CLI_OK if batches of shape s fit the model, else prints why and returns CLI_DATA. */
+int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what);
+
+/* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,148 @@
+/* nflow data: the converters and generators of datasets/ from the command line. */
+#include "args.h"
+#include "cli.h"
+#include "datasrc.h"
+#include "nflow_datasets.h"
+
+#include <string.h>
+
+static const char help[] =
+    "NAME\n"
+    "  nflow data - make HDF5 datasets: convert Fashion-MNIST or SEG-Y, generate toy or\n"
+    "               synthetic seismic data\n\n"
+    "SYNOPSIS\n"
+    "  nflow data fashion-mnist --out FILE.h5 [--dir DIR] [--pad32]\n"
+    "  nflow data toy NAME --out FILE.h5 [--n N] [--seed S]\n"
+    "  nflow data segy --input FILE.sgy --out FILE.h5 --patch T,X[,Y] [--stride T,X[,Y]]\n"
+    "                  [--cube] [--il-byte B] [--xl-byte B]\n"
+    "  nflow data seismic --out FILE.h5 --n N [--size T,X[,Y]] [--cube] [--seed S]\n"
+    "                     [--noise R] [--f0 HZ] [--fault-prob P]\n\n"
+    "DESCRIPTION\n"
+    "  fashion-mnist  the IDX files of Debian's dataset-fashion-mnist (in DIR, default\n"
+    "                 " NF_FASHION_MNIST_DIR ") -> /train/x (60000, 1, 28, 28) uint8,\n"
+    "                 /train/y, /test/x (10000, 1, 28, 28), /test/y; --pad32 pads to 32x32\n"
+    "  toy            N samples of NAME (" CLI_TOY_NAMES ") -> /x (N, 2, 1, 1)\n"
+    "                 float32 with their mean/std attributes\n"
+    "  segy           SEG-Y sections (or --cube: 3-D cubes) cut into patches -> /x float32\n"
+    "                 and /origin (needs nflow built with libsegyio)\n"
+    "  seismic        synthetic seismic: folded, faulted layers convolved with a Ricker\n"
+    "                 wavelet -> /x, /reflectivity, /throw, /wavelet\n"
+    "  Files are written as FILE.h5.partial and renamed when complete. Use them with\n"
+    "  'nflow train --data FILE.h5:/x' (Fashion-MNIST: FILE.h5:/train/x).\n\n"
+    "OPTIONS\n"
+    "  --out FILE       the HDF5 file written (required)\n"
+    "  --dir DIR        fashion-mnist: where the IDX files are\n"
+    "  --pad32          fashion-mnist: pad the images to 32x32\n"
+    "  --n N            toy: samples [60000]; seismic: samples (required)\n"
+    "  --seed S         random seed [1]\n"
+    "  --input FILE     segy: the SEG-Y file\n"
+    "  --patch LIST     segy: patch size (time,trace) or (time,inline,crossline)\n"
+    "  --stride LIST    segy: step between patches [the patch size]\n"
+    "  --cube           segy/seismic: 3-D cubes instead of 2-D sections\n"
+    "  --il-byte B      segy: trace header byte of the inline number [189]\n"
+    "  --xl-byte B      segy: trace header byte of the crossline number [193]\n"
+    "  --size LIST      seismic: time samples, traces[, lines] [64,64 or 64,64,64]\n"
+    "  --noise R        seismic: noise std relative to the rms [0]\n"
+    "  --f0 HZ          seismic: Ricker peak frequency [25]\n"
+    "  --fault-prob P   seismic: chance of a fault per sample [0.5]\n\n" CLI_EXIT_CODES_HELP
+    "\nEXAMPLES\n"
+    "  nflow data fashion-mnist --out fmnist.h5\n"
+    "  nflow data toy moons --n 20000 --out moons.h5\n"
+    "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n";
+
+typedef struct data_opts {
+    const char *out, *dir, *input, *patch, *stride, *size;
+    int pad32, cube, il_byte, xl_byte;
+    long n, seed;
+    double noise, f0, fault_prob;
+} data_opts;
+
+/* "a,b[,c]" -> up to 3 positive ints; returns the count or -1. */
+static int int_list(const char *s, int *out) {
+    long v[3];
+    int n = cli_parse_long_list(s, v, 3, 1);
+    for (int i = 0; i < n; i++) out[i] = (int)v[i];
+    return n;
+}
+
+static int done(const char *what, nf_status s, const data_opts *o) {
+    if (s != NF_OK) return cli_nf_error(s, "data", what);
+    printf("wrote %s\n", o->out);
+    return CLI_OK;
+}
+
+static int segy(const data_opts *o) {
+    nf_segy_options s = {o->input, o->out, o->cube, {0, 0, 0}, {0, 0, 0}, o->il_byte, o->xl_byte};
+    int want = o->cube ? 3 : 2;
+    if (!o->input || !o->patch) return cli_error(CLI_USAGE, "data", "segy needs --input FILE and --patch LIST");
+    if (int_list(o->patch, s.patch) != want)
+        return cli_error(CLI_USAGE, "data", "--patch: expected %d positive sizes, got '%s'", want, o->patch);
+    if (o->stride && int_list(o->stride, s.stride) != want)
+        return cli_error(CLI_USAGE, "data", "--stride: expected %d positive steps, got '%s'", want, o->stride);
+    if (!nf_have_segyio()) return cli_error(CLI_RUNTIME, "data", "this nflow was built without libsegyio");
+    return done(o->input, nf_convert_segy(&s), o);
+}
+
+static int seismic(const data_opts *o) {
+    nf_seismic_options s = nf_seismic_options_default();
+    s.output = o->out;
+    s.n = o->n;
+    s.cube = o->cube;
+    s.seed = (uint64_t)o->seed;
+    s.noise = o->noise;
+    s.f0 = o->f0;
+    s.fault_prob = o->fault_prob;
+    if (o->size) {
+        int sz[3] = {0, 0, 0}, want = o->cube ? 3 : 2;
+        if (int_list(o->size, sz) != want)
+            return cli_error(CLI_USAGE, "data", "--size: expected %d positive sizes, got '%s'", want, o->size);
+        s.nt = sz[0], s.nx = sz[1];
+        if (o->cube) s.ny = sz[2];
+    } else if (o->cube && s.ny < 1) {
+        s.ny = s.nx;
+    }
+    return done("seismic", nf_generate_seismic(&s), o);
+}
+
+int cmd_data(int argc, char **argv) {
+    data_opts o = {0};
+    o.n = -1, o.seed = 1, o.il_byte = 189, o.xl_byte = 193, o.f0 = 25, o.fault_prob = 0.5;
+    cli_opt opts[] = {
+        {"out", OPT_STR, &o.out},
+        {"dir", OPT_STR, &o.dir},
+        {"pad32", OPT_FLAG, &o.pad32},
+        {"n", OPT_LONG, &o.n, 1, 1e12},
+        {"seed", OPT_LONG, &o.seed, 0, 1e15},
+        {"input", OPT_STR, &o.input},
+        {"patch", OPT_STR, &o.patch},
+        {"stride", OPT_STR, &o.stride},
+        {"cube", OPT_FLAG, &o.cube},
+        {"il-byte", OPT_INT, &o.il_byte, 1, 240},
+        {"xl-byte", OPT_INT, &o.xl_byte, 1, 240},
+        {"size", OPT_STR, &o.size},
+        {"noise", OPT_REAL, &o.noise, 0, 100},
+        {"f0", OPT_REAL, &o.f0, 0.1, 1000},
+        {"fault-prob", OPT_REAL, &o.fault_prob, 0, 1},
+        OPT_END,
+    };
+    char *pos[2];
+    int npos = 0;
+    int rc = cli_parse("data", argc, argv, opts, help, pos, 2, &npos);
+    if (rc != CLI_OK) return rc;
+    const char *what = npos > 0 ? pos[0] : "";
+    int toy = strcmp(what, "toy") == 0;
+    if (npos != (toy ? 2 : 1) ||
+        (!toy && strcmp(what, "fashion-mnist") && strcmp(what, "segy") && strcmp(what, "seismic")))
+        return cli_error(CLI_USAGE, "data", "expected fashion-mnist, toy NAME, segy or seismic (see --help)");
+    if (!o.out) return cli_error(CLI_USAGE, "data", "--out FILE.h5 is required");
+    if (strcmp(what, "fashion-mnist") == 0) return done(o.dir ? o.dir : NF_FASHION_MNIST_DIR,
+                                                        nf_convert_fashion_mnist(o.dir, o.out, o.pad32), &o);
+    if (toy) {
+        nf_status s = nf_convert_toy(o.out, pos[1], o.n > 0 ? o.n : 60000, (uint64_t)o.seed);
+        if (s == NF_ERR_ARG) return cli_error(CLI_USAGE, "data", "%s (toy densities: %s)", nf_last_error(), CLI_TOY_NAMES);
+        return done(pos[1], s, &o);
+    }
+    if (strcmp(what, "segy") == 0) return segy(&o);
+    if (o.n < 1) return cli_error(CLI_USAGE, "data", "seismic needs --n N");
+    return seismic(&o);
+}

@@ -1,0 +1,157 @@
+/* Data sources of the CLI: toy densities in memory with a reproducible order per epoch,
+ * HDF5 datasets through the library's streaming reader. */
+#include "datasrc.h"
+
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+int data_spec_is_toy(const char *spec) { return spec && strncmp(spec, "toy:", 4) == 0; }
+
+/* Distinct streams from one seed: samples, shuffles and evaluation noise never share. */
+static uint64_t mix(uint64_t seed, uint64_t salt) { return seed * 0x9E3779B97F4A7C15ull ^ (salt + 0x632BE59BD9B4E019ull); }
+
+static int open_toy(cli_data *d, const char *cmd, const char *name, const cli_data_options *o) {
+    if (strlen(name) >= sizeof d->name)
+        return cli_error(CLI_USAGE, cmd, "unknown toy density '%s' (one of %s)", name, CLI_TOY_NAMES);
+    strcpy(d->name, name);
+    if (o->toy_size < 1 || o->toy_size > (1LL << 30))
+        return cli_error(CLI_USAGE, cmd, "toy data set size must be in [1, 2^30], got %lld", o->toy_size);
+    d->size = o->toy_size;
+    if (nf_tensor_alloc(&d->all, (int)d->size, 2, 1, 1, 1) != NF_OK) return cli_nf_error(NF_ERR_NOMEM, cmd, "toy data");
+    nf_rng r;
+    nf_rng_seed(&r, mix(o->seed, 1));
+    nf_status s = nf_sample_toy(name, &r, d->all.data, (int)d->size);
+    if (s != NF_OK) {
+        data_close(d);
+        return cli_error(CLI_USAGE, cmd, "unknown toy density '%s' (one of %s)", name, CLI_TOY_NAMES);
+    }
+    d->order = malloc(sizeof(int) * (size_t)d->size);
+    if (!d->order) return cli_nf_error(NF_ERR_NOMEM, cmd, "toy data");
+    d->order_epoch = -1;
+    d->shape = (nf_shape){o->batch, 2, 1, 1, 1};
+    return CLI_OK;
+}
+
+int data_open(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o) {
+    memset(d, 0, sizeof *d);
+    d->seed = o->seed;
+    if (data_spec_is_toy(spec)) {
+        d->toy = 1;
+        return open_toy(d, cmd, spec + 4, o);
+    }
+    if (!strstr(spec, ":/"))
+        return cli_error(CLI_USAGE, cmd, "data '%s' is neither FILE.h5:/DATASET nor toy:NAME (%s)", spec, CLI_TOY_NAMES);
+    nf_dataset_options opt = nf_dataset_options_default();
+    opt.batch = o->batch;
+    opt.seed = mix(o->seed, 2);
+    opt.start = o->start;
+    opt.count = o->count;
+    opt.shuffle = o->shuffle;
+    opt.dequantize = o->dequantize;
+    opt.normalize = o->normalize;
+    opt.mean = o->mean;
+    opt.std = o->std;
+    nf_status s = nf_dataset_open(&d->ds, spec, &opt);
+    if (s != NF_OK) return cli_nf_error(s == NF_ERR_ARG ? NF_ERR_FORMAT : s, cmd, spec);
+    d->shape = nf_dataset_shape(d->ds);
+    d->size = nf_dataset_size(d->ds);
+    d->nll_offset = nf_dataset_nll_offset(d->ds);
+    return CLI_OK;
+}
+
+void data_close(cli_data *d) {
+    nf_tensor_free(&d->all);
+    free(d->order);
+    d->order = NULL;
+    nf_dataset_close(d->ds);
+    d->ds = NULL;
+}
+
+/* The toy order of epoch e: file order in epoch 0 (as the tutorial walks its training
+ * set), a Fisher-Yates shuffle keyed by (seed, e) after that. */
+static void toy_order(cli_data *d, long long e) {
+    if (d->order_epoch == e) return;
+    for (long long i = 0; i < d->size; i++) d->order[i] = (int)i;
+    if (e > 0) {
+        nf_rng r;
+        nf_rng_seed(&r, mix(d->seed, 100 + (uint64_t)e));
+        for (long long i = d->size - 1; i > 0; i--) {
+            long long j = (long long)(nf_rng_u64(&r) % (uint64_t)(i + 1));
+            int t = d->order[i];
+            d->order[i] = d->order[j];
+            d->order[j] = t;
+        }
+    }
+    d->order_epoch = e;
+}
+
+nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_next_batch(d->ds, x, NULL, rng);
+    for (int b = 0; b < x->n; b++, d->pos++) {
+        long long e = (long long)(d->pos / (uint64_t)d->size), i = (long long)(d->pos % (uint64_t)d->size);
+        toy_order(d, e);
+        memcpy(x->data + 2 * b, d->all.data + 2 * (size_t)d->order[i], 2 * sizeof(nf_real));
+    }
+    return NF_OK;
+}
+
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_read(d->ds, index, x, NULL, rng);
+    if (index < 0 || index + x->n > d->size) return NF_ERR_ARG;
+    memcpy(x->data, d->all.data + 2 * (size_t)index, sizeof(nf_real) * 2 * (size_t)x->n);
+    return NF_OK;
+}
+
+uint64_t data_position(const cli_data *d) { return d->toy ? d->pos : nf_dataset_position(d->ds); }
+
+long long data_epoch(const cli_data *d) {
+    return d->toy ? (long long)(d->pos / (uint64_t)d->size) : nf_dataset_epoch(d->ds);
+}
+
+nf_status data_seek(cli_data *d, uint64_t pos) {
+    if (!d->toy) return nf_dataset_seek(d->ds, pos);
+    d->pos = pos;
+    return NF_OK;
+}
+
+double data_nll(double loss, size_t D, double nll_offset) {
+    return loss + 0.5 * (double)D * log(2 * M_PI) + nll_offset;
+}
+
+double data_bits_per_dim(double loss, size_t D, double nll_offset) {
+    return data_nll(loss, D, nll_offset) / ((double)D * log(2.0));
+}
+
+nf_status data_evaluate(nf_flow *f, cli_data *d, int batch, long long limit, nf_loss_stats *st) {
+    long long total = limit > 0 && limit < d->size ? limit : d->size;
+    nf_shape s = d->shape;
+    int n = (int)(batch < total ? batch : total);
+    nf_tensor x;
+    nf_status rc = nf_tensor_alloc(&x, n, s.c, s.d, s.h, s.w);
+    if (rc != NF_OK) return rc;
+    nf_rng noise;
+    nf_rng_seed(&noise, mix(d->seed, 3));
+    double sum[3] = {0, 0, 0};
+    for (long long i = 0; i < total && rc == NF_OK; i += n) {
+        x.n = (int)(total - i < n ? total - i : n);
+        nf_loss_stats b;
+        rc = data_read(d, i, &x, &noise);
+        if (rc == NF_OK) rc = nf_flow_eval(f, &x, &b);
+        if (rc != NF_OK) break;
+        sum[0] += b.loss * x.n, sum[1] += b.half_sq * x.n, sum[2] += b.logdet * x.n;
+    }
+    nf_tensor_free(&x);
+    if (rc != NF_OK) return rc;
+    st->loss = sum[0] / (double)total;
+    st->half_sq = sum[1] / (double)total;
+    st->logdet = sum[2] / (double)total;
+    st->bits_per_dim = data_bits_per_dim(st->loss, nf_shape_sample_count(s), d->nll_offset);
+    return NF_OK;
+}

@@ -1,0 +1,65 @@
+/* Where training and evaluation data come from: "file.h5:/path" (an HDF5 dataset
+ * streamed in batches) or "toy:NAME" (a built-in 2-D density, held in memory). */
+#ifndef NFLOW_CLI_DATASRC_H
+#define NFLOW_CLI_DATASRC_H
+
+#include <nflow.h>
+
+#define CLI_TOY_NAMES "banana|moons|swirl|parabola|gaussian"
+
+typedef struct cli_data {
+    int toy;            /* 1: toy:NAME */
+    char name[32];      /* toy density */
+    nf_tensor all;      /* toy: (size, 2, 1, 1, 1) */
+    int *order;         /* toy: (size) sample order of epoch order_epoch */
+    long long order_epoch;
+    uint64_t seed;      /* toy: samples and shuffles; HDF5: shuffles */
+    uint64_t pos;       /* toy: samples delivered so far */
+    nf_dataset *ds;     /* HDF5 */
+    nf_shape shape;     /* of one batch (n = batch) */
+    long long size;     /* samples in one epoch */
+    double nll_offset;  /* nats per sample to add for -log p in the data's own units */
+} cli_data;
+
+/* Options of data_open. */
+typedef struct cli_data_options {
+    int batch;
+    uint64_t seed;
+    long long toy_size;    /* toy: samples drawn (one epoch) */
+    long long start, count;/* HDF5: the range used (count 0: to the end) */
+    int shuffle;           /* 1: new order every epoch (epoch 0 of a toy set is in order) */
+    int dequantize;        /* HDF5 integer data: uniform noise (1) or bin centres (0) */
+    nf_norm_mode normalize;
+    const double *mean, *std; /* NF_NORM_GIVEN */
+} cli_data_options;
+
+/* Opens spec. Returns 0, or prints "nflow <cmd>: ..." and returns an exit code
+ * (CLI_USAGE for a malformed spec or an unknown toy, CLI_DATA for file problems). */
+int data_open(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o);
+void data_close(cli_data *d);
+
+/* 1 if spec names a toy density ("toy:banana"). */
+int data_spec_is_toy(const char *spec);
+
+/* The next batch (x->n = batch samples) of the stream; rng: dequantisation noise. */
+nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng);
+/* x->n samples starting at index, in storage order, without moving the stream. */
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng);
+/* Stream position (samples delivered) and epoch; seek continues at a saved position. */
+uint64_t data_position(const cli_data *d);
+long long data_epoch(const cli_data *d);
+nf_status data_seek(cli_data *d, uint64_t pos);
+
+/* Mean loss statistics of f over the first `limit` samples of d (all if limit <= 0),
+ * in chunks of batch. The dequantisation noise comes from a fixed seed, so the same
+ * model gives the same number. bits_per_dim is in the data's own units. */
+nf_status data_evaluate(nf_flow *f, cli_data *d, int batch, long long limit, nf_loss_stats *st);
+
+/* -log p(x) per sample in the data's own units from a loss (objective):
+ * loss + D/2 ln(2 pi) + nll_offset. */
+double data_nll(double loss, size_t D, double nll_offset);
+/* Bits per dimension of a loss in the data's own units:
+ * (loss + D/2 ln(2 pi) + nll_offset) / (D ln 2). */
+double data_bits_per_dim(double loss, size_t D, double nll_offset);
+
+#endif

@@ -1,0 +1,266 @@
+/* nflow train: flags -> cli_train_config -> train_run. */
+#include "train.h"
+
+#include "args.h"
+#include "cli.h"
+#include "datasrc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "NAME\n"
+    "  nflow train - train a normalizing flow by maximum likelihood\n\n"
+    "SYNOPSIS\n"
+    "  nflow train --data SPEC [options]\n"
+    "  nflow train --resume DIR/checkpoint.h5 [options]\n\n"
+    "DESCRIPTION\n"
+    "  Trains a Glow flow with invertible backpropagation on an HDF5 dataset or a built-in\n"
+    "  toy density, minimising mean(0.5|z|^2 - logdet) per sample (the Gaussian 2 pi term\n"
+    "  left out, as in the tutorials). Shows a progress bar on a terminal and plain log\n"
+    "  lines otherwise; writes into --out: metrics.csv and metrics.jsonl (every step),\n"
+    "  checkpoint.h5 (every --checkpoint-every steps and at the end), model.h5, args.txt\n"
+    "  (the flags, used by --resume), training_curves.png, training.gif and, for 2-D data,\n"
+    "  samples.png, trajectories.png, warp.png; for images, samples.png (a grid).\n"
+    "  Validation runs at every epoch end and at the end of training.\n\n"
+    "  If the loss or the gradient becomes NaN/Inf, the parameters and Adam state go back\n"
+    "  to the last good step (kept in memory), the learning rate is halved and a line on\n"
+    "  stderr says so; after --max-rollbacks rollbacks, the next failure stops the run\n"
+    "  with exit status 4 and the last good parameters in DIR/model_last_good.h5.\n\n"
+    "DATA\n"
+    "  --data SPEC           FILE.h5:/DATASET (N,C,H,W), (N,C,D,H,W) or (N,C), uint8/uint16/\n"
+    "                        int16/float32/float64; integers are dequantised, floats\n"
+    "                        normalised per channel (see --normalize); or toy:NAME with\n"
+    "                        NAME one of " CLI_TOY_NAMES "\n"
+    "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
+    "                        of the training file]\n"
+    "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"
+    "  --val-size N          validation samples evaluated [10000]\n"
+    "  --train-size N        toy: samples in the training set [60000]\n"
+    "  --normalize MODE      float data: auto|none|stored|compute [auto: stored attributes\n"
+    "                        if present]\n"
+    "  --batch N             samples per step [64]\n\n"
+    "MODEL\n"
+    "  --flow glow           flow type [glow]\n"
+    "  --levels L            multiscale levels [3]\n"
+    "  --depth K             flow steps (actnorm, 1x1 conv, coupling) per level [8]\n"
+    "  --hidden N            coupling sub-network width [64]\n"
+    "  --coupling KIND       affine|additive [affine]\n"
+    "  --squeeze KIND        space|haar|none [space]; none = no squeeze and no split (vector\n"
+    "                        data and 2-D toys must use none)\n"
+    "  --conv1x1 KIND        lu|householder [lu]\n\n"
+    "OPTIMISATION\n"
+    "  --lr X                Adam learning rate [1e-3]\n"
+    "  --schedule KIND       constant|cosine|step [constant]\n"
+    "  --lr-min X            cosine: the rate reached at the last step [0]\n"
+    "  --warmup N            linear warm-up steps [0]\n"
+    "  --lr-step N           step: multiply by --lr-gamma every N steps\n"
+    "  --lr-gamma X          step: the factor [0.5]\n"
+    "  --weight-decay X      decoupled weight decay (AdamW) [0]\n"
+    "  --clip X              clip the gradient 2-norm to X [off]\n"
+    "  --steps N             optimiser steps in total (not with --epochs)\n"
+    "  --epochs X            passes over the training data [1]\n"
+    "  --seed N              initialisation, data order, noise [1]\n"
+    "  --threads N           OpenMP and OpenBLAS threads [from the environment]\n"
+    "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n\n"
+    "OUTPUT\n"
+    "  --out DIR             output directory [nflow_run; on --resume the checkpoint's]\n"
+    "  --checkpoint-every N  write DIR/checkpoint.h5 every N steps [only at the end]\n"
+    "  --resume FILE         continue from a checkpoint exactly where it stopped: the flags\n"
+    "                        of the original run are read from args.txt beside it, flags\n"
+    "                        given now override them (not the architecture)\n"
+    "  --log-every N         plain log line every N steps [about 20 lines per run]\n"
+    "  --quiet               no progress output\n"
+    "  --no-plots            no pictures at the end\n"
+    "  --gif-every N         a training.gif frame every N steps [about 40 frames]\n"
+    "  --no-gif              no training.gif\n"
+    "  --debug-nan-at LIST   testing: poison a parameter after these steps (e.g. 20,40)\n\n" CLI_EXIT_CODES_HELP
+    "\nEXAMPLES\n"
+    "  The InvertibleNetworks.jl banana tutorial (400 steps over 60 000 samples):\n"
+    "    nflow train --data toy:banana --squeeze none --levels 1 --depth 10 --hidden 16 \\\n"
+    "                --batch 150 --lr 9e-4 --out banana\n"
+    "  Fashion-MNIST, cosine schedule, a checkpoint every 500 steps:\n"
+    "    nflow data fashion-mnist --out fmnist.h5\n"
+    "    nflow train --data fmnist.h5:/train/x --val fmnist.h5:/test/x --levels 2 --depth 8 \\\n"
+    "                --hidden 64 --batch 64 --lr 1e-3 --schedule cosine --epochs 2 \\\n"
+    "                --checkpoint-every 500 --out fmnist_run\n"
+    "  After a kill:\n"
+    "    nflow train --resume fmnist_run/checkpoint.h5\n";
+
+typedef struct train_flags {
+    cli_train_config c;
+    int flow, coupling, squeeze, conv1x1, schedule, normalize, quiet, no_plots, no_gif;
+    const char *nan_list;
+} train_flags;
+
+static void flags_table(train_flags *f, cli_opt *o) {
+    cli_train_config *c = &f->c;
+    const double BIG = 1e15;
+    cli_opt t[] = {
+        {"data", OPT_STR, &c->data},
+        {"val", OPT_STR, &c->val},
+        {"val-split", OPT_REAL, &c->val_split, 0, 0.9},
+        {"val-size", OPT_LONG, &c->val_size, 1, BIG},
+        {"train-size", OPT_LONG, &c->train_size, 1, 1 << 30},
+        {"normalize", OPT_CHOICE, &f->normalize, 0, 0, "auto|none|stored|compute"},
+        {"batch", OPT_INT, &c->batch, 1, 1 << 20},
+        {"flow", OPT_CHOICE, &f->flow, 0, 0, "glow"},
+        {"levels", OPT_INT, &c->glow.levels, 1, 16},
+        {"depth", OPT_INT, &c->glow.steps, 1, 10000},
+        {"hidden", OPT_INT, &c->glow.hidden, 1, 1 << 16},
+        {"coupling", OPT_CHOICE, &f->coupling, 0, 0, "affine|additive"},
+        {"squeeze", OPT_CHOICE, &f->squeeze, 0, 0, "space|haar|none"},
+        {"conv1x1", OPT_CHOICE, &f->conv1x1, 0, 0, "lu|householder"},
+        {"lr", OPT_REAL, &c->sched.lr, 1e-12, 10},
+        {"schedule", OPT_CHOICE, &f->schedule, 0, 0, CLI_SCHEDULE_CHOICES},
+        {"lr-min", OPT_REAL, &c->sched.lr_min, 0, 10},
+        {"warmup", OPT_LONG, &c->sched.warmup, 0, BIG},
+        {"lr-step", OPT_LONG, &c->sched.step_every, 1, BIG},
+        {"lr-gamma", OPT_REAL, &c->sched.gamma, 1e-6, 1},
+        {"weight-decay", OPT_REAL, &c->weight_decay, 0, 10},
+        {"clip", OPT_REAL, &c->clip, 1e-12, BIG},
+        {"steps", OPT_LONG, &c->steps, 1, BIG},
+        {"epochs", OPT_REAL, &c->epochs, 1e-6, 1e9},
+        {"seed", OPT_LONG, &c->seed, 0, BIG},
+        {"threads", OPT_INT, &c->threads, 1, 1024},
+        {"max-rollbacks", OPT_INT, &c->max_rollbacks, 0, 100},
+        {"out", OPT_STR, &c->out},
+        {"checkpoint-every", OPT_LONG, &c->checkpoint_every, 1, BIG},
+        {"resume", OPT_STR, &c->resume},
+        {"log-every", OPT_LONG, &c->log_every, 1, BIG},
+        {"quiet", OPT_FLAG, &f->quiet},
+        {"no-plots", OPT_FLAG, &f->no_plots},
+        {"gif-every", OPT_LONG, &c->gif_every, 1, BIG},
+        {"no-gif", OPT_FLAG, &f->no_gif},
+        {"debug-nan-at", OPT_STR, &f->nan_list},
+        OPT_END,
+    };
+    memcpy(o, t, sizeof t);
+}
+enum { NOPTS = 37 };
+
+/* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
+static const char *const arch_flags[] = {"flow", "levels", "depth", "hidden", "coupling", "squeeze", "conv1x1", NULL};
+
+/* Reads DIR(resume)/args.txt into a NULL-terminated argv (argv[0] = "train"); the
+ * lines live in *buf. NULL argv when there is no file. */
+static char **saved_args(const char *resume, char **buf, int *argc) {
+    char path[4200];
+    const char *slash = strrchr(resume, '/');
+    int dl = slash ? (int)(slash - resume) : 1;
+    snprintf(path, sizeof path, "%.*s/args.txt", dl, slash ? resume : ".");
+    FILE *f = fopen(path, "r");
+    *buf = NULL;
+    if (!f) return NULL;
+    size_t cap = 0, len = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        char *p = realloc(*buf, cap = len + n + 1);
+        if (!p) break;
+        *buf = p;
+        memcpy(*buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!*buf) return NULL;
+    (*buf)[len] = '\0';
+    int lines = 0;
+    for (size_t i = 0; i < len; i++) lines += (*buf)[i] == '\n';
+    char **av = calloc((size_t)lines + 3, sizeof *av);
+    if (!av) return NULL;
+    av[0] = "train";
+    int k = 1;
+    for (char *p = *buf, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (!nl) nl = p + strlen(p) - 1;
+        else *nl = '\0';
+        if (*p) av[k++] = p;
+    }
+    *argc = k;
+    return av;
+}
+
+static void write_args(const char *out, int argc, char **argv) {
+    char path[4200];
+    FILE *f = fopen(cli_path(path, sizeof path, out, "args.txt"), "w");
+    if (!f) return; /* --resume then needs the flags again; not worth failing a run for */
+    for (int i = 1; i < argc; i++) fprintf(f, "%s\n", argv[i]);
+    fclose(f);
+}
+
+/* Parses the command line (over the saved flags of a resumed run). */
+static int parse(train_flags *f, cli_opt *opts, int argc, char **argv, char **saved_buf, char ***saved_argv) {
+    memset(f, 0, sizeof *f);
+    train_config_default(&f->c);
+    flags_table(f, opts);
+    int rc = cli_parse("train", argc, argv, opts, help, NULL, 0, NULL);
+    if (rc != CLI_OK || !f->c.resume) return rc;
+    for (int i = 0; arch_flags[i]; i++)
+        if (cli_given(opts, arch_flags[i]))
+            return cli_error(CLI_USAGE, "train", "--%s cannot change on --resume: the architecture comes from %s",
+                             arch_flags[i], f->c.resume);
+    int sargc = 0;
+    *saved_argv = saved_args(f->c.resume, saved_buf, &sargc);
+    if (!*saved_argv) return CLI_OK;
+    /* defaults, then the saved flags, then the command line */
+    const char *resume = f->c.resume;
+    memset(f, 0, sizeof *f);
+    train_config_default(&f->c);
+    flags_table(f, opts);
+    rc = cli_parse("train", sargc, *saved_argv, opts, help, NULL, 0, NULL);
+    if (rc != CLI_OK) return cli_error(rc, "train", "(in the args.txt beside %s)", resume);
+    for (cli_opt *o = opts; o->name; o++) o->given = 0;
+    f->c.out = NULL; /* the output stays beside the checkpoint unless --out is given now */
+    return cli_parse("train", argc, argv, opts, help, NULL, 0, NULL);
+}
+
+int cmd_train(int argc, char **argv) {
+    train_flags f;
+    cli_opt opts[NOPTS];
+    char *saved_buf = NULL, **saved_argv = NULL;
+    char outdir[4200];
+    int rc = parse(&f, opts, argc, argv, &saved_buf, &saved_argv);
+    cli_train_config *c = &f.c;
+    if (rc == CLI_OK && c->resume && !c->out) {
+        /* On resume the output stays beside the checkpoint unless --out says otherwise. */
+        const char *slash = strrchr(c->resume, '/');
+        snprintf(outdir, sizeof outdir, "%.*s", slash ? (int)(slash - c->resume) : 1, slash ? c->resume : ".");
+        c->out = outdir;
+    }
+    if (rc == CLI_OK && !c->out) c->out = "nflow_run";
+    if (rc == CLI_OK && !c->data)
+        rc = cli_error(CLI_USAGE, "train", "--data is required (FILE.h5:/DATASET or toy:NAME; see --help)");
+    if (rc == CLI_OK && cli_given(opts, "steps") && cli_given(opts, "epochs"))
+        rc = cli_error(CLI_USAGE, "train", "give --steps or --epochs, not both");
+    if (rc == CLI_OK && f.schedule == SCHED_STEP && c->sched.step_every <= 0)
+        rc = cli_error(CLI_USAGE, "train", "--schedule step needs --lr-step N");
+    if (rc == CLI_OK && f.nan_list) {
+        c->n_nan_at = cli_parse_long_list(f.nan_list, c->nan_at, CLI_MAX_NAN_INJECT, 1);
+        for (int i = 1; i < c->n_nan_at; i++)
+            if (c->nan_at[i] <= c->nan_at[i - 1]) c->n_nan_at = -1;
+        if (c->n_nan_at < 0)
+            rc = cli_error(CLI_USAGE, "train", "--debug-nan-at: expected up to %d increasing steps like 20,40, got '%s'",
+                           CLI_MAX_NAN_INJECT, f.nan_list);
+    }
+    if (rc == CLI_OK) {
+        c->sched.kind = (cli_schedule_kind)f.schedule;
+        c->normalize = f.normalize == 0 ? NF_NORM_AUTO : f.normalize == 1 ? NF_NORM_NONE
+                       : f.normalize == 2 ? NF_NORM_STORED : NF_NORM_COMPUTE;
+        c->glow.coupling = f.coupling ? NF_COUPLING_ADDITIVE : NF_COUPLING_AFFINE;
+        c->glow.multiscale = f.squeeze != 2;
+        c->glow.squeeze = f.squeeze == 1 ? NF_SQUEEZE_HAAR : NF_SQUEEZE_SPACE;
+        c->glow.conv1x1 = f.conv1x1 ? NF_CONV1X1_HOUSEHOLDER : NF_CONV1X1_LU;
+        c->quiet = f.quiet;
+        c->plots = !f.no_plots;
+        if (f.no_gif) c->gif_every = -1;
+        if (!cli_given(opts, "steps") && cli_given(opts, "epochs")) c->steps = 0;
+        rc = cli_mkdirs("train", c->out);
+    }
+    if (rc == CLI_OK && !c->resume) write_args(c->out, argc, argv);
+    if (rc == CLI_OK) rc = train_run(c, NULL);
+    free(saved_argv);
+    free(saved_buf);
+    return rc;
+}

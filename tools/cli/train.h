@@ -1,0 +1,65 @@
+/* The training run behind `nflow train` and `nflow demo`: a configuration filled from
+ * flags (or by the demo), and the loop that runs it. */
+#ifndef NFLOW_CLI_TRAIN_H
+#define NFLOW_CLI_TRAIN_H
+
+#include <nflow.h>
+
+#include "schedule.h"
+
+#define CLI_MAX_NAN_INJECT 8
+
+typedef struct cli_train_config {
+    /* model */
+    nf_glow_config glow;   /* shape is filled from the data; multiscale 0 for --squeeze none */
+    /* data */
+    const char *data;      /* "file.h5:/x" or "toy:NAME" */
+    const char *val;       /* validation spec, "none", or NULL (toy: fresh samples; HDF5: split) */
+    double val_split;      /* HDF5 without --val: fraction held out from the end */
+    long long train_size;  /* toy: samples in the training set */
+    long long val_size;    /* validation samples used (toy: drawn fresh) */
+    int batch;
+    int normalize;         /* nf_norm_mode for float HDF5 data */
+    /* optimisation */
+    cli_schedule sched;
+    double clip;           /* max gradient 2-norm, 0: none */
+    double weight_decay;
+    long steps;            /* total steps; 0: from epochs */
+    double epochs;
+    uint64_t seed;
+    int threads;
+    int max_rollbacks;
+    long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
+    int n_nan_at;
+    /* output */
+    const char *out;
+    long checkpoint_every; /* steps; 0: only at the end */
+    const char *resume;    /* checkpoint file */
+    long log_every;        /* 0: about 20 lines per run */
+    int quiet;
+    int plots;             /* write the pictures at the end */
+    long gif_every;        /* steps between frames of training.gif; 0: about 40 frames, < 0: none */
+    int show_tty;          /* -1: decide, 0/1: force (tests) */
+} cli_train_config;
+
+/* What a finished run reports (for the demo and the tests). */
+typedef struct cli_train_result {
+    long steps;            /* steps done in total */
+    double first_bpd;      /* bits/dim of the first step's batch (the untrained model) */
+    double final_loss;     /* training loss of the last step */
+    int have_val;
+    nf_loss_stats val;     /* held-out objective at the end */
+    double seconds;
+    int rollbacks;
+} cli_train_result;
+
+/* Defaults: Glow hidden 64, L 3, K 8, batch 64, lr 1e-3 constant, 1 epoch, seed 1,
+ * toy training set 60000, validation 10000 samples / 5 % split, 3 rollbacks. */
+void train_config_default(cli_train_config *c);
+
+/* Runs a training: opens the data, builds or resumes the model, trains, validates each
+ * epoch, writes metrics, checkpoints, the model and the plots into c->out. Returns an
+ * exit code (messages already printed). res may be NULL. */
+int train_run(const cli_train_config *c, cli_train_result *res);
+
+#endif

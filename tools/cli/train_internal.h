@@ -1,0 +1,80 @@
+/* The state of one training run, shared by train_run.c (set-up, resume, finish),
+ * train_loop.c (steps, rollbacks, validation, checkpoints) and train_snapshot.c. */
+#ifndef NFLOW_CLI_TRAIN_INTERNAL_H
+#define NFLOW_CLI_TRAIN_INTERNAL_H
+
+#include "datasrc.h"
+#include "gif.h"
+#include "metrics.h"
+#include "plot.h"
+#include "progress.h"
+#include "train.h"
+
+/* Parameters and optimiser state kept in memory to roll back to. */
+typedef struct cli_snapshot {
+    size_t count;
+    nf_real *value, *m, *v; /* (count) each */
+    long adam_step;
+    long step;              /* the training step this state precedes */
+    int valid;
+} cli_snapshot;
+
+int snapshot_init(cli_snapshot *s, size_t count);
+void snapshot_free(cli_snapshot *s);
+void snapshot_take(cli_snapshot *s, const nf_flow *f, const nf_adam *opt, long step);
+void snapshot_restore(const cli_snapshot *s, nf_flow *f, nf_adam *opt);
+void snapshot_swap(cli_snapshot *a, cli_snapshot *b);
+
+typedef struct train_run_state {
+    const cli_train_config *c;
+    cli_data train, val;
+    int have_val;
+    nf_flow *f;
+    nf_adam opt;
+    int opt_ready;
+    nf_rng rng;            /* dequantisation noise of the training batches */
+    long step, total;      /* steps done, steps to do in all */
+    long first_step;       /* steps already done when this process started */
+    double lr_scale;       /* halved by each rollback */
+    int rollbacks;
+    long next_nan;         /* index into c->nan_at of the next injection */
+    nf_tensor x;           /* (batch, c, d, h, w) */
+    nf_real *z, *dz;       /* (batch, D) */
+    double *logdet;        /* (batch) */
+    cli_snapshot good, pending;
+    cli_metrics metrics;
+    cli_progress prog;
+    cli_gif gif;
+    int gif_open;
+    long gif_every;
+    nf_tensor gif_z;       /* fixed latents of the GIF frames */
+    unsigned char *frame;  /* (frame_h, frame_w, 4) RGBA */
+    int frame_w, frame_h;
+    nf_tensor look;        /* data shown in the pictures: 400 points, or a batch of images */
+    plot_box box;          /* 2-D: limits of the scatter frames */
+    double lo, hi;         /* images: the data's value range, shown black..white */
+    double last_loss;      /* training loss of the last step */
+    double first_bpd;      /* bits/dim of the first step of this process */
+    long val_step;         /* step of the last validation (-1: none yet) */
+    nf_loss_stats last_val;
+    double *val_mean, *val_std; /* (C) training statistics used to normalise validation data */
+    char out[4096];        /* output directory */
+    double t0;
+} train_run_state;
+
+/* The loop of steps from r->step to r->total; returns an exit code. */
+int train_loop(train_run_state *r);
+/* Writes OUT/checkpoint.h5 (the state after r->step steps); returns an exit code. */
+int train_checkpoint(train_run_state *r);
+/* Validation on the held-out set, printed and written to the metrics. */
+int train_validate(train_run_state *r, nf_loss_stats *st);
+/* The pictures of a finished run (train_plots.c). */
+int train_plots(train_run_state *r);
+/* Reads the data the pictures show and opens training.gif (train_plots.c). */
+int train_pictures_start(train_run_state *r);
+/* One frame of training.gif. */
+int train_gif_frame(train_run_state *r);
+/* Closes training.gif (the data shown stays until the run is freed). */
+int train_gif_close(train_run_state *r);
+
+#endif

@@ -1,0 +1,221 @@
+/* A training run from start to end: data, model (new or resumed from a checkpoint),
+ * buffers, the loop, then validation, model file, checkpoint and pictures. */
+#include "train_internal.h"
+
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void train_config_default(cli_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->glow = nf_glow_config_default(1, 1, 1);
+    c->train_size = 60000;
+    c->val_size = 10000;
+    c->val_split = 0.05;
+    c->batch = 64;
+    c->normalize = NF_NORM_AUTO;
+    c->sched = (cli_schedule){SCHED_CONSTANT, 1e-3, 0.0, 0, 0, 0.5};
+    c->epochs = 1;
+    c->seed = 1;
+    c->max_rollbacks = 3;
+    c->plots = 1;
+    c->show_tty = -1;
+}
+
+/* Validation data: fresh toy samples, a named dataset, or the end of the training file. */
+static int open_val(train_run_state *r, cli_data_options *o, long long *train_count) {
+    const cli_train_config *c = r->c;
+    *train_count = 0;
+    if (c->val && strcmp(c->val, "none") == 0) return CLI_OK;
+    cli_data_options v = *o;
+    v.shuffle = 0;
+    const char *spec = c->val ? c->val : c->data;
+    if (data_spec_is_toy(spec)) {
+        v.toy_size = c->val_size;
+        v.seed = c->seed ^ 0xA5A5A5A5A5A5A5A5ull; /* samples the training set never saw */
+    } else {
+        /* Statistics computed on the training split must normalise the validation
+         * data too (stored ones are the same attributes anyway). */
+        if (c->normalize == NF_NORM_COMPUTE) {
+            r->val_mean = malloc(sizeof(double) * (size_t)r->train.shape.c);
+            r->val_std = malloc(sizeof(double) * (size_t)r->train.shape.c);
+            if (!r->val_mean || !r->val_std) return cli_error(CLI_RUNTIME, "train", "out of memory");
+            nf_status st = nf_dataset_stats(r->train.ds, r->val_mean, r->val_std);
+            if (st != NF_OK) return cli_nf_error(st, "train", "training statistics");
+            v.normalize = NF_NORM_GIVEN;
+            v.mean = r->val_mean, v.std = r->val_std;
+        }
+        if (!c->val) {
+            long long k = (long long)floor(c->val_split * (double)r->train.size);
+            if (k < 1 || k >= r->train.size) return CLI_OK; /* too small to split */
+            v.start = r->train.size - k, v.count = k;
+            *train_count = r->train.size - k;
+        }
+    }
+    int rc = data_open(&r->val, "train", spec, &v);
+    if (rc != CLI_OK) return rc;
+    r->have_val = 1;
+    nf_shape a = r->train.shape, b = r->val.shape;
+    if (a.c != b.c || a.d != b.d || a.h != b.h || a.w != b.w)
+        return cli_error(CLI_DATA, "train", "validation samples are %dx%dx%dx%d but training samples are %dx%dx%dx%d",
+                         b.c, b.d, b.h, b.w, a.c, a.d, a.h, a.w);
+    return CLI_OK;
+}
+
+static int open_data(train_run_state *r) {
+    const cli_train_config *c = r->c;
+    cli_data_options o = {c->batch, c->seed, c->train_size, 0, 0, 1, 1, (nf_norm_mode)c->normalize, NULL, NULL};
+    int rc = data_open(&r->train, "train", c->data, &o);
+    long long train_count = 0;
+    if (rc == CLI_OK) rc = open_val(r, &o, &train_count);
+    if (rc == CLI_OK && train_count > 0) {
+        /* Split: reopen the training range without the held-out end. */
+        data_close(&r->train);
+        o.count = train_count;
+        rc = data_open(&r->train, "train", c->data, &o);
+    }
+    return rc;
+}
+
+static int build_model(train_run_state *r) {
+    const cli_train_config *c = r->c;
+    nf_shape s = r->train.shape;
+    if (c->resume) {
+        nf_train_state ts;
+        nf_status st = nf_checkpoint_load(&r->f, &r->opt, &ts, c->resume);
+        if (st != NF_OK) return cli_nf_error(st, "train", c->resume);
+        r->opt_ready = 1;
+        if (r->f->in.c != s.c || r->f->in.d != s.d || r->f->in.h != s.h || r->f->in.w != s.w)
+            return cli_error(CLI_DATA, "train", "%s was trained on %dx%dx%dx%d samples but --data gives %dx%dx%dx%d",
+                             c->resume, r->f->in.c, r->f->in.d, r->f->in.h, r->f->in.w, s.c, s.d, s.h, s.w);
+        if (ts.ndata_pos != 4)
+            return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
+        r->step = ts.iteration;
+        memcpy(&r->lr_scale, &ts.data_pos[1], sizeof r->lr_scale);
+        r->rollbacks = (int)ts.data_pos[2];
+        r->next_nan = (long)ts.data_pos[3];
+        r->rng = ts.rng;
+        if ((st = data_seek(&r->train, ts.data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
+        return CLI_OK;
+    }
+    nf_glow_config g = c->glow;
+    g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
+    g.seed = c->seed;
+    nf_status st = nf_glow_config_check(&g);
+    if (st != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
+    if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
+    if ((st = nf_adam_init(&r->opt, nf_flow_num_params(r->f), c->sched.lr)) != NF_OK)
+        return cli_nf_error(st, "train", "optimiser");
+    r->opt_ready = 1;
+    r->opt.weight_decay = c->weight_decay;
+    nf_rng_seed(&r->rng, c->seed ^ 0x5EED);
+    return CLI_OK;
+}
+
+static int alloc_buffers(train_run_state *r) {
+    nf_shape s = r->train.shape;
+    size_t D = nf_shape_sample_count(s), count = nf_flow_num_params(r->f);
+    r->z = malloc(sizeof(nf_real) * D * (size_t)s.n);
+    r->dz = malloc(sizeof(nf_real) * D * (size_t)s.n);
+    r->logdet = malloc(sizeof(double) * (size_t)s.n);
+    if (!r->z || !r->dz || !r->logdet || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
+        (r->c->max_rollbacks > 0 && (snapshot_init(&r->good, count) || snapshot_init(&r->pending, count))))
+        return cli_error(CLI_RUNTIME, "train", "out of memory for a batch of %d", s.n);
+    return CLI_OK;
+}
+
+static void banner(const train_run_state *r) {
+    const cli_train_config *c = r->c;
+    const nf_glow_config *g = nf_glow_get_config(r->f);
+    nf_shape s = r->train.shape;
+    if (g)
+        printf("nflow train: glow L=%d K=%d hidden %d, %s coupling, %s; %zu parameters\n", g->levels, g->steps,
+               g->hidden, g->coupling == NF_COUPLING_AFFINE ? "affine" : "additive",
+               !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
+               nf_flow_num_params(r->f));
+    printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train.size,
+           s.c, s.d, s.h, s.w, s.n, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");
+    if (r->first_step > 0) printf("nflow train: resuming %s at step %ld of %ld\n", c->resume, r->first_step, r->total);
+    else {
+        double epochs = (double)r->total * s.n / (double)r->train.size;
+        printf("nflow train: %ld steps (%.3g epoch%s), output in %s\n", r->total, epochs, epochs == 1 ? "" : "s",
+               r->out);
+    }
+    fflush(stdout);
+}
+
+/* Validation, model, checkpoint and pictures at the end. */
+static int finish(train_run_state *r, cli_train_result *res) {
+    const cli_train_config *c = r->c;
+    char path[4200];
+    nf_loss_stats val;
+    int rc = CLI_OK;
+    if (r->have_val) {
+        if (r->val_step == r->step) val = r->last_val; /* the last step ended an epoch */
+        else if ((rc = train_validate(r, &val)) != CLI_OK) return rc;
+        printf("held-out objective on %lld samples: %.4f (bits/dim %.4f)\n",
+               c->val_size > 0 && c->val_size < r->val.size ? c->val_size : r->val.size, val.loss, val.bits_per_dim);
+        if (res) res->have_val = 1, res->val = val;
+    }
+    nf_status s = nf_model_save(r->f, cli_path(path, sizeof path, r->out, "model.h5"));
+    if (s != NF_OK) return cli_error(CLI_RUNTIME, "train", "writing %s: %s", path, nf_last_error());
+    if ((rc = train_checkpoint(r)) != CLI_OK) return rc;
+    printf("wrote:\n  %s\n  %s/checkpoint.h5\n  %s/metrics.csv, %s/metrics.jsonl\n", path, r->out, r->out, r->out);
+    if ((rc = train_gif_close(r)) == CLI_OK && c->plots) rc = train_plots(r);
+    fflush(stdout);
+    return rc;
+}
+
+int train_run(const cli_train_config *c, cli_train_result *res) {
+    train_run_state r;
+    memset(&r, 0, sizeof r);
+    r.c = c;
+    r.lr_scale = 1;
+    r.val_step = -1;
+    snprintf(r.out, sizeof r.out, "%s", c->out);
+    cli_set_threads(c->threads);
+    int rc = cli_mkdirs("train", c->out);
+    if (rc == CLI_OK) rc = open_data(&r);
+    if (rc == CLI_OK) rc = build_model(&r);
+    if (rc == CLI_OK) rc = alloc_buffers(&r);
+    if (rc == CLI_OK) {
+        r.first_step = r.step;
+        r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train.size / (double)c->batch);
+        if (r.total < 1) r.total = 1;
+        rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
+    }
+    if (rc == CLI_OK) {
+        banner(&r);
+        long log_every = c->log_every > 0 ? c->log_every : (r.total + 19) / 20;
+        progress_start(&r.prog, r.first_step, r.total, log_every, c->show_tty, c->quiet);
+        r.t0 = cli_now();
+        rc = train_pictures_start(&r);
+    }
+    if (rc == CLI_OK) rc = train_loop(&r);
+    if (rc == CLI_OK) rc = finish(&r, res);
+    if (res) {
+        res->steps = r.step;
+        res->rollbacks = r.rollbacks;
+        res->seconds = cli_now() - r.t0;
+        res->final_loss = r.last_loss;
+        res->first_bpd = r.first_bpd;
+    }
+    train_gif_close(&r);
+    nf_tensor_free(&r.look);
+    metrics_close(&r.metrics);
+    snapshot_free(&r.good);
+    snapshot_free(&r.pending);
+    free(r.z);
+    free(r.dz);
+    free(r.logdet);
+    nf_tensor_free(&r.x);
+    if (r.opt_ready) nf_adam_free(&r.opt);
+    if (r.f) nf_flow_destroy(r.f);
+    data_close(&r.train);
+    data_close(&r.val);
+    free(r.val_mean);
+    free(r.val_std);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* Small helpers every subcommand uses: error lines and exit codes, directories,
+ * the clock, thread counts. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int cli_error(int code, const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "nflow %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_exit_code(nf_status s) {
+    switch (s) {
+    case NF_OK: return CLI_OK;
+    case NF_ERR_IO:
+    case NF_ERR_FORMAT:
+    case NF_ERR_SHAPE: return CLI_DATA;
+    case NF_ERR_NUMERIC: return CLI_NUMERIC;
+    case NF_ERR_ARG: return CLI_USAGE;
+    default: return CLI_RUNTIME;
+    }
+}
+
+int cli_nf_error(nf_status s, const char *cmd, const char *what) {
+    const char *msg = nf_last_error();
+    return cli_error(cli_exit_code(s), cmd, "%s: %s", what, msg && *msg ? msg : nf_status_name(s));
+}
+
+int cli_mkdirs(const char *cmd, const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return cli_error(CLI_USAGE, cmd, "output directory name is empty or too long");
+    memcpy(buf, dir, n + 1);
+    /* Create every prefix that ends at a '/', then the whole path. */
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0775) != 0 && errno != EEXIST)
+            return cli_error(CLI_RUNTIME, cmd, "cannot create directory %s: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(CLI_RUNTIME, cmd, "%s exists and is not a directory", dir);
+    return CLI_OK;
+}
+
+char *cli_path(char *buf, size_t size, const char *dir, const char *name) {
+    snprintf(buf, size, "%s/%s", dir, name);
+    return buf;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Weak, so the command links whether or not the library was built with OpenMP and
+ * whichever BLAS is underneath; a missing one is simply not called. */
+extern void omp_set_num_threads(int n) __attribute__((weak));
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+
+void cli_set_threads(int n) {
+    if (n <= 0) return;
+    if (omp_set_num_threads) omp_set_num_threads(n);
+    if (openblas_set_num_threads) openblas_set_num_threads(n);
+}
+
+int cli_load_model(const char *cmd, const char *path, nf_flow **f) {
+    nf_status s = nf_model_load(f, path);
+    if (s == NF_OK) return CLI_OK;
+    *f = NULL;
+    return cli_error(s == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_DATA, cmd, "%s", nf_last_error());
+}
+
+int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what) {
+    nf_shape m = f->in;
+    if (m.c == s.c && m.d == s.d && m.h == s.h && m.w == s.w) return CLI_OK;
+    return cli_error(CLI_DATA, cmd, "%s has samples of %dx%dx%dx%d (c x d x h x w) but the model takes %dx%dx%dx%d",
+                     what, s.c, s.d, s.h, s.w, m.c, m.d, m.h, m.w);
+}

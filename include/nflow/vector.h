@@ -101,6 +101,14 @@ nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parit
  * bins in 2..64, bound > 0, D >= 2. Block "net". */
 nf_status nf_spline_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int bins, double bound, int parity);
 
+/* HINT (InvertibleNetworks.jl's CouplingLayerHINT) for any D >= 2: a node over m
+ * values splits them into xa (first m/2) and xb; when m > 4 it recurses,
+ * ya = H(xa), yb = C(H(xb); xa), else ya = xa, yb = C(xb; xa), with C the RealNVP
+ * affine step (s, t MLPs of the given spec, zero-initialised last layers). Every
+ * node has its own coupling (InvertibleNetworks.jl shares one per depth, which
+ * needs power-of-two sizes). Block "nets": the nodes' s then t nets, in pre-order. */
+nf_status nf_hint_create(nf_layer **out, nf_shape in, nf_mlp_spec net);
+
 /* ---------------------------------------------------------------- autoregressive flows */
 
 /* MAF (karpathy's MAF with a MADE): z = x * exp(s(x)) + t(x), logdet = sum s(x), where

@@ -154,6 +154,11 @@ static nf_status make_spline(nf_layer **out, nf_shape in, const spec_args *a, in
     NF_TRY(arg_real(a, "spline", "bound", &bound));
     return nf_spline_create(out, in, net, bins, bound, parity);
 }
+static nf_status make_hint(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    NF_TRY(arg_hidden(a, "hint", &net));
+    return nf_hint_create(out, in, net);
+}
 static nf_status make_affine(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int sc, sh;
     NF_TRY(arg_int(a, "affine", "scale", 0, 1, &sc));
@@ -192,6 +197,7 @@ static const layer_kind kinds[] = {
     {"maf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_maf},
     {"iaf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_iaf},
     {"spline", {"bins", "bound", "hidden", "act"}, {"8", "3", "16x3", "leakyrelu"}, 1, make_spline},
+    {"hint", {"hidden", "act"}, {"24x3", "leakyrelu"}, 0, make_hint},
     {"affine", {"scale", "shift"}, {"1", "1"}, 0, make_affine},
     {"linear", {"lu"}, {"0"}, 0, make_linear},
     {"leakyrelu", {"alpha"}, {"0.2"}, 0, make_leaky},

@@ -4,7 +4,7 @@
 #include "nftest.h"
 
 static const char *MIXED = "prior=diagonal, (batchnorm(eps=1e-3), realnvp(hidden=8x2), linear(lu=1), "
-                           "leakyrelu(alpha=0.5), reverse, nice(hidden=6x2,act=tanh), affine, permute, linear, maf(hidden=6x2), iaf(hidden=6x2), spline(bins=4,bound=2,hidden=6x2), "
+                           "leakyrelu(alpha=0.5), reverse, nice(hidden=6x2,act=tanh), affine, permute, linear, maf(hidden=6x2), iaf(hidden=6x2), spline(bins=4,bound=2,hidden=6x2), hint(hidden=6x2), "
                            "actnorm)*2";
 
 static void test_model_gradients_and_logdet(void **state) {

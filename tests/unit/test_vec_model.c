@@ -122,7 +122,7 @@ static void test_building_by_hand(void **state) {
 }
 
 static const char *MIXED = "prior=diagonal, (batchnorm, realnvp(hidden=16x2), linear(lu=1), leakyrelu(alpha=0.5), "
-                           "reverse, nice(hidden=8x2,act=tanh), affine, permute, linear, actnorm, maf(hidden=8x2), iaf(hidden=8x2), spline(hidden=8x2,bound=2))*2";
+                           "reverse, nice(hidden=8x2,act=tanh), affine, permute, linear, actnorm, maf(hidden=8x2), iaf(hidden=8x2), spline(hidden=8x2,bound=2), hint(hidden=8x2))*2";
 
 static void perturb(nf_flow *m, double scale, uint64_t seed) {
     fc_target t;

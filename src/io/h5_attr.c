@@ -3,14 +3,27 @@
 
 #include <stdio.h>
 
+/* Opens attribute name of obj: 1 opened (*attr set), 0 absent, -1 failed (message set). */
+static int open_attr(hid_t obj, const char *name, hid_t *attr) {
+    htri_t exists = H5Aexists(obj, name);
+    if (exists < 0) {
+        nf_h5_fail(NF_ERR_FORMAT, "cannot look up attribute '%s'", name);
+        return -1;
+    }
+    if (!exists) return 0;
+    *attr = H5Aopen(obj, name, H5P_DEFAULT);
+    if (*attr < 0) {
+        nf_h5_fail(NF_ERR_FORMAT, "cannot open attribute '%s'", name);
+        return -1;
+    }
+    return 1;
+}
+
 int nf_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap) {
     nf_status st = NF_OK;
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
-    int found = 0;
-    htri_t exists = H5Aexists(obj, name);
-    NF_H5_CHECK(exists, NF_ERR_FORMAT, "cannot look up attribute '%s'", name);
-    if (!exists) goto cleanup;
-    NF_H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), NF_ERR_FORMAT, "cannot open attribute '%s'", name);
+    int found = open_attr(obj, name, &attr);
+    if (found <= 0) return found;
     NF_H5_CHECK(ftype = H5Aget_type(attr), NF_ERR_FORMAT, "attribute '%s': no type", name);
     if (H5Tget_class(ftype) != H5T_STRING) {
         st = nf_fail(NF_ERR_FORMAT, "attribute '%s' is not a string", name);
@@ -36,7 +49,6 @@ int nf_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap) {
         NF_H5_CHECK(H5Aread(attr, mtype, tmp), NF_ERR_FORMAT, "cannot read attribute '%s'", name);
         snprintf(buf, cap, "%s", tmp);
     }
-    found = 1;
 cleanup:
     NF_H5_CLOSE(H5Tclose, mtype);
     NF_H5_CLOSE(H5Tclose, ftype);
@@ -47,11 +59,8 @@ cleanup:
 int nf_h5_read_double_attr(hid_t obj, const char *name, double *out, size_t count) {
     nf_status st = NF_OK;
     hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    int found = 0;
-    htri_t exists = H5Aexists(obj, name);
-    NF_H5_CHECK(exists, NF_ERR_FORMAT, "cannot look up attribute '%s'", name);
-    if (!exists) goto cleanup;
-    NF_H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), NF_ERR_FORMAT, "cannot open attribute '%s'", name);
+    int found = open_attr(obj, name, &attr);
+    if (found <= 0) return found;
     NF_H5_CHECK(space = H5Aget_space(attr), NF_ERR_FORMAT, "attribute '%s': no dataspace", name);
     hssize_t n = H5Sget_simple_extent_npoints(space);
     if (n != (hssize_t)count) {
@@ -59,7 +68,6 @@ int nf_h5_read_double_attr(hid_t obj, const char *name, double *out, size_t coun
         goto cleanup;
     }
     NF_H5_CHECK(H5Aread(attr, H5T_NATIVE_DOUBLE, out), NF_ERR_FORMAT, "attribute '%s' is not numeric", name);
-    found = 1;
 cleanup:
     NF_H5_CLOSE(H5Sclose, space);
     NF_H5_CLOSE(H5Aclose, attr);

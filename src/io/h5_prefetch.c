@@ -47,6 +47,16 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Frees what start made, the thread being gone (or never started). */
+static void destroy(nf_h5_prefetch *pf) {
+    pthread_cond_destroy(&pf->done);
+    pthread_cond_destroy(&pf->work);
+    pthread_mutex_destroy(&pf->mu);
+    nf_free(pf->x);
+    nf_free(pf->c);
+    nf_free(pf);
+}
+
 nf_status nf_h5_prefetch_start(nf_dataset *ds) {
     nf_h5_prefetch *pf = nf_calloc(1, sizeof *pf);
     size_t nx = (size_t)ds->batch * ds->x.sample_elems;
@@ -67,12 +77,7 @@ nf_status nf_h5_prefetch_start(nf_dataset *ds) {
     pf->want = ds->position;
     pf->asked = 1; /* start reading the first batch at once */
     if (pthread_create(&pf->thread, NULL, worker, pf) != 0) {
-        pthread_cond_destroy(&pf->done);
-        pthread_cond_destroy(&pf->work);
-        pthread_mutex_destroy(&pf->mu);
-        nf_free(pf->x);
-        nf_free(pf->c);
-        nf_free(pf);
+        destroy(pf);
         return nf_fail(NF_ERR_STATE, "%s: cannot start the prefetch thread", ds->x.name);
     }
     ds->pf = pf;
@@ -110,10 +115,5 @@ void nf_h5_prefetch_stop(nf_h5_prefetch *pf) {
     pthread_cond_signal(&pf->work);
     pthread_mutex_unlock(&pf->mu);
     pthread_join(pf->thread, NULL);
-    pthread_cond_destroy(&pf->done);
-    pthread_cond_destroy(&pf->work);
-    pthread_mutex_destroy(&pf->mu);
-    nf_free(pf->x);
-    nf_free(pf->c);
-    nf_free(pf);
+    destroy(pf);
 }

@@ -77,6 +77,14 @@ static float *read_all(const char *file, const char *path, hid_t type, size_t el
     return v;
 }
 
+/* /x and /origin of a converted file. */
+static float *read_patches(const char *out, int *rank, hsize_t *dims, hsize_t *odims, int32_t **org) {
+    int orank;
+    *org = (int32_t *)read_all(out, "/origin", H5T_NATIVE_INT32, sizeof(int32_t), &orank, odims);
+    assert_int_equal(orank, 2);
+    return read_all(out, "/x", H5T_NATIVE_FLOAT, sizeof(float), rank, dims);
+}
+
 static int have(void) {
     if (nf_have_segyio()) return 1;
     print_message("SKIPPED: nflow was built without libsegyio (install libsegyio-dev)\n");
@@ -90,10 +98,10 @@ static void check_sections(const char *segy, int line_geometry) {
     const char *out = h5t_path(dir, "sections.h5", 1);
     nf_segy_options o = {.input = segy, .output = out, .patch = {16, 4}, .stride = {8, 1}};
     NF_ASSERT_OK(nf_convert_segy(&o));
-    int rank, orank;
+    int rank;
     hsize_t dims[5], odims[2];
-    float *x = read_all(out, "/x", H5T_NATIVE_FLOAT, sizeof(float), &rank, dims);
-    int32_t *org = (int32_t *)read_all(out, "/origin", H5T_NATIVE_INT32, sizeof(int32_t), &orank, odims);
+    int32_t *org;
+    float *x = read_patches(out, &rank, dims, odims, &org);
     int sections = line_geometry ? 1 : NIL, len = line_geometry ? NIL * NXL : NXL;
     long long n = (long long)sections * ((NS - 16) / 8 + 1) * (len - 4 + 1);
     assert_int_equal(rank, 4);
@@ -122,10 +130,10 @@ static void check_cubes(const char *segy) {
     const char *out = h5t_path(dir, "cubes.h5", 1);
     nf_segy_options o = {.input = segy, .output = out, .cube = 1, .patch = {16, 3, 2}};
     NF_ASSERT_OK(nf_convert_segy(&o));
-    int rank, orank;
+    int rank;
     hsize_t dims[5], odims[2];
-    float *x = read_all(out, "/x", H5T_NATIVE_FLOAT, sizeof(float), &rank, dims);
-    int32_t *org = (int32_t *)read_all(out, "/origin", H5T_NATIVE_INT32, sizeof(int32_t), &orank, odims);
+    int32_t *org;
+    float *x = read_patches(out, &rank, dims, odims, &org);
     long long n = 2 * 2 * 2; /* time 40/16, inlines 6/3, crosslines 5/2 (rounded down) */
     assert_int_equal(rank, 5);
     assert_true(dims[0] == (hsize_t)n && dims[2] == 16 && dims[3] == 3 && dims[4] == 2);

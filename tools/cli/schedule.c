@@ -15,8 +15,9 @@ double schedule_lr(const cli_schedule *s, long step, long total) {
     long span = total - (s->warmup > 0 ? s->warmup : 0);
     switch (s->kind) {
     case SCHED_COSINE: {
-        /* lr_min + (lr - lr_min) (1 + cos(pi t / (span - 1))) / 2: lr at the first step, lr_min at the last */
-        double frac = span > 1 ? (double)t / (double)(span - 1) : 1.0;
+        /* lr_min + (lr - lr_min) (1 + cos(pi t / span)) / 2: lr at the first step, just above
+         * lr_min at the last (never 0, which Adam refuses) */
+        double frac = span > 0 ? (double)t / (double)span : 1.0;
         if (frac > 1) frac = 1;
         return s->lr_min + (lr - s->lr_min) * 0.5 * (1 + cos(M_PI * frac));
     }

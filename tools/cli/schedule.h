@@ -8,7 +8,7 @@ typedef enum cli_schedule_kind { SCHED_CONSTANT = 0, SCHED_COSINE = 1, SCHED_STE
 typedef struct cli_schedule {
     cli_schedule_kind kind;
     double lr;        /* base rate */
-    double lr_min;    /* cosine: the rate at the last step */
+    double lr_min;    /* cosine: the rate it decays towards (reached one step after the last) */
     long warmup;      /* steps of linear warm-up from lr/warmup to lr (0: none) */
     long step_every;  /* step: multiply by gamma every step_every steps */
     double gamma;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The nflow command's interface: --help on every subcommand reads like a man page and
+# exits 0; every bad flag, value, file or command gives exactly one line on stderr,
+# naming the subcommand and the problem, and the documented exit code.
+# argv[1] = build directory.
+set -u
+B="${1:?build dir}/nflow"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+pass=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { pass=$((pass + 1)); }
+
+[ -x "$B" ] || { echo "FAIL: $B not built"; exit 1; }
+
+# ---- help texts: exit 0, on stdout, with the man-page sections
+for c in train sample eval encode decode info plot data demo; do
+  out=$("$B" "$c" --help 2>"$T/err"); rc=$?
+  [ $rc -eq 0 ] || fail "$c --help exited $rc"
+  [ -s "$T/err" ] && fail "$c --help wrote to stderr"
+  for section in NAME SYNOPSIS "EXIT STATUS" EXAMPLE; do
+    grep -q "^$section" <<<"$out" || fail "$c --help lacks $section"
+  done
+  grep -q "  4  numerical failure" <<<"$out" || fail "$c --help does not document exit code 4"
+  [ "$("$B" help "$c" | md5sum)" = "$(md5sum <<<"$out")" ] || fail "'nflow help $c' differs from '$c --help'"
+  ok
+done
+"$B" --help | grep -q "^COMMANDS" || fail "nflow --help lacks COMMANDS"
+"$B" --version | grep -Eq '^nflow [0-9]+\.[0-9]+$' || fail "--version"
+# every flag the train help promises is accepted by the parser (no stale documentation)
+for flag in $("$B" train --help | grep -oE '^  --[a-z0-9-]+' | sort -u); do
+  "$B" train "$flag" 2>&1 | grep -q "unknown option" && fail "train --help documents $flag but the parser rejects it"
+done
+ok
+
+# ---- expect CODE PATTERN args...: exit code, exactly one stderr line matching PATTERN
+expect() {
+  local code=$1 pat=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  local lines; lines=$(wc -l <"$T/err")
+  if [ $rc -ne "$code" ]; then fail "'${*:2}' exited $rc, expected $code ($(head -c 300 "$T/err"))"; return; fi
+  if [ "$lines" -ne 1 ]; then fail "'${*:2}' wrote $lines stderr lines, expected 1: $(head -c 300 "$T/err")"; return; fi
+  grep -Eq -- "$pat" "$T/err" || { fail "'${*:2}' said '$(cat "$T/err")', expected /$pat/"; return; }
+  ok
+}
+
+expect 2 "^nflow: unknown command 'trian'" "$B" trian
+expect 2 "^nflow train: unknown option '--bach' \(did you mean --batch\?\)" "$B" train --bach 3
+expect 2 "^nflow train: --lr: expected a number in .*got 'abc'" "$B" train --data toy:banana --lr abc
+expect 2 "^nflow train: --lr: expected a number" "$B" train --data toy:banana --lr=-1
+expect 2 "^nflow train: --batch: expected an integer in \[1, .*got '0'" "$B" train --data toy:banana --batch 0
+expect 2 "^nflow train: --batch: expected an integer.*got '2.5'" "$B" train --data toy:banana --batch 2.5
+expect 2 "^nflow train: --schedule: expected one of constant\|cosine\|step, got 'linear'" "$B" train --data toy:banana --schedule linear
+expect 2 "^nflow train: --batch needs a value" "$B" train --data toy:banana --batch
+expect 2 "^nflow train: --batch given twice" "$B" train --batch 3 --batch 4
+expect 2 "^nflow train: --quiet takes no value" "$B" train --quiet=1
+expect 2 "^nflow train: --data is required" "$B" train --out "$T/run"
+expect 2 "^nflow train: give --steps or --epochs, not both" "$B" train --data toy:banana --steps 3 --epochs 1 --out "$T/run"
+expect 2 "^nflow train: --schedule step needs --lr-step" "$B" train --data toy:banana --schedule step --out "$T/run"
+expect 2 "^nflow train: unexpected argument 'extra'" "$B" train extra
+expect 2 "^nflow train: unknown toy density 'bananas' \(one of banana" "$B" train --data toy:bananas --out "$T/run"
+expect 2 "^nflow train: data 'nofile' is neither FILE.h5:/DATASET nor toy:NAME" "$B" train --data nofile --out "$T/run"
+expect 2 "^nflow train: .*(levels|2\^L|squeez)" "$B" train --data toy:banana --squeeze space --out "$T/run" --steps 1
+expect 3 "^nflow train: .*missing\.h5" "$B" train --data "$T/missing.h5:/x" --out "$T/run"
+expect 2 "^nflow sample: --model is required" "$B" sample
+expect 3 "^nflow sample: .*nomodel\.h5" "$B" sample --model "$T/nomodel.h5"
+expect 2 "^nflow eval: --model and --data are required" "$B" eval --model x.h5
+expect 2 "^nflow info: expected one model or checkpoint file" "$B" info
+expect 2 "^nflow plot: expected one of curves\|scatter\|trajectories\|warp\|grid, got 'pie'" "$B" plot pie --out "$T/p.png"
+expect 2 "^nflow plot: --out FILE.png is required" "$B" plot curves --metrics x.csv
+expect 3 "^nflow plot: cannot read .*nometrics.csv" "$B" plot curves --metrics "$T/nometrics.csv" --out "$T/p.png"
+expect 2 "^nflow data: expected fashion-mnist, toy NAME, segy or seismic" "$B" data
+expect 2 "^nflow data: .*unknown.*toy densities" "$B" data toy nosuch --out "$T/t.h5"
+expect 2 "^nflow demo: --image-steps: expected an integer" "$B" demo --image-steps x
+
+# a file that is not HDF5 is a data error, not a crash
+echo "not hdf5" >"$T/bad.h5"
+expect 3 "^nflow eval: " "$B" eval --model "$T/bad.h5" --data toy:banana
+expect 3 "^nflow info: " "$B" info "$T/bad.h5"
+
+echo "$pass passed, $fails failed"
+[ $fails -eq 0 ]

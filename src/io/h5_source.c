@@ -151,21 +151,25 @@ nf_status nf_h5_source_read(const nf_h5_source *s, const long long *first, const
                             void *buf) {
     nf_status st = NF_OK;
     hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
-    hsize_t start[5] = {0}, count[5], total = 0;
+    hsize_t start[5] = {0}, count[5];
+    unsigned char *dst = buf;
     for (int r = 1; r < s->rank; r++) count[r] = s->dims[r];
     NF_H5_CHECK(fspace = H5Dget_space(s->dset), NF_ERR_IO, "%s: no dataspace", s->name);
-    NF_H5_CHECK(H5Sselect_none(fspace), NF_ERR_IO, "%s: selection", s->name);
+    /* one read per block with a memory space of the block's own shape: HDF5 then copies
+     * whole chunks, where a union of blocks into a flat buffer goes element by element
+     * (measured 60x slower on a gzip-chunked dataset) */
     for (int b = 0; b < nblocks; b++) {
         start[0] = (hsize_t)first[b];
         count[0] = (hsize_t)len[b];
-        total += (hsize_t)len[b] * s->sample_elems;
-        NF_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_OR, start, NULL, count, NULL), NF_ERR_IO,
+        NF_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), NF_ERR_IO,
                     "%s: cannot select samples [%lld, %lld)", s->name, first[b], first[b] + len[b]);
+        NF_H5_CHECK(mspace = H5Screate_simple(s->rank, count, NULL), NF_ERR_IO, "%s: memory dataspace", s->name);
+        NF_H5_CHECK(H5Dread(s->dset, s->mtype, mspace, fspace, H5P_DEFAULT, dst), NF_ERR_IO,
+                    "%s: reading samples [%lld, %lld) failed (corrupted or truncated file?)", s->name, first[b],
+                    first[b] + len[b]);
+        NF_H5_CLOSE(H5Sclose, mspace);
+        dst += (size_t)len[b] * s->sample_bytes;
     }
-    NF_H5_CHECK(mspace = H5Screate_simple(1, &total, NULL), NF_ERR_IO, "%s: memory dataspace", s->name);
-    NF_H5_CHECK(H5Dread(s->dset, s->mtype, mspace, fspace, H5P_DEFAULT, buf), NF_ERR_IO,
-                "%s: reading samples [%lld, %lld) failed (corrupted or truncated file?)", s->name, first[0],
-                first[nblocks - 1] + len[nblocks - 1]);
 cleanup:
     NF_H5_CLOSE(H5Sclose, mspace);
     NF_H5_CLOSE(H5Sclose, fspace);

@@ -44,8 +44,8 @@ void nf_h5_source_close(nf_h5_source *s);
  * helpers that do not know which dataset they were working on). */
 nf_status nf_h5_source_failed(const nf_h5_source *s, nf_status st);
 
-/* Reads nblocks runs of samples, first[i] .. first[i] + len[i] - 1 (absolute indices,
- * sorted ascending, disjoint), with one H5Dread into buf, runs concatenated in order. */
+/* Reads nblocks runs of samples, first[i] .. first[i] + len[i] - 1 (absolute indices),
+ * into buf, runs concatenated in order. */
 nf_status nf_h5_source_read(const nf_h5_source *s, const long long *first, const long long *len,
                             int nblocks, void *buf);
 

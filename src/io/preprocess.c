@@ -43,7 +43,7 @@ nf_status nf_preprocess_sample(const nf_preprocess *p, nf_real *x, long long ind
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
             return nf_fail(NF_ERR_NUMERIC, "%s: sample %lld holds %s (value %zu)", where, index,
-                           isnan(x[i]) ? "NaN" : "Inf", i);
+                           isnan(x[i]) ? "NaN" : "Inf or a number beyond float range", i);
     if (!p->normalize) return NF_OK;
     for (int c = 0; c < p->c; c++) {
         /* x = (v - mean_c) / std_c */

@@ -1,5 +1,5 @@
-/* The reader: loads one group of blocks at a time into the read buffer with a single
- * hyperslab read and hands out its samples in the group's shuffled order. Runs on the
+/* The reader: loads one group of blocks at a time into the read buffer (a hyperslab read
+ * per block) and hands out its samples in the group's shuffled order. Runs on the
  * prefetch thread when there is one, else on the caller's. */
 #include "io/h5_dataset.h"
 

@@ -78,10 +78,11 @@ int train_validate(train_run_state *r, nf_loss_stats *st) {
     nf_status s = data_evaluate(r->f, &r->val, r->c->batch, r->c->val_size, st);
     if (s != NF_OK) return cli_nf_error(s, "train", "validation");
     long epoch = data_epoch(&r->train);
+    double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */
     r->val_step = r->step;
     r->last_val = *st;
-    progress_print(&r->prog, "validation after step %ld (epoch %ld): objective %.4f  bits/dim %.4f\n", r->step, epoch,
-                   st->loss, st->bits_per_dim);
+    progress_print(&r->prog, "validation after step %ld (%.3g epochs): objective %.4f  bits/dim %.4f\n", r->step,
+                   epochs, st->loss, st->bits_per_dim);
     metrics_val(&r->metrics, r->step, epoch, st->loss, st->bits_per_dim);
     return CLI_OK;
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# NaN/Inf handling of nflow train: a poisoned parameter (--debug-nan-at) makes the next
+# loss NaN; the run must roll back to the last good state, halve the learning rate, say
+# so on stderr and in metrics.jsonl, and finish; when it keeps happening it must stop
+# after --max-rollbacks with exit status 4 and leave the last good model.
+# argv[1] = build directory.
+set -u
+B="${1:?build dir}/nflow"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export OMP_WAIT_POLICY=passive
+fails=0
+pass=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { pass=$((pass + 1)); }
+ARGS=(--data toy:banana --squeeze none --levels 1 --depth 4 --hidden 8 --batch 100 --lr 1e-3 --steps 200
+      --threads 1 --no-plots --no-gif --quiet)
+
+# two poisonings, three rollbacks allowed: recovers
+"$B" train "${ARGS[@]}" --debug-nan-at 50,120 --out "$T/a" >"$T/a.log" 2>"$T/a.err"; rc=$?
+[ $rc -eq 0 ] || fail "recovering run exited $rc: $(cat "$T/a.err")"
+[ "$(wc -l <"$T/a.err")" -eq 2 ] || fail "expected 2 stderr lines, got: $(cat "$T/a.err")"
+grep -q "^nflow train: step 51: .*not finite.*; rolled back to the state before step 50 and halved the learning rate (now x0.5 .*rollback 1 of 3)" "$T/a.err" ||
+    fail "first rollback line: $(head -1 "$T/a.err")"
+grep -q "^nflow train: step 121: .*rolled back to the state before step 120 .*(now x0.25 .*rollback 2 of 3)" "$T/a.err" ||
+    fail "second rollback line: $(tail -1 "$T/a.err")"
+[ "$(grep -c '"type":"rollback"' "$T/a/metrics.jsonl")" -eq 2 ] || fail "metrics.jsonl lacks the 2 rollback events"
+# the learning rate column: 1e-3, then halved from step 51, quartered from step 121
+/usr/bin/python3 - "$T/a/metrics.csv" <<'EOF' || fail "learning rates after the rollbacks"
+import csv, math, sys
+rows = {int(r["step"]): r for r in csv.DictReader(open(sys.argv[1])) if r["loss"]}
+assert sorted(rows) == list(range(1, 201)), "every step once"
+lr = lambda s: float(rows[s]["lr"])
+assert lr(50) == 1e-3 and lr(51) == 5e-4 and lr(120) == 5e-4 and lr(121) == 2.5e-4 and lr(200) == 2.5e-4
+assert all(math.isfinite(float(r["loss"])) for r in rows.values()), "a NaN loss was recorded as a step"
+EOF
+grep -q "held-out objective on 10000 samples: [0-9]" "$T/a.log" || fail "no finite held-out objective after recovering"
+ok
+
+# poisoned again and again: stops with exit 4 after 3 rollbacks, keeps the last good model
+"$B" train "${ARGS[@]}" --debug-nan-at 10,20,30,40 --out "$T/b" >"$T/b.log" 2>"$T/b.err"; rc=$?
+[ $rc -eq 4 ] || fail "repeated NaN: exit $rc, expected 4"
+tail -1 "$T/b.err" | grep -q "^nflow train: step 41: .*not finite.*stopping after 3 rollbacks" || fail "stop line: $(tail -1 "$T/b.err")"
+[ "$(grep -c 'rolled back' "$T/b.err")" -eq 3 ] || fail "expected 3 rollback lines"
+[ -f "$T/b/model.h5" ] && fail "a failed run must not write model.h5"
+"$B" info "$T/b/model_last_good.h5" --batch 8 >/dev/null || fail "model_last_good.h5 is not a usable model"
+grep -q '"type":"stop"' "$T/b/metrics.jsonl" || fail "metrics.jsonl lacks the stop event"
+ok
+
+# no rollbacks allowed: the first NaN stops the run
+"$B" train "${ARGS[@]}" --debug-nan-at 5 --max-rollbacks 0 --out "$T/c" >/dev/null 2>"$T/c.err"; rc=$?
+[ $rc -eq 4 ] && grep -q "step 6: .*stopping after 0 rollbacks" "$T/c.err" || fail "--max-rollbacks 0: exit $rc, $(cat "$T/c.err")"
+ok
+
+echo "$pass passed, $fails failed"
+[ $fails -eq 0 ]

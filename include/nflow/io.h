@@ -51,6 +51,7 @@ extern "C" {
  * is normalised per channel, x = (v - mean_c) / std_c, by the chosen statistics.
  * Conditioning data (labels, side images) is converted to float and otherwise untouched.
  * A NaN or Inf in float data fails the batch with a message naming the sample index.
+ * An nf_dataset is used from one thread (its prefetch thread is its own business).
  */
 typedef struct nf_dataset nf_dataset;
 

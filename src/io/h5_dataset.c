@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* what zero fields of the options mean */
+enum { DEFAULT_BATCH = 32 };
+#define DEFAULT_BUDGET ((size_t)64 << 20)
+
 nf_dataset_options nf_dataset_options_default(void) {
-    return (nf_dataset_options){.batch = 32, .shuffle = 1, .seed = 1, .memory_budget = (size_t)64 << 20,
+    return (nf_dataset_options){.batch = DEFAULT_BATCH, .shuffle = 1, .seed = 1, .memory_budget = DEFAULT_BUDGET,
                                 .dequantize = 1, .normalize = NF_NORM_AUTO, .prefetch = 1};
 }
 
@@ -108,9 +112,9 @@ static nf_status open_all(nf_dataset *ds, const char *spec, const nf_dataset_opt
         return nf_fail(NF_ERR_ARG, "%s: range [%lld, %lld) runs past its %lld samples", ds->x.name, ds->start,
                        ds->start + ds->count, ds->x.n);
     if (o->cond) NF_TRY(open_cond(ds, file, o->cond));
-    ds->batch = o->batch ? o->batch : 32;
+    ds->batch = o->batch ? o->batch : DEFAULT_BATCH;
     ds->dequantize = o->dequantize;
-    size_t budget = o->memory_budget ? o->memory_budget : (size_t)64 << 20;
+    size_t budget = o->memory_budget ? o->memory_budget : DEFAULT_BUDGET;
     size_t bytes = ds->x.sample_bytes + (ds->has_cond ? ds->cond.sample_bytes : 0);
     nf_status st = nf_h5_plan_init(&ds->plan, ds->count, ds->x.chunk_n, bytes, budget, o->shuffle, o->seed);
     if (st != NF_OK) return nf_h5_source_failed(&ds->x, st);
@@ -240,12 +244,9 @@ static nf_status read_direct(nf_dataset *ds, long long first, long long n, nf_re
     NF_TRY(reserve_direct(ds, n));
     NF_TRY(nf_h5_source_read(&ds->x, &first, &n, 1, ds->dxbuf));
     if (c) NF_TRY(nf_h5_source_read(&ds->cond, &first, &n, 1, ds->dcbuf));
-    for (long long k = 0; k < n; k++) {
-        nf_real *xk = x + (size_t)k * ds->x.sample_elems;
-        nf_h5_source_sample(&ds->x, ds->dxbuf, (size_t)k, xk);
-        NF_TRY(nf_preprocess_sample(&ds->pre, xk, first + k, ds->x.name));
-        if (c) nf_h5_source_sample(&ds->cond, ds->dcbuf, (size_t)k, c + (size_t)k * ds->cond.sample_elems);
-    }
+    for (long long k = 0; k < n; k++)
+        NF_TRY(nf_h5_deliver(ds, ds->dxbuf, ds->dcbuf, (size_t)k, first + k, x + (size_t)k * ds->x.sample_elems,
+                             c ? c + (size_t)k * ds->cond.sample_elems : NULL));
     return NF_OK;
 }
 

@@ -37,6 +37,10 @@ struct nf_dataset {
     nf_h5_prefetch *pf;      /* NULL: batches are read on the caller's thread */
 };
 
+/* Sample k of the buffers xbuf/cbuf (row: its row in the file, for messages) into x
+ * (c, d, h, w) and, if c is not NULL, the conditioning sample: stage-one pre-processing. */
+nf_status nf_h5_deliver(const nf_dataset *ds, const void *xbuf, const void *cbuf, size_t k, long long row, nf_real *x,
+                        nf_real *c);
 /* Reads the batch at stream position pos into x (batch, c, d, h, w) and, if c is not NULL,
  * cond (batch, cond sample): stage-one pre-processing only (levels, not yet dequantised).
  * Loads groups through the read buffer as needed. Thread: the reader's. */

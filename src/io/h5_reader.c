@@ -27,6 +27,14 @@ static long long index_at(const nf_dataset *ds, long long k) {
     return ds->first[k / ds->plan.block] + k % ds->plan.block;
 }
 
+nf_status nf_h5_deliver(const nf_dataset *ds, const void *xbuf, const void *cbuf, size_t k, long long row, nf_real *x,
+                        nf_real *c) {
+    nf_h5_source_sample(&ds->x, xbuf, k, x);
+    NF_TRY(nf_preprocess_sample(&ds->pre, x, row, ds->x.name));
+    if (c && ds->has_cond) nf_h5_source_sample(&ds->cond, cbuf, k, c);
+    return NF_OK;
+}
+
 nf_status nf_h5_reader_fill(nf_dataset *ds, uint64_t pos, nf_real *x, nf_real *c) {
     const nf_h5_plan *p = &ds->plan;
     size_t ex = ds->x.sample_elems, ec = ds->has_cond ? ds->cond.sample_elems : 0;
@@ -36,10 +44,8 @@ nf_status nf_h5_reader_fill(nf_dataset *ds, uint64_t pos, nf_real *x, nf_real *c
         long long g = nf_h5_plan_group_of(p, off, &gstart);
         if (epoch != ds->loaded_epoch || g != ds->loaded_group) NF_TRY(load_group(ds, epoch, g));
         long long k = ds->order[off - gstart];
-        nf_real *xi = x + (size_t)i * ex;
-        nf_h5_source_sample(&ds->x, ds->xbuf, (size_t)k, xi);
-        NF_TRY(nf_preprocess_sample(&ds->pre, xi, index_at(ds, k), ds->x.name));
-        if (c && ds->has_cond) nf_h5_source_sample(&ds->cond, ds->cbuf, (size_t)k, c + (size_t)i * ec);
+        NF_TRY(nf_h5_deliver(ds, ds->xbuf, ds->cbuf, (size_t)k, index_at(ds, k), x + (size_t)i * ex,
+                             c ? c + (size_t)i * ec : NULL));
     }
     return NF_OK;
 }

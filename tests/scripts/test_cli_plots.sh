@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The pictures and the HDF5 outputs of the nflow command: every PNG decodes (checked with
+# zlib, not just its signature), has the expected size and is neither blank nor a smear;
+# training.gif is a looping GIF89a with the expected frame count; sample/encode/decode
+# files are what h5py expects, and decode(encode(x)) = x.
+# argv[1] = build directory.
+set -u
+B="${1:?build dir}/nflow"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export OMP_WAIT_POLICY=passive
+fails=0
+pass=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { pass=$((pass + 1)); }
+
+# png FILE [WIDTH HEIGHT]: decodes the PNG and checks that 0.3%..70% of pixels are not white
+# (a chart); PNG_KIND=image checks instead for at least 16 distinct colours (a picture)
+png() {
+  /usr/bin/python3 - "$@" <<'EOF'
+import os, struct, sys, zlib
+path = sys.argv[1]
+data = open(path, "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG signature"
+pos, idat, ihdr = 8, b"", None
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0], "bad CRC"
+    if kind == b"IHDR": ihdr = struct.unpack(">IIBBBBB", body)
+    if kind == b"IDAT": idat += body
+    pos += 12 + n
+w, h, depth, ctype = ihdr[:4]
+assert depth == 8 and ctype in (2, 6), f"unexpected PNG type {depth} {ctype}"
+if len(sys.argv) > 3: assert (w, h) == (int(sys.argv[2]), int(sys.argv[3])), f"size {w}x{h}"
+bpp = 3 if ctype == 2 else 4
+raw, stride = zlib.decompress(idat), w * bpp
+prev, nonwhite, colours = bytearray(stride), 0, set()
+for y in range(h):  # undo the PNG filters row by row
+    f, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = row[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: row[i] = (row[i] + a) & 255
+        elif f == 2: row[i] = (row[i] + b) & 255
+        elif f == 3: row[i] = (row[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    nonwhite += sum(1 for x in range(w) if min(row[x * bpp:x * bpp + 3]) < 200)
+    colours.update(bytes(row[x * bpp:x * bpp + 3]) for x in range(0, w, 3))
+    prev = row
+frac = nonwhite / (w * h)
+if os.environ.get("PNG_KIND") == "image": assert len(colours) >= 16, f"only {len(colours)} colours"
+else: assert 0.003 < frac < 0.7, f"{frac:.4f} of the pixels are not white"
+EOF
+}
+
+# gif FILE FRAMES: a looping GIF89a with FRAMES images
+gif() {
+  /usr/bin/python3 - "$@" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+assert d[:6] == b"GIF89a", "not GIF89a"
+assert b"NETSCAPE2.0" in d[:100], "does not loop"
+assert d[-1] == 0x3B, "no trailer"
+pos, frames = 13, 0
+if d[10] & 0x80: pos += 3 * (2 << (d[10] & 7))
+while d[pos] != 0x3B:
+    if d[pos] == 0x21:  # extension: skip its sub-blocks
+        pos += 2
+        while d[pos]: pos += d[pos] + 1
+        pos += 1
+    elif d[pos] == 0x2C:  # image: descriptor, local table, LZW sub-blocks
+        flags = d[pos + 9]; pos += 10
+        if flags & 0x80: pos += 3 * (2 << (flags & 7))
+        pos += 1
+        while d[pos]: pos += d[pos] + 1
+        pos += 1; frames += 1
+    else: raise AssertionError(f"bad block 0x{d[pos]:02x} at {pos}")
+assert frames == int(sys.argv[2]), f"{frames} frames, expected {sys.argv[2]}"
+EOF
+}
+
+# ---- a 2-D run: curves, scatter, trajectories, warp, 20 GIF frames
+"$B" train --data toy:banana --squeeze none --levels 1 --depth 6 --hidden 16 --batch 150 --lr 9e-4 --steps 200 \
+    --gif-every 10 --threads 1 --log-every 100 --out "$T/b" >"$T/b.log" 2>&1 || { cat "$T/b.log"; fail "2-D training"; }
+for f in training_curves.png samples.png trajectories.png warp.png training.gif; do
+  grep -q "^  $T/b/$f$" "$T/b.log" || fail "the run did not list $f"
+done
+png "$T/b/training_curves.png" 800 720 || fail "training_curves.png"
+png "$T/b/samples.png" 640 560 || fail "samples.png"
+png "$T/b/trajectories.png" 560 640 || fail "trajectories.png"
+png "$T/b/warp.png" 1200 640 || fail "warp.png"
+gif "$T/b/training.gif" 20 || fail "training.gif"
+ok
+
+# ---- nflow plot on the same run
+"$B" plot curves --metrics "$T/b/metrics.csv" --best 1.0 --out "$T/c.png" >/dev/null && png "$T/c.png" || fail "plot curves"
+"$B" plot scatter --model "$T/b/model.h5" --data toy:banana --out "$T/s.png" >/dev/null && png "$T/s.png" || fail "plot scatter"
+"$B" plot trajectories --model "$T/b/model.h5" --n 50 --out "$T/t.png" >/dev/null && png "$T/t.png" || fail "plot trajectories"
+"$B" plot warp --model "$T/b/model.h5" --n 500 --out "$T/w.png" >/dev/null && png "$T/w.png" || fail "plot warp"
+"$B" plot warp --model "$T/b/model.h5" --out "$T/nodir/w.png" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^nflow plot: cannot write $T/nodir/w.png" "$T/err" || fail "unwritable PNG: exit $rc $(cat "$T/err")"
+ok
+
+# ---- the warp panels end where sampling ends: the last panel is f^-1(z) (same limits as samples)
+"$B" sample --model "$T/b/model.h5" --n 2000 --seed 4 --out "$T/bs.h5" >/dev/null || fail "sample 2-D"
+/usr/bin/python3 - "$T/bs.h5" <<'EOF' || fail "2-D samples"
+import h5py, numpy as np, sys
+x = h5py.File(sys.argv[1], "r")["x"]
+assert x.shape == (2000, 2, 1, 1) and x.dtype == np.float32 and x.attrs["units"] == "model"
+v = x[()].reshape(2000, 2)
+# the banana: x1 ~ N(0, 1), x2 = a2 + 4 (a1^2 + 1) has mean 8
+assert abs(v[:, 0].mean()) < 0.25 and 6.5 < v[:, 1].mean() < 11, v.mean(0)
+EOF
+ok
+
+# ---- encode / decode round trip on HDF5 data, in the data's units
+"$B" data toy banana --n 3000 --seed 9 --out "$T/ban.h5" >/dev/null || fail "data toy"
+"$B" encode --model "$T/b/model.h5" --data "$T/ban.h5:/x" --out "$T/z.h5" >/dev/null || fail "encode"
+"$B" decode --model "$T/b/model.h5" --latents "$T/z.h5:/z" --data "$T/ban.h5:/x" --out "$T/x.h5:/back/x" >/dev/null ||
+    fail "decode"
+/usr/bin/python3 - "$T/ban.h5" "$T/z.h5" "$T/x.h5" <<'EOF' || fail "encode/decode round trip"
+import h5py, numpy as np, sys
+x = h5py.File(sys.argv[1], "r")["x"][()]
+z = h5py.File(sys.argv[2], "r")
+back = h5py.File(sys.argv[3], "r")["back/x"]
+assert z["z"].shape == (3000, 2) and z["z_logdet"].shape == (3000,) and z["z_logdet"].dtype == np.float64
+assert back.shape == x.shape and back.attrs["units"] == "data"
+err = np.abs(back[()] - x).max() / np.abs(x).max()
+assert err < 1e-4, f"decode(encode(x)) differs from x by {err:.2e} (relative)"
+EOF
+ok
+
+# ---- an image run: synthetic seismic 16x16, multiscale Glow; sample grid and frames
+"$B" data seismic --n 600 --size 16,16 --seed 2 --out "$T/seis.h5" >/dev/null || fail "data seismic"
+"$B" train --data "$T/seis.h5:/x" --levels 1 --depth 2 --hidden 8 --batch 16 --steps 30 --gif-every 10 \
+    --threads 1 --quiet --out "$T/i" >"$T/i.log" 2>&1 || { cat "$T/i.log"; fail "image training"; }
+PNG_KIND=image png "$T/i/samples.png" || fail "image samples.png"
+gif "$T/i/training.gif" 3 || fail "image training.gif"
+"$B" sample --model "$T/i/model.h5" --n 16 --temperature 0.7 --out "$T/is.h5" --png "$T/ig.png" >/dev/null &&
+    PNG_KIND=image png "$T/ig.png" || fail "sample --png grid"
+"$B" plot grid --data "$T/seis.h5:/x" --n 25 --out "$T/real.png" >/dev/null && PNG_KIND=image png "$T/real.png" || fail "plot grid --data"
+/usr/bin/python3 -c "import h5py, sys; x = h5py.File(sys.argv[1], 'r')['x']; assert x.shape == (16, 1, 16, 16), x.shape" \
+    "$T/is.h5" || fail "image samples shape"
+"$B" plot warp --model "$T/i/model.h5" --out "$T/w2.png" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "needs a model of 2-D points" "$T/err" || fail "warp on an image model: exit $rc $(cat "$T/err")"
+ok
+
+echo "$pass passed, $fails failed"
+[ $fails -eq 0 ]

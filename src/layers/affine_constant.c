@@ -22,7 +22,7 @@ static nf_status ac_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
     const nf_real *s = s_of(l), *t = t_of(l);
     double ld = 0;
     for (int i = 0; s && i < D; i++) ld += s[i];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)x->n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < x->n; b++) {
         nf_real *p = x->data + (size_t)b * D;
         for (int i = 0; i < D; i++) p[i] = (s ? (nf_real)exp(s[i]) * p[i] : p[i]) + (t ? t[i] : 0);
@@ -35,7 +35,7 @@ static nf_status ac_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
 static void ac_invert(const nf_layer *l, nf_tensor *y) {
     int D = nf_vec_dim(l);
     const nf_real *s = s_of(l), *t = t_of(l);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)y->n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < y->n; b++) {
         nf_real *p = y->data + (size_t)b * D;
         for (int i = 0; i < D; i++) {
@@ -67,7 +67,7 @@ static nf_status ac_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *c
     }
     ac_invert(l, y);
     if (s) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
         for (int b = 0; b < n; b++)
             for (int i = 0; i < D; i++) dy->data[(size_t)b * D + i] *= (nf_real)exp(s[i]); /* dx = dy exp(s) */
     }

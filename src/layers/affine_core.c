@@ -1,5 +1,6 @@
 /* The affine coupling step on gathered halves (see affine_core.h). */
 #include "affine_core.h"
+#include "vec_layer.h"
 
 #include <math.h>
 #include <string.h>
@@ -60,7 +61,7 @@ void nf_affine_core_forward(const nf_affine_core *c, const nf_real *param, const
     const nf_real *s, *t;
     conditioner(c, param, xa, n, &w, &s, &t);
     int db = c->db;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * db > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++) {
         double ld = 0;
         for (int i = 0; i < db; i++) {
@@ -82,7 +83,7 @@ void nf_affine_core_inverse(const nf_affine_core *c, const nf_real *param, const
     const nf_real *s, *t;
     conditioner(c, param, xa, n, &w, &s, &t);
     size_t cnt = (size_t)n * c->db;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt > NF_VEC_OMP_MIN)
     for (size_t k = 0; k < cnt; k++) yb[k] = s ? (yb[k] - t[k]) * (nf_real)exp(-s[k]) : yb[k] - t[k];
 }
 
@@ -93,7 +94,7 @@ void nf_affine_core_backward(const nf_affine_core *c, const nf_real *param, nf_r
     const nf_real *s, *t;
     conditioner(c, param, xa, n, &w, &s, &t);
     size_t cnt = (size_t)n * c->db;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt > NF_VEC_OMP_MIN)
     for (size_t k = 0; k < cnt; k++) {
         nf_real v = yb[k] - t[k];
         w.dt[k] = dyb[k];

@@ -44,7 +44,7 @@ static nf_status bn_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
         if (n < 2)
             return nf_fail(NF_ERR_SHAPE, "batchnorm: training mode needs a batch of at least 2 samples, got %d "
                                          "(use evaluation mode for single samples)", n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
         for (int i = 0; i < D; i++) {
             double s = 0, q = 0;
             for (int b = 0; b < n; b++) s += x->data[(size_t)b * D + i];
@@ -67,7 +67,7 @@ static nf_status bn_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
         if (!(v + bn->eps > 0)) return nf_fail(NF_ERR_NUMERIC, "batchnorm: variance %g of feature %d + eps is not positive", v, i);
         ld += lg_of(l)[i] - 0.5 * log(v + bn->eps);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++) {
         nf_real *p = x->data + (size_t)b * D;
         for (int i = 0; i < D; i++) {
@@ -96,7 +96,7 @@ static nf_status bn_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     batchnorm *bn = (batchnorm *)l;
     NF_TRY(check_batch(bn, y->n, "inverse"));
     int D = nf_vec_dim(l);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)y->n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < y->n; b++) {
         nf_real *p = y->data + (size_t)b * D;
         for (int i = 0; i < D; i++) {
@@ -118,7 +118,7 @@ static nf_status bn_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *c
     NF_TRY(check_batch(bn, y->n, "backward"));
     int D = nf_vec_dim(l), n = y->n;
     double c = ctx->dlogdet;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int i = 0; i < D; i++) {
         double m, v;
         stats(bn, i, &m, &v);

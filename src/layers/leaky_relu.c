@@ -10,7 +10,7 @@ static nf_status lr_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
     int D = nf_vec_dim(l);
     double loga = l->param[0];
     nf_real a = (nf_real)exp(loga);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)x->n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < x->n; b++) {
         nf_real *p = x->data + (size_t)b * D;
         int neg = 0;
@@ -24,7 +24,7 @@ static nf_status lr_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
 static nf_status lr_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     size_t cnt = nf_tensor_count(y);
     nf_real inv = (nf_real)exp(-(double)l->param[0]);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt > NF_VEC_OMP_MIN)
     for (size_t i = 0; i < cnt; i++)
         if (y->data[i] < 0) y->data[i] *= inv;
     return NF_OK;

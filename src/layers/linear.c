@@ -135,7 +135,7 @@ static nf_status dense_factor(const nf_layer *l, dense_scratch *s, double *logab
 static void dense_solve(const nf_layer *l, nf_real *y, int n, dense_scratch *s) {
     int D = nf_vec_dim(l);
     const nf_real *b = bias_of(l);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D * D > NF_VEC_OMP_MIN)
     for (int r = 0; r < n; r++) {
         double *v = s->xd + (size_t)r * D;
         for (int i = 0; i < D; i++) v[i] = (double)y[(size_t)r * D + i] - b[i];

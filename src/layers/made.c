@@ -1,6 +1,8 @@
 /* MADE masks and the autoregressive affine map (see made.h). */
 #include "made.h"
 
+#include "vec_layer.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -65,7 +67,7 @@ const nf_real *nf_made_apply(const nf_made *m, const nf_real *param, const nf_re
                              double *logdet, double sign, nf_made_work *w) {
     int D = m->D;
     const nf_real *st = nf_mlp_forward(&m->net, param, u, n, w->acts, w->scratch);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++)
         for (int i = 0; i < D; i++) {
             const nf_real *r = st + (size_t)b * 2 * D;
@@ -93,8 +95,6 @@ const nf_real *nf_made_solve(const nf_made *m, const nf_real *param, const nf_re
 }
 
 /* ---------------------------------------------------------------- the MAF/IAF layer */
-
-#include "vec_layer.h"
 
 nf_status nf_ar_layer_new(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, const nf_layer_ops *ops,
                           const char *who) {

@@ -4,6 +4,7 @@
  * the inverse, and so the backward's rebuild of x, is sequential: D passes. The
  * last pass leaves the activations of MADE(x), which the backward then reuses. */
 #include "made.h"
+#include "vec_layer.h"
 
 #include <math.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static nf_status maf_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *
     int n = y->n, D = a->made.D;
     nf_made_work w = nf_made_take(&a->made, ctx, n);
     const nf_real *st = nf_made_solve(&a->made, l->param, y->data, w.x, n, NULL, 0, &w);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++)
         for (int i = 0; i < D; i++) {
             size_t k = (size_t)b * D + i, r = (size_t)b * 2 * D;

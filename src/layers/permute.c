@@ -41,7 +41,7 @@ static nf_status apply(nf_layer *l, nf_tensor *t, int dir, nf_ctx *ctx) {
     NF_TRY(check_perm(l, seen));
     memcpy(tmp, t->data, (size_t)n * D * sizeof(nf_real));
     const nf_real *perm = l->param;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++) {
         const nf_real *src = tmp + (size_t)b * D;
         nf_real *dst = t->data + (size_t)b * D;

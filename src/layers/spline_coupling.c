@@ -58,7 +58,7 @@ static nf_status sc_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *c
     int n = x->n, db = sc->db, R = nf_rqs_raw_count(sc->bins);
     sc_work w = take(sc, n, ctx);
     const nf_real *raw = condition(sc, x, &w);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * db * R > NF_VEC_OMP_MIN)
     for (int b = 0; b < n; b++) {
         double ld = 0;
         for (int i = 0; i < db; i++) {
@@ -80,7 +80,7 @@ static nf_status sc_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     sc_work w = take(sc, n, ctx);
     const nf_real *raw = condition(sc, y, &w);
     size_t cnt = (size_t)n * sc->db;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt * R > NF_VEC_OMP_MIN)
     for (size_t k = 0; k < cnt; k++) w.xb[k] = (nf_real)nf_rqs_inverse(raw + k * R, sc->bins, sc->bound, w.xb[k]);
     nf_mask_merge(y->data, n, nf_vec_dim(l), sc->parity, NULL, w.xb);
     return NF_OK;
@@ -95,7 +95,7 @@ static nf_status sc_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *c
     const nf_real *raw = condition(sc, y, &w);
     nf_mask_split(dy->data, n, D, sc->parity, w.dxa, w.dxb);
     size_t cnt = (size_t)n * sc->db;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt * R > NF_VEC_OMP_MIN)
     for (size_t k = 0; k < cnt; k++) {
         double xv = nf_rqs_inverse(raw + k * R, sc->bins, sc->bound, w.xb[k]);
         w.dxb[k] = (nf_real)nf_rqs_backward(raw + k * R, sc->bins, sc->bound, xv, w.dxb[k], ctx->dlogdet,

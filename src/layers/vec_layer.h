@@ -6,6 +6,10 @@
 
 #include "nf_internal.h"
 
+/* Element-wise loops over fewer values than this stay on one thread: with the small
+ * batches of vector flows, forking costs far more than it saves. */
+#define NF_VEC_OMP_MIN 32768
+
 /* D: values per sample. */
 static inline int nf_vec_dim(const nf_layer *l) { return (int)nf_shape_sample_count(l->in); }
 

@@ -46,7 +46,9 @@ nf_status nf_h5_source_failed(const nf_h5_source *s, nf_status st);
 
 /* Reads nblocks runs of samples, first[i] .. first[i] + len[i] - 1 (absolute indices),
  * into buf, runs concatenated in order. */
-nf_status nf_h5_source_read(const nf_h5_source *s, const long long *first, const long long *len,
+nf_status nf_h5_source_read(const nf_h5_source *s,
+                            const long long *first, /* (nblocks) */
+                            const long long *len,   /* (nblocks) */
                             int nblocks, void *buf);
 
 /* out (c, d, h, w) = sample k of buf as stored numbers (no scaling), transposed from

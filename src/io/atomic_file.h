@@ -1,0 +1,30 @@
+/* Crash-safe replacement of a file: write a temporary file in the same directory,
+ * make it durable, rename it over the target, make the rename durable. At every
+ * instant the target is either the complete old file or the complete new one. */
+#ifndef NF_ATOMIC_FILE_H
+#define NF_ATOMIC_FILE_H
+
+#include "nf_internal.h"
+
+/* The temporary file's name: "<path>.tmp-<pid>-<counter>-<nonce>", unique per process,
+ * thread and host. */
+typedef struct atomic_file {
+    const char *path; /* the target */
+    char tmp[4096];   /* the temporary file, created empty by atomic_file_begin */
+} atomic_file;
+
+/* Creates an empty, uniquely named temporary file next to path. */
+nf_status atomic_file_begin(atomic_file *af, const char *path);
+/* The temporary file is complete and closed by its writer: fsync it, rename it over
+ * the target, fsync the directory. On failure the temporary file is removed. */
+nf_status atomic_file_commit(atomic_file *af);
+/* Removes the temporary file (after a failed write). */
+void atomic_file_abort(atomic_file *af);
+
+/* Test hook: called in atomic_file_commit with stage "synced" after the temporary file is
+ * durable and before the rename, and "renamed" after the rename. A test sets it in a
+ * child process to die there (a simulated crash). NULL (the default) turns it off. */
+typedef void (*atomic_file_hook)(const char *stage, const char *tmp, const char *path);
+void atomic_file_set_test_hook(atomic_file_hook hook);
+
+#endif

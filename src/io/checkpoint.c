@@ -1,0 +1,161 @@
+/* Checkpoints: a model file (format "nflow-checkpoint") plus the group "optimizer"
+ * (Adam's hyper-parameters, step and moments m, v in the flat parameter order) and the
+ * group "train_state" (epoch, iteration, data-order position, RNG state): everything a
+ * training loop needs to continue bit for bit where it stopped. */
+#include "io/model_file.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct checkpoint_parts {
+    const nf_flow *flow;
+    const nf_adam *opt;
+    const nf_train_state *state;
+} checkpoint_parts;
+
+/* ---------------------------------------------------------------- write */
+
+static nf_status write_optimizer(hid_t file, const nf_adam *a) {
+    nf_status st = NF_OK;
+    hid_t g = H5I_INVALID_HID;
+    hsize_t n = a->count;
+    NF_H5_TRY(model_group_create(file, "optimizer", &g));
+    NF_H5_TRY(model_attr_put_str(g, "type", "adam"));
+    NF_H5_TRY(model_attr_put_f64(g, "lr", a->lr));
+    NF_H5_TRY(model_attr_put_f64(g, "beta1", a->beta1));
+    NF_H5_TRY(model_attr_put_f64(g, "beta2", a->beta2));
+    NF_H5_TRY(model_attr_put_f64(g, "eps", a->eps));
+    NF_H5_TRY(model_attr_put_f64(g, "weight_decay", a->weight_decay));
+    NF_H5_TRY(model_attr_put_i64(g, "step", a->step));
+    NF_H5_TRY(model_dset_write(g, "m", 1, &n, a->m, NULL));
+    NF_H5_TRY(model_dset_write(g, "v", 1, &n, a->v, NULL));
+cleanup:
+    NF_H5_CLOSE(H5Gclose, g);
+    return st;
+}
+
+static nf_status write_state(hid_t file, const nf_train_state *s) {
+    nf_status st = NF_OK;
+    hid_t g = H5I_INVALID_HID;
+    NF_H5_TRY(model_group_create(file, "train_state", &g));
+    NF_H5_TRY(model_attr_put_i64(g, "epoch", s->epoch));
+    NF_H5_TRY(model_attr_put_i64(g, "iteration", s->iteration));
+    NF_H5_TRY(model_attr_put_i64(g, "ndata_pos", s->ndata_pos));
+    NF_H5_TRY(model_attr_put_u64v(g, "data_pos", s->data_pos, NF_DATA_POS_MAX));
+    NF_H5_TRY(model_attr_put_u64v(g, "rng_state", s->rng.s, 4));
+cleanup:
+    NF_H5_CLOSE(H5Gclose, g);
+    return st;
+}
+
+static nf_status write_checkpoint(hid_t file, const void *arg) {
+    const checkpoint_parts *p = arg;
+    NF_TRY(model_write(file, p->flow, MODEL_FORMAT_CHECKPOINT));
+    NF_TRY(write_optimizer(file, p->opt));
+    return write_state(file, p->state);
+}
+
+nf_status nf_checkpoint_save(const nf_flow *f, const nf_adam *opt, const nf_train_state *st, const char *path) {
+    if (!f || !f->ops || !opt || !st || !path)
+        return nf_fail(NF_ERR_ARG, "nf_checkpoint_save: flow, optimiser, state or path is NULL");
+    if (opt->count != f->params.count || (opt->count && (!opt->m || !opt->v)))
+        return nf_fail(NF_ERR_SHAPE, "nf_checkpoint_save('%s'): optimiser holds %zu moments, the flow %zu parameters",
+                       path, opt->count, f->params.count);
+    if (st->ndata_pos < 0 || st->ndata_pos > NF_DATA_POS_MAX)
+        return nf_fail(NF_ERR_ARG, "nf_checkpoint_save('%s'): ndata_pos = %d, expected 0..%d", path, st->ndata_pos,
+                       NF_DATA_POS_MAX);
+    checkpoint_parts parts = {f, opt, st};
+    nf_h5_quiet q;
+    nf_h5_quiet_begin(&q);
+    nf_status s = model_file_write(path, write_checkpoint, &parts);
+    nf_h5_quiet_end(&q);
+    return s == NF_OK ? s : model_h5_prefix(s, "nf_checkpoint_save", path);
+}
+
+/* ---------------------------------------------------------------- read */
+
+/* Adam's state for count parameters; opt is initialised here (freed by the caller on
+ * failure as well: nf_adam_free is safe on a half-filled one). */
+static nf_status read_optimizer(hid_t file, nf_adam *a, size_t count) {
+    nf_status st = NF_OK;
+    hid_t g = H5I_INVALID_HID;
+    char type[32];
+    double lr, b1, b2, eps, wd;
+    long long step;
+    hsize_t n = count;
+    NF_H5_TRY(model_group_open(file, "optimizer", "checkpoint", &g));
+    NF_H5_TRY(model_attr_get_str(g, "type", type, sizeof type));
+    if (strcmp(type, "adam")) {
+        st = nf_fail(NF_ERR_FORMAT, "optimizer type '%s' is not supported (only 'adam')", type);
+        goto cleanup;
+    }
+    NF_H5_TRY(model_attr_get_f64(g, "lr", &lr));
+    NF_H5_TRY(model_attr_get_f64(g, "beta1", &b1));
+    NF_H5_TRY(model_attr_get_f64(g, "beta2", &b2));
+    NF_H5_TRY(model_attr_get_f64(g, "eps", &eps));
+    NF_H5_TRY(model_attr_get_f64(g, "weight_decay", &wd));
+    NF_H5_TRY(model_attr_get_i64(g, "step", &step));
+    if (!(lr > 0 && isfinite(lr) && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0 && wd >= 0 && step >= 0)) {
+        st = nf_fail(NF_ERR_FORMAT, "optimizer: impossible Adam state (lr %g, betas %g %g, eps %g, weight decay %g, "
+                     "step %lld)", lr, b1, b2, eps, wd, step);
+        goto cleanup;
+    }
+    NF_H5_TRY(nf_adam_init(a, count, lr));
+    a->beta1 = b1, a->beta2 = b2, a->eps = eps, a->weight_decay = wd, a->step = (long)step;
+    NF_H5_TRY(model_dset_read(g, "m", 1, &n, a->m, "optimizer"));
+    NF_H5_TRY(model_dset_read(g, "v", 1, &n, a->v, "optimizer"));
+cleanup:
+    NF_H5_CLOSE(H5Gclose, g);
+    return st;
+}
+
+static nf_status read_state(hid_t file, nf_train_state *s) {
+    nf_status st = NF_OK;
+    hid_t g = H5I_INVALID_HID;
+    long long epoch, iteration, ndata;
+    nf_train_state t = {0};
+    NF_H5_TRY(model_group_open(file, "train_state", "checkpoint", &g));
+    NF_H5_TRY(model_attr_get_i64(g, "epoch", &epoch));
+    NF_H5_TRY(model_attr_get_i64(g, "iteration", &iteration));
+    NF_H5_TRY(model_attr_get_i64(g, "ndata_pos", &ndata));
+    NF_H5_TRY(model_attr_get_u64v(g, "data_pos", t.data_pos, NF_DATA_POS_MAX));
+    NF_H5_TRY(model_attr_get_u64v(g, "rng_state", t.rng.s, 4));
+    if (ndata < 0 || ndata > NF_DATA_POS_MAX || epoch < 0 || iteration < 0) {
+        st = nf_fail(NF_ERR_FORMAT, "train_state: impossible epoch %lld, iteration %lld or ndata_pos %lld", epoch,
+                     iteration, ndata);
+        goto cleanup;
+    }
+    t.epoch = (long)epoch, t.iteration = (long)iteration, t.ndata_pos = (int)ndata;
+    *s = t;
+cleanup:
+    NF_H5_CLOSE(H5Gclose, g);
+    return st;
+}
+
+nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, const char *path) {
+    if (!out || !opt || !st || !path)
+        return nf_fail(NF_ERR_ARG, "nf_checkpoint_load: out, optimiser, state or path is NULL");
+    *out = NULL;
+    memset(opt, 0, sizeof *opt);
+    nf_h5_quiet q;
+    nf_h5_quiet_begin(&q);
+    hid_t file = H5I_INVALID_HID;
+    char format[64];
+    nf_flow *f = NULL;
+    nf_status s = model_h5_open(path, &file);
+    if (s == NF_OK) s = model_read(file, &f, format, sizeof format);
+    if (s == NF_OK && strcmp(format, MODEL_FORMAT_CHECKPOINT))
+        s = nf_fail(NF_ERR_FORMAT, "a model file without optimiser or training state (format '%s'), not a checkpoint",
+                    format);
+    if (s == NF_OK) s = read_optimizer(file, opt, f->params.count);
+    if (s == NF_OK) s = read_state(file, st);
+    model_h5_close(file);
+    nf_h5_quiet_end(&q);
+    if (s == NF_OK) {
+        *out = f;
+        return NF_OK;
+    }
+    nf_adam_free(opt);
+    nf_flow_destroy(f);
+    return model_h5_prefix(s, "nf_checkpoint_load", path);
+}

@@ -1,0 +1,80 @@
+/* The stamp in a model file's user block (see model_stamp.h):
+ *     "NFLOW-STAMP 1\nbytes <file size>\ncrc32 <8 hex digits>\n", NUL-padded to 512 bytes,
+ * the CRC taken over bytes [512, file size). */
+#include "io/model_stamp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STAMP_MAGIC "NFLOW-STAMP 1\n"
+#define EDIT_HINT "if it was changed on purpose, zero its first 512 bytes"
+
+uint32_t model_crc32(uint32_t crc, const void *data, size_t n) {
+    static const uint32_t poly = 0xEDB88320u;
+    uint32_t table[256]; /* built per call (microseconds): no shared state between threads */
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (poly & (0u - (c & 1u)));
+        table[i] = c;
+    }
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = (crc >> 8) ^ table[(crc ^ p[i]) & 255u];
+    return ~crc;
+}
+
+/* CRC-32 of fp from offset MODEL_STAMP_BYTES to its end; *size receives the file size. */
+static nf_status crc_of_body(FILE *fp, uint32_t *crc, uint64_t *size) {
+    unsigned char buf[1 << 16];
+    *crc = 0;
+    *size = MODEL_STAMP_BYTES;
+    if (fseek(fp, MODEL_STAMP_BYTES, SEEK_SET) != 0) return nf_fail(NF_ERR_IO, "cannot seek: %s", strerror(errno));
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, fp)) > 0) {
+        *crc = model_crc32(*crc, buf, got);
+        *size += got;
+    }
+    if (ferror(fp)) return nf_fail(NF_ERR_IO, "cannot read the file: %s", strerror(errno));
+    return NF_OK;
+}
+
+nf_status model_stamp_write(const char *path) {
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) return nf_fail(NF_ERR_IO, "cannot reopen the file to stamp it: %s", strerror(errno));
+    uint32_t crc;
+    uint64_t size;
+    nf_status st = crc_of_body(fp, &crc, &size);
+    char stamp[MODEL_STAMP_BYTES] = {0};
+    snprintf(stamp, sizeof stamp, STAMP_MAGIC "bytes %" PRIu64 "\ncrc32 %08" PRIx32 "\n", size, crc);
+    if (st == NF_OK && (fseek(fp, 0, SEEK_SET) != 0 || fwrite(stamp, 1, sizeof stamp, fp) != sizeof stamp))
+        st = nf_fail(NF_ERR_IO, "cannot write the file's stamp: %s", strerror(errno));
+    if (fclose(fp) != 0 && st == NF_OK) st = nf_fail(NF_ERR_IO, "cannot close the stamped file: %s", strerror(errno));
+    return st;
+}
+
+nf_status model_stamp_check(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return nf_fail(NF_ERR_IO, "cannot open the file: %s", strerror(errno));
+    char stamp[MODEL_STAMP_BYTES + 1] = {0};
+    size_t got = fread(stamp, 1, MODEL_STAMP_BYTES, fp);
+    nf_status st = NF_OK;
+    uint64_t want_size, size;
+    uint32_t want_crc, crc;
+    if (got < MODEL_STAMP_BYTES || strncmp(stamp, STAMP_MAGIC, strlen(STAMP_MAGIC))) {
+        st = NF_OK; /* no stamp: HDF5's own checks are all there is */
+    } else if (sscanf(stamp + strlen(STAMP_MAGIC), "bytes %" SCNu64 " crc32 %" SCNx32, &want_size, &want_crc) != 2) {
+        st = nf_fail(NF_ERR_FORMAT, "the file's stamp is damaged (corrupted file)");
+    } else if ((st = crc_of_body(fp, &crc, &size)) != NF_OK) {
+        /* message recorded */
+    } else if (size < want_size) {
+        st = nf_fail(NF_ERR_FORMAT, "truncated file: %" PRIu64 " bytes, it was written with %" PRIu64, size,
+                     want_size);
+    } else if (size != want_size || crc != want_crc) {
+        st = nf_fail(NF_ERR_FORMAT, "corrupted file: %" PRIu64 " bytes with CRC-32 %08" PRIx32 ", it was written with %"
+                     PRIu64 " and %08" PRIx32 " (" EDIT_HINT ")", size, crc, want_size, want_crc);
+    }
+    fclose(fp);
+    return st;
+}

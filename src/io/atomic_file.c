@@ -45,6 +45,7 @@ nf_status atomic_file_begin(atomic_file *af, const char *path) {
         int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
         if (fd >= 0) {
             close(fd);
+            if (test_hook) test_hook("created", af->tmp, af->path);
             return NF_OK;
         }
         if (errno != EEXIST) {

@@ -21,8 +21,8 @@ nf_status atomic_file_commit(atomic_file *af);
 /* Removes the temporary file (after a failed write). */
 void atomic_file_abort(atomic_file *af);
 
-/* Test hook: called in atomic_file_commit with stage "synced" after the temporary file is
- * durable and before the rename, and "renamed" after the rename. A test sets it in a
+/* Test hook: called with stage "created" once the (empty) temporary file exists, "synced"
+ * when it is complete and durable, just before the rename, and "renamed" after it. A test sets it in a
  * child process to die there (a simulated crash). NULL (the default) turns it off. */
 typedef void (*atomic_file_hook)(const char *stage, const char *tmp, const char *path);
 void atomic_file_set_test_hook(atomic_file_hook hook);

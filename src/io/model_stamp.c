@@ -78,3 +78,16 @@ nf_status model_stamp_check(const char *path) {
     fclose(fp);
     return st;
 }
+
+nf_status model_stamp_clear(const char *path) {
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) return nf_fail(NF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    char head[sizeof STAMP_MAGIC] = "";
+    static const char zeros[MODEL_STAMP_BYTES];
+    nf_status st = NF_OK;
+    if (fread(head, 1, strlen(STAMP_MAGIC), fp) == strlen(STAMP_MAGIC) && !memcmp(head, STAMP_MAGIC, strlen(STAMP_MAGIC)) &&
+        (fseek(fp, 0, SEEK_SET) != 0 || fwrite(zeros, 1, sizeof zeros, fp) != sizeof zeros))
+        st = nf_fail(NF_ERR_IO, "cannot clear the stamp of '%s': %s", path, strerror(errno));
+    if (fclose(fp) != 0 && st == NF_OK) st = nf_fail(NF_ERR_IO, "cannot close '%s': %s", path, strerror(errno));
+    return st;
+}

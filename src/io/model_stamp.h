@@ -18,6 +18,10 @@ nf_status model_stamp_write(const char *path);
  * a size or checksum mismatch; NF_ERR_IO if it cannot be read. */
 nf_status model_stamp_check(const char *path);
 
+/* Zeroes the stamp of path if it has one (what anyone editing a model file must do;
+ * tests use it after their edits). */
+nf_status model_stamp_clear(const char *path);
+
 /* CRC-32 (the zlib/PNG one: reflected 0xEDB88320, so Python's zlib.crc32 agrees) of
  * n bytes, continuing from crc (0 to start). */
 uint32_t model_crc32(uint32_t crc, const void *data, size_t n);

@@ -74,20 +74,20 @@ void data_close(cli_data *d) {
     d->ds = NULL;
 }
 
-/* The toy order of epoch e: file order in epoch 0 (as the tutorial walks its training
- * set), a Fisher-Yates shuffle keyed by (seed, e) after that. */
+/* The toy order of epoch e: a Fisher-Yates shuffle keyed by (seed, e). Epoch 0 too:
+ * some samplers draw in order along the density (the moons walk their arcs), and a first
+ * batch from one end would both mislead ActNorm's data-dependent initialisation and make
+ * every batch a different piece of the density. */
 static void toy_order(cli_data *d, long long e) {
     if (d->order_epoch == e) return;
     for (long long i = 0; i < d->size; i++) d->order[i] = (int)i;
-    if (e > 0) {
-        nf_rng r;
-        nf_rng_seed(&r, mix(d->seed, 100 + (uint64_t)e));
-        for (long long i = d->size - 1; i > 0; i--) {
-            long long j = (long long)(nf_rng_u64(&r) % (uint64_t)(i + 1));
-            int t = d->order[i];
-            d->order[i] = d->order[j];
-            d->order[j] = t;
-        }
+    nf_rng r;
+    nf_rng_seed(&r, mix(d->seed, 100 + (uint64_t)e));
+    for (long long i = d->size - 1; i > 0; i--) {
+        long long j = (long long)(nf_rng_u64(&r) % (uint64_t)(i + 1));
+        int t = d->order[i];
+        d->order[i] = d->order[j];
+        d->order[j] = t;
     }
     d->order_epoch = e;
 }

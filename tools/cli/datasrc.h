@@ -27,7 +27,7 @@ typedef struct cli_data_options {
     uint64_t seed;
     long long toy_size;    /* toy: samples drawn (one epoch) */
     long long start, count;/* HDF5: the range used (count 0: to the end) */
-    int shuffle;           /* 1: new order every epoch (epoch 0 of a toy set is in order) */
+    int shuffle;           /* HDF5: 1 = a new order every epoch (toy sets are always shuffled) */
     int dequantize;        /* HDF5 integer data: uniform noise (1) or bin centres (0) */
     nf_norm_mode normalize;
     const double *mean, *std; /* NF_NORM_GIVEN */

@@ -11,9 +11,9 @@
 
 enum { PANELS = 8 };
 
-/* Layers per drawn stage: a whole Glow step (actnorm, 1x1 conv, coupling) when the
- * layer count allows, so panels show the effect of complete steps. */
-static int layers_per_unit(const nf_flow *f) { return f->nlayers % 3 == 0 ? 3 : 1; }
+/* Layers per drawn stage: a whole Glow step (actnorm, 1x1 conv, coupling), so panels
+ * show the effect of complete steps; single layers for other flows. */
+static int layers_per_unit(const nf_flow *f) { return nf_glow_get_config(f) && f->nlayers % 3 == 0 ? 3 : 1; }
 
 int plot_warp(const plot_target *t, nf_flow *f, int n, uint64_t seed, char *err, size_t errn) {
     if (nf_shape_sample_count(f->in) != 2 || f->in.h != 1 || f->in.w != 1) {

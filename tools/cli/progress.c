@@ -6,6 +6,7 @@
 
 #include "cli.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@ void progress_step(cli_progress *p, long step, long epoch, double loss, double b
     double eta = done > 0 ? el / (double)done * (double)left : -1;
     char eta_s[32], bpd_s[32] = "";
     format_duration(eta_s, sizeof eta_s, eta);
-    if (bpd >= 0) snprintf(bpd_s, sizeof bpd_s, "  bits/dim %.4f", bpd);
+    if (!isnan(bpd)) snprintf(bpd_s, sizeof bpd_s, "  bits/dim %.4f", bpd);
     double rate = el > 0 ? (double)p->samples / el : 0;
     if (p->tty) {
         if (step != p->total && now - p->last_draw < 0.1) return;

@@ -15,7 +15,7 @@ typedef struct cli_progress {
 
 /* Starts timing. tty < 0: decide from isatty(stderr). */
 void progress_start(cli_progress *p, long first, long total, long log_every, int tty, int quiet);
-/* After step `step` (1-based) of `epoch` with this batch of batch samples. bpd < 0 is
+/* After step `step` (1-based) of `epoch` with this batch of batch samples. A NaN bpd is
  * not shown. */
 void progress_step(cli_progress *p, long step, long epoch, double loss, double bpd, int batch);
 /* A message on its own line (stderr), keeping the bar intact. */

@@ -42,7 +42,10 @@ static const char help[] =
     "                        if present]\n"
     "  --batch N             samples per step [64]\n\n"
     "MODEL\n"
-    "  --flow glow           flow type [glow]\n"
+    "  --flow TYPE           glow or sequential [glow]\n"
+    "  --spec SPEC           sequential: the layers, e.g. 'realnvp(hidden=24x3,act=leakyrelu)*9',\n"
+    "                        '(actnorm, linear(lu=1), spline(bins=8))*3', 'maf(hidden=24x3)*4'\n"
+    "                        [realnvp(hidden=24x3,act=leakyrelu)*9]; see nf_model_from_spec\n"
     "  --levels L            multiscale levels [3]\n"
     "  --depth K             flow steps (actnorm, 1x1 conv, coupling) per level [8]\n"
     "  --hidden N            coupling sub-network width [64]\n"
@@ -105,7 +108,8 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"train-size", OPT_LONG, &c->train_size, 1, 1 << 30},
         {"normalize", OPT_CHOICE, &f->normalize, 0, 0, "auto|none|stored|compute"},
         {"batch", OPT_INT, &c->batch, 1, 1 << 20},
-        {"flow", OPT_CHOICE, &f->flow, 0, 0, "glow"},
+        {"flow", OPT_CHOICE, &f->flow, 0, 0, "glow|sequential"},
+        {"spec", OPT_STR, &c->spec},
         {"levels", OPT_INT, &c->glow.levels, 1, 16},
         {"depth", OPT_INT, &c->glow.steps, 1, 10000},
         {"hidden", OPT_INT, &c->glow.hidden, 1, 1 << 16},
@@ -138,10 +142,11 @@ static void flags_table(train_flags *f, cli_opt *o) {
     };
     memcpy(o, t, sizeof t);
 }
-enum { NOPTS = 37 };
+enum { NOPTS = 38 };
 
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
-static const char *const arch_flags[] = {"flow", "levels", "depth", "hidden", "coupling", "squeeze", "conv1x1", NULL};
+static const char *const arch_flags[] = {"flow", "spec", "levels", "depth", "hidden", "coupling", "squeeze", "conv1x1",
+                                         NULL};
 
 /* Reads DIR(resume)/args.txt into a NULL-terminated argv (argv[0] = "train"); the
  * lines live in *buf. NULL argv when there is no file. */
@@ -244,6 +249,8 @@ int cmd_train(int argc, char **argv) {
             rc = cli_error(CLI_USAGE, "train", "--debug-nan-at: expected up to %d increasing steps like 20,40, got '%s'",
                            CLI_MAX_NAN_INJECT, f.nan_list);
     }
+    if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
+    if (rc == CLI_OK && f.flow == 1 && !c->spec) c->spec = "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {
         c->sched.kind = (cli_schedule_kind)f.schedule;
         c->normalize = f.normalize == 0 ? NF_NORM_AUTO : f.normalize == 1 ? NF_NORM_NONE

@@ -66,6 +66,9 @@ typedef struct train_run_state {
 int train_loop(train_run_state *r);
 /* Writes OUT/checkpoint.h5 (the state after r->step steps); returns an exit code. */
 int train_checkpoint(train_run_state *r);
+/* Evaluation statistics (batch norm) for validation and pictures (on = 1), training
+ * statistics again after (on = 0); only sequential models have such layers. */
+void train_eval_mode(train_run_state *r, int on);
 /* Validation on the held-out set, printed and written to the metrics. */
 int train_validate(train_run_state *r, nf_loss_stats *st);
 /* The pictures of a finished run (train_plots.c). */

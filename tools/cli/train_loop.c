@@ -71,11 +71,17 @@ static void inject_nan(train_run_state *r) {
     }
 }
 
+void train_eval_mode(train_run_state *r, int on) {
+    if (nf_flow_is_model(r->f)) nf_model_set_training(r->f, !on);
+}
+
 int train_validate(train_run_state *r, nf_loss_stats *st) {
     nf_loss_stats tmp;
     if (!st) st = &tmp;
     if (!r->have_val) return CLI_OK;
+    train_eval_mode(r, 1);
     nf_status s = data_evaluate(r->f, &r->val, r->c->batch, r->c->val_size, st);
+    train_eval_mode(r, 0);
     if (s != NF_OK) return cli_nf_error(s, "train", "validation");
     long epoch = data_epoch(&r->train);
     double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */

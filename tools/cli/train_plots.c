@@ -61,9 +61,11 @@ int train_pictures_start(train_run_state *r) {
 int train_gif_frame(train_run_state *r) {
     char title[96], err[512];
     snprintf(title, sizeof title, "samples after step %ld", r->step);
-    if (pictures_frame(r->f, &r->gif_z, r->look.data, r->look.n, &r->box, r->lo, r->hi, title, r->frame, r->frame_w,
-                       r->frame_h, err, sizeof err) != 0 ||
-        gif_add(&r->gif, r->frame, FRAME_DELAY_CS, err, sizeof err) != 0)
+    train_eval_mode(r, 1);
+    int bad = pictures_frame(r->f, &r->gif_z, r->look.data, r->look.n, &r->box, r->lo, r->hi, title, r->frame,
+                             r->frame_w, r->frame_h, err, sizeof err);
+    train_eval_mode(r, 0);
+    if (bad || gif_add(&r->gif, r->frame, FRAME_DELAY_CS, err, sizeof err) != 0)
         return cli_error(CLI_RUNTIME, "train", "training.gif: %s", err);
     return CLI_OK;
 }
@@ -83,6 +85,7 @@ int train_plots(train_run_state *r) {
     const cli_train_config *c = r->c;
     char csv[4200], png[4200], title[256];
     size_t D = nf_shape_sample_count(r->f->in);
+    train_eval_mode(r, 1); /* the run is over: evaluation statistics from here on */
     /* The banana is a volume-preserving map of N(0, I): its best objective is D/2 = 1. */
     double best = data_spec_is_toy(c->data) && strcmp(c->data, "toy:banana") == 0 ? 1.0 : NAN;
     snprintf(title, sizeof title, "%s: training objective", c->data);

@@ -87,9 +87,8 @@ static int build_model(train_run_state *r) {
         nf_status st = nf_checkpoint_load(&r->f, &r->opt, &ts, c->resume);
         if (st != NF_OK) return cli_nf_error(st, "train", c->resume);
         r->opt_ready = 1;
-        if (r->f->in.c != s.c || r->f->in.d != s.d || r->f->in.h != s.h || r->f->in.w != s.w)
-            return cli_error(CLI_DATA, "train", "%s was trained on %dx%dx%dx%d samples but --data gives %dx%dx%dx%d",
-                             c->resume, r->f->in.c, r->f->in.d, r->f->in.h, r->f->in.w, s.c, s.d, s.h, s.w);
+        int rc = cli_check_shape("train", r->f, s, c->data);
+        if (rc != CLI_OK) return rc;
         if (ts.ndata_pos != 4)
             return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
         r->step = ts.iteration;
@@ -100,12 +99,18 @@ static int build_model(train_run_state *r) {
         if ((st = data_seek(&r->train, ts.data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
         return CLI_OK;
     }
-    nf_glow_config g = c->glow;
-    g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
-    g.seed = c->seed;
-    nf_status st = nf_glow_config_check(&g);
-    if (st != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
-    if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
+    nf_status st;
+    if (c->spec) {
+        nf_shape one = {1, s.c, s.d, s.h, s.w};
+        if ((st = nf_model_from_spec(&r->f, one, c->spec, c->seed)) != NF_OK)
+            return cli_error(st == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_USAGE, "train", "--spec: %s", nf_last_error());
+    } else {
+        nf_glow_config g = c->glow;
+        g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
+        g.seed = c->seed;
+        if ((st = nf_glow_config_check(&g)) != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
+        if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
+    }
     if ((st = nf_adam_init(&r->opt, nf_flow_num_params(r->f), c->sched.lr)) != NF_OK)
         return cli_nf_error(st, "train", "optimiser");
     r->opt_ready = 1;
@@ -134,6 +139,9 @@ static void banner(const train_run_state *r) {
         printf("nflow train: glow L=%d K=%d hidden %d, %s coupling, %s; %zu parameters\n", g->levels, g->steps,
                g->hidden, g->coupling == NF_COUPLING_AFFINE ? "affine" : "additive",
                !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
+               nf_flow_num_params(r->f));
+    else if (nf_flow_is_model(r->f))
+        printf("nflow train: sequential model %s; %zu parameters\n", nf_model_spec(r->f) ? nf_model_spec(r->f) : "",
                nf_flow_num_params(r->f));
     printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train.size,
            s.c, s.d, s.h, s.w, s.n, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");

@@ -1,12 +1,10 @@
 /* The registry of flow kinds for model files, and the attribute accessors kinds use.
  *
- * HOOK for other flows: a kind is {ops->name, save_arch, create}. Glow is built in.
- * The generic sequential model (src/flows/sequential.c) joins by registering
- *     {"sequential", seq_save_arch, seq_create}
- * with nf_model_register_kind (or by adding it to builtin[] below), where save_arch
- * stores its text spec with nf_model_attrs_put_string(a, "spec", ...) and create
- * rebuilds the model from that spec. Until then, loading or saving such a flow fails
- * with "unsupported flow kind 'sequential'". */
+ * HOOK for other flows: a kind is {ops->name, save_arch, create}. Glow and the generic
+ * sequential model are built in (builtin[] below); a new flow type joins by adding its
+ * kind there (in a model_kind_<name>.c of its own) or, from outside the library, with
+ * nf_model_register_kind. Saving or loading a flow of any other kind fails with
+ * "unsupported flow kind '<name>'". */
 #include "io/model_kinds.h"
 
 #include <stdio.h>
@@ -14,7 +12,7 @@
 
 #define MAX_KINDS 16
 
-static const nf_model_kind *const builtin[] = {&model_kind_glow};
+static const nf_model_kind *const builtin[] = {&model_kind_glow, &model_kind_sequential};
 static const nf_model_kind *registered[MAX_KINDS];
 static int nregistered;
 

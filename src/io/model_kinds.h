@@ -16,7 +16,8 @@ const nf_model_kind *model_kind_find(const char *name);
 /* Records "unsupported flow kind '<name>' (model files know: glow, ...)", returns NF_ERR_FORMAT. */
 nf_status model_kind_unknown(const char *name);
 
-/* Built in (model_kind_glow.c). */
+/* Built in (model_kind_glow.c, model_kind_sequential.c). */
 extern const nf_model_kind model_kind_glow;
+extern const nf_model_kind model_kind_sequential;
 
 #endif

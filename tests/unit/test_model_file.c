@@ -120,6 +120,57 @@ static void test_roundtrip_untrained(void **state) {
     check_roundtrip(c, 0);
 }
 
+/* The generic sequential model: its spec and input shape rebuild it, every layer kind's
+ * blocks (frozen permutations and batch-norm statistics included) come back exactly. */
+static void test_roundtrip_sequential(void **state) {
+    char path[128];
+    tmp_path(path, sizeof path, "sequential");
+    size_t mem0 = nf_mem_current();
+    nf_shape v = {1, 4, 1, 1, 1};
+    const char *spec = "prior=diagonal, (actnorm, linear(lu=1), realnvp(hidden=8x2), permute, batchnorm, "
+                       "spline(bins=4,bound=3,hidden=8x2), maf(hidden=8x2), nice, hint(hidden=8x2), leakyrelu)*2";
+    nf_flow *f = NULL, *g = NULL;
+    NF_ASSERT_OK(nf_model_from_spec(&f, v, spec, 5));
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-2));
+    for (int s = 0; s < 3; s++) {
+        nf_tensor x = nftest_randn(16, 4, 1, 1, 1, 200 + (uint64_t)s);
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+        nf_tensor_free(&x);
+    }
+    nf_adam_free(&opt);
+    NF_ASSERT_OK(nf_model_save(f, path));
+    NF_ASSERT_OK(nf_model_load(&g, path));
+    assert_true(nf_flow_is_model(g));
+    assert_string_equal(nf_model_spec(f), nf_model_spec(g));
+    assert_int_equal(f->nlayers, g->nlayers);
+    assert_int_equal(f->params.count, g->params.count);
+    assert_memory_equal(f->params.value, g->params.value, f->params.count * sizeof(nf_real));
+    assert_memory_equal(f->params.frozen, g->params.frozen, f->params.count);
+    for (int i = 0; i < f->nlayers; i++) assert_int_equal(f->layers[i]->initialized, g->layers[i]->initialized);
+    NF_ASSERT_OK(nf_model_set_training(f, 0)); /* running averages: a pure function of the file */
+    NF_ASSERT_OK(nf_model_set_training(g, 0));
+    nf_tensor zf, zg;
+    double ldf[5], ldg[5];
+    forward_of(f, &zf, ldf);
+    forward_of(g, &zg, ldg);
+    assert_memory_equal(zf.data, zg.data, nf_tensor_count(&zf) * sizeof(nf_real));
+    assert_memory_equal(ldf, ldg, sizeof ldf);
+    nf_tensor_free(&zf), nf_tensor_free(&zg);
+    nf_flow_destroy(f), nf_flow_destroy(g);
+    /* built by hand: no spec to rebuild it from */
+    nf_layer *l;
+    NF_ASSERT_OK(nf_model_create(&f, v, NF_PRIOR_STANDARD));
+    NF_ASSERT_OK(nf_actnorm_create(&l, v));
+    NF_ASSERT_OK(nf_model_add(f, l, NULL));
+    NF_ASSERT_OK(nf_model_build(f, 1));
+    NF_ASSERT_FAILS(nf_model_save(f, path), NF_ERR_ARG);
+    assert_non_null(strstr(nf_last_error(), "nf_model_from_spec"));
+    nf_flow_destroy(f);
+    assert_int_equal(nf_mem_current(), mem0);
+    unlink(path);
+}
+
 /* ---------------------------------------------------------------- bad files */
 
 /* Saves a trained model to path and returns it (for edits). */
@@ -229,8 +280,8 @@ static void test_wrong_version_and_kind(void **state) {
     set_int_attr(path, "/", "format_version", 2);
     assert_load_fails(path, NF_ERR_FORMAT, "format_version 2");
     set_int_attr(path, "/", "format_version", 1);
-    set_str_attr(path, "flow_kind", "sequential");
-    assert_load_fails(path, NF_ERR_FORMAT, "unsupported flow kind 'sequential'");
+    set_str_attr(path, "flow_kind", "mystery");
+    assert_load_fails(path, NF_ERR_FORMAT, "unsupported flow kind 'mystery' (model files know: glow, sequential)");
     set_str_attr(path, "flow_kind", "glow"); /* back, as h5py would write it: loads */
     nf_flow *g = NULL;
     NF_ASSERT_OK(nf_model_load(&g, path));
@@ -440,6 +491,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_multiscale),
         cmocka_unit_test(test_roundtrip_vectors),
         cmocka_unit_test(test_roundtrip_untrained),
+        cmocka_unit_test(test_roundtrip_sequential),
         cmocka_unit_test(test_not_a_model),
         cmocka_unit_test(test_wrong_version_and_kind),
         cmocka_unit_test(test_shape_mismatch_and_missing),

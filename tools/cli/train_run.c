@@ -24,11 +24,11 @@ void train_config_default(cli_train_config *c) {
     c->show_tty = -1;
 }
 
-/* Validation data: fresh toy samples, a named dataset, or the end of the training file. */
-static int open_val(train_run_state *r, cli_data_options *o, long long *train_count) {
+/* Validation data: fresh toy samples, the whole of --val, or [start, start + count) of
+ * the training file (count 0: none). */
+static int open_val(train_run_state *r, const cli_data_options *o, long long start, long long count) {
     const cli_train_config *c = r->c;
-    *train_count = 0;
-    if (c->val && strcmp(c->val, "none") == 0) return CLI_OK;
+    if ((c->val && strcmp(c->val, "none") == 0) || (!c->val && !r->train.toy && count == 0)) return CLI_OK;
     cli_data_options v = *o;
     v.shuffle = 0;
     const char *spec = c->val ? c->val : c->data;
@@ -36,8 +36,9 @@ static int open_val(train_run_state *r, cli_data_options *o, long long *train_co
         v.toy_size = c->val_size;
         v.seed = c->seed ^ 0xA5A5A5A5A5A5A5A5ull; /* samples the training set never saw */
     } else {
-        /* Statistics computed on the training split must normalise the validation
-         * data too (stored ones are the same attributes anyway). */
+        v.start = start, v.count = count;
+        /* Statistics computed on the training range must normalise the validation data
+         * too (stored ones are the same attributes anyway). */
         if (c->normalize == NF_NORM_COMPUTE) {
             r->val_mean = malloc(sizeof(double) * (size_t)r->train.shape.c);
             r->val_std = malloc(sizeof(double) * (size_t)r->train.shape.c);
@@ -46,12 +47,6 @@ static int open_val(train_run_state *r, cli_data_options *o, long long *train_co
             if (st != NF_OK) return cli_nf_error(st, "train", "training statistics");
             v.normalize = NF_NORM_GIVEN;
             v.mean = r->val_mean, v.std = r->val_std;
-        }
-        if (!c->val) {
-            long long k = (long long)floor(c->val_split * (double)r->train.size);
-            if (k < 1 || k >= r->train.size) return CLI_OK; /* too small to split */
-            v.start = r->train.size - k, v.count = k;
-            *train_count = r->train.size - k;
         }
     }
     int rc = data_open(&r->val, "train", spec, &v);
@@ -68,14 +63,19 @@ static int open_data(train_run_state *r) {
     const cli_train_config *c = r->c;
     cli_data_options o = {c->batch, c->seed, c->train_size, 0, 0, 1, 1, (nf_norm_mode)c->normalize, NULL, NULL};
     int rc = data_open(&r->train, "train", c->data, &o);
-    long long train_count = 0;
-    if (rc == CLI_OK) rc = open_val(r, &o, &train_count);
-    if (rc == CLI_OK && train_count > 0) {
-        /* Split: reopen the training range without the held-out end. */
-        data_close(&r->train);
-        o.count = train_count;
-        rc = data_open(&r->train, "train", c->data, &o);
+    long long n = r->train.size, k = 0;
+    if (rc == CLI_OK && !r->train.toy && !c->val) {
+        /* Hold out the end of the file: reopen the training range without it. */
+        k = (long long)floor(c->val_split * (double)n);
+        if (k >= 1 && k < n) {
+            data_close(&r->train);
+            o.count = n - k;
+            rc = data_open(&r->train, "train", c->data, &o);
+        } else {
+            k = 0; /* too small to split */
+        }
     }
+    if (rc == CLI_OK) rc = c->val ? open_val(r, &o, 0, 0) : open_val(r, &o, n - k, k);
     return rc;
 }
 

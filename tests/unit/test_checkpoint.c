@@ -35,6 +35,13 @@ static void train(nf_flow *f, nf_adam *opt, nf_train_state *ts, int steps) {
     nf_tensor_free(&x);
 }
 
+/* A small vector Glow of c channels. */
+static nf_glow_config small_vector(int c) {
+    nf_glow_config cfg = nf_glow_config_default(c, 1, 1);
+    cfg.hidden = 8, cfg.levels = 1, cfg.steps = 2, cfg.multiscale = 0;
+    return cfg;
+}
+
 static void start(nf_glow_config c, nf_flow **f, nf_adam *opt, nf_train_state *ts) {
     NF_ASSERT_OK(nf_glow_create(f, &c));
     NF_ASSERT_OK(nf_adam_init(opt, nf_flow_num_params(*f), 3e-3));
@@ -139,12 +146,10 @@ static void crash_while_saving(nf_flow *f, nf_adam *opt, nf_train_state *ts, con
 static void test_kill_during_save(void **state) {
     char path[128];
     tmp_path(path, sizeof path, "crash");
-    nf_glow_config c = nf_glow_config_default(4, 1, 1);
-    c.hidden = 8, c.levels = 1, c.steps = 2, c.multiscale = 0;
     nf_flow *f, *g;
     nf_adam opt, og;
     nf_train_state ts, tg;
-    start(c, &f, &opt, &ts);
+    start(small_vector(4), &f, &opt, &ts);
     train(f, &opt, &ts, 2);
     NF_ASSERT_OK(nf_checkpoint_save(f, &opt, &ts, path));
 
@@ -205,12 +210,10 @@ static void assert_ckpt_fails(const char *path, const char *needle) {
 static void test_bad_checkpoints(void **state) {
     char path[128];
     tmp_path(path, sizeof path, "bad");
-    nf_glow_config c = nf_glow_config_default(2, 1, 1);
-    c.hidden = 8, c.levels = 1, c.steps = 2, c.multiscale = 0;
     nf_flow *f, *g;
     nf_adam opt, o2;
     nf_train_state ts;
-    start(c, &f, &opt, &ts);
+    start(small_vector(2), &f, &opt, &ts);
     train(f, &opt, &ts, 1);
 
     NF_ASSERT_FAILS(nf_checkpoint_save(NULL, &opt, &ts, path), NF_ERR_ARG);

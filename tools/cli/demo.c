@@ -13,7 +13,7 @@ static const char help[] =
     "NAME\n"
     "  nflow demo - train the banana tutorial and a small image flow, write the pictures\n\n"
     "SYNOPSIS\n"
-    "  nflow demo [--out DIR] [--image-steps N] [--no-images] [--threads N]\n\n"
+    "  nflow demo [--out DIR] [--image-data KIND] [--image-steps N] [--no-images] [--threads N]\n\n"
     "DESCRIPTION\n"
     "  1. The InvertibleNetworks.jl banana tutorial: Glow with 2 channels, hidden 16,\n"
     "     L=1, K=10, no squeeze, batch 150, Adam lr 9e-4, 400 iterations over 60 000\n"
@@ -29,6 +29,7 @@ static const char help[] =
     "  The whole demo takes about two minutes on 2 cores.\n\n"
     "OPTIONS\n"
     "  --out DIR          output directory [demo_out]\n"
+    "  --image-data KIND  auto|fashion-mnist|seismic [auto: Fashion-MNIST when installed]\n"
     "  --image-steps N    training steps of the image flow [600]\n"
     "  --no-images        only the banana\n"
     "  --threads N        OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
@@ -54,12 +55,13 @@ static int banana(const char *out, int threads, cli_train_result *res) {
     return train_run(&c, res);
 }
 
-/* The image data: Fashion-MNIST if installed, else synthetic seismic. */
-static int image_data(const char *dir, char *spec, size_t n, char *val, const char **name) {
+/* The image data: Fashion-MNIST if installed (kind 0) or asked for (1), else synthetic
+ * seismic (2). */
+static int image_data(const char *dir, int kind, char *spec, size_t n, char *val, const char **name) {
     char path[4200];
     struct stat st;
     nf_status s;
-    if (stat(NF_FASHION_MNIST_DIR, &st) == 0) {
+    if (kind == 1 || (kind == 0 && stat(NF_FASHION_MNIST_DIR, &st) == 0)) {
         cli_path(path, sizeof path, dir, "fashion_mnist.h5");
         *name = "Fashion-MNIST 28x28";
         s = stat(path, &st) == 0 ? NF_OK : nf_convert_fashion_mnist(NULL, path, 0);
@@ -77,9 +79,9 @@ static int image_data(const char *dir, char *spec, size_t n, char *val, const ch
     return s == NF_OK ? CLI_OK : cli_nf_error(s, "demo", "making the image data");
 }
 
-static int images(const char *dir, long steps, int threads, cli_train_result *res, const char **name) {
+static int images(const char *dir, int kind, long steps, int threads, cli_train_result *res, const char **name) {
     char spec[4300], val[4300];
-    int rc = image_data(dir, spec, sizeof spec, val, name);
+    int rc = image_data(dir, kind, spec, sizeof spec, val, name);
     if (rc != CLI_OK) return rc;
     char out[4200];
     cli_path(out, sizeof out, dir, "images");
@@ -104,9 +106,10 @@ static int images(const char *dir, long steps, int threads, cli_train_result *re
 int cmd_demo(int argc, char **argv) {
     const char *out = "demo_out";
     long image_steps = 600;
-    int no_images = 0, threads = 0;
+    int no_images = 0, threads = 0, kind = 0;
     cli_opt opts[] = {
         {"out", OPT_STR, &out},
+        {"image-data", OPT_CHOICE, &kind, 0, 0, "auto|fashion-mnist|seismic"},
         {"image-steps", OPT_LONG, &image_steps, 1, 1e9},
         {"no-images", OPT_FLAG, &no_images},
         {"threads", OPT_INT, &threads, 1, 1024},
@@ -120,7 +123,7 @@ int cmd_demo(int argc, char **argv) {
     cli_train_result b = {0}, im = {0};
     const char *name = "";
     rc = banana(cli_path(dir, sizeof dir, out, "banana"), threads, &b);
-    if (rc == CLI_OK && !no_images) rc = images(out, image_steps, threads, &im, &name);
+    if (rc == CLI_OK && !no_images) rc = images(out, kind, image_steps, threads, &im, &name);
     if (rc != CLI_OK) return rc;
     printf("\n== demo finished in %.0f s\n", cli_now() - t0);
     printf("banana: held-out objective %.4f on 10000 fresh samples after 400 steps (best possible 1.0; the "

@@ -13,10 +13,13 @@
  * Every write goes to a temporary file in the target's directory that is flushed to
  * disk and then renamed over the target: a crash at any moment leaves either the old
  * file or the new one, never a broken one (at worst a stray "<path>.tmp-…" file).
- * Every read checks what it reads (format, version, architecture, every parameter
- * block's shape, HDF5 checksums) and fails with NF_ERR_IO (cannot open) or
- * NF_ERR_FORMAT (wrong kind, version or content) and one line in nf_last_error();
- * HDF5 never prints its error stack from these calls.
+ * The first 512 bytes of a file hold a stamp (its size and a CRC-32 of the rest); a file
+ * changed after writing must have them zeroed (datasets/MODEL_FORMAT.md, "The stamp").
+ * Every read checks what it reads (stamp, format, version, architecture, every
+ * parameter block's shape, HDF5's checksums) and fails with NF_ERR_IO (cannot open) or
+ * NF_ERR_FORMAT (truncated, corrupted, wrong kind, version or content) and one line in
+ * nf_last_error(); HDF5 never prints its error stack from these calls.
+ * Glow and sequential models (built with nf_model_from_spec) are supported.
  */
 #ifndef NFLOW_MODEL_IO_H
 #define NFLOW_MODEL_IO_H

@@ -86,8 +86,11 @@ int nf_layer_is_batchnorm(const nf_layer *l);
  *     yb = exp(s(xa)) * xb + t(xa),   logdet = sum s(xa),
  * s and t separate MLPs xa -> xb of the given spec whose last layers start at zero
  * (the layer starts as the identity). Alternate parity 0, 1, 0, ... between layers.
+ * clamp 0 is the tutorials' unbounded exp(s); clamp > 0 soft-clamps the log-scale,
+ * s = clamp * tanh(s_raw / clamp), so one layer scales by at most e^clamp (an unbounded
+ * scale can blow up on an outlier: see tools/torch/moons_compare.sh).
  * Needs D >= 2. Blocks "s_net", "t_net" (each its dense layers' W then b, in order). */
-nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
+nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, double clamp);
 /* NICE additive coupling: yb = xb + t(xa), logdet 0. Block "t_net". */
 nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
 
@@ -135,7 +138,7 @@ nf_status nf_iaf_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity
  *     nf_model_create(&m, v, NF_PRIOR_STANDARD);
  *     for (int i = 0; i < 9; i++) {
  *         nf_layer *l;
- *         nf_realnvp_create(&l, v, nf_mlp_spec_uniform(24, 3, NF_ACT_LEAKY_RELU), i % 2);
+ *         nf_realnvp_create(&l, v, nf_mlp_spec_uniform(24, 3, NF_ACT_LEAKY_RELU), i % 2, 0);
  *         nf_model_add(m, l, NULL);
  *     }
  *     nf_model_build(m, 1);                             // parameters, initialised from seed 1
@@ -163,7 +166,8 @@ nf_status nf_model_build(nf_flow *m, uint64_t seed);
  *     "prior=diagonal, (actnorm, linear(lu=1), spline(bins=8,bound=3,hidden=16x3))*3"
  *     "maf(hidden=24x3)*4"     "(batchnorm, realnvp, reverse)*4"
  * Layers and options (defaults):
- *     realnvp, nice (hidden=24x3, act=leakyrelu, parity); affine (scale=1, shift=1);
+ *     realnvp (hidden=24x3, act=leakyrelu, clamp=0, parity); nice (hidden=24x3, act=leakyrelu, parity);
+ *     affine (scale=1, shift=1);
  *     linear (lu=0); leakyrelu (alpha=0.2); reverse; permute (random, from the seed);
  *     batchnorm (momentum=0.9, eps=1e-5); actnorm;
  *     maf, iaf (hidden=24x3, act=relu, parity);

@@ -127,8 +127,10 @@ static nf_status arg_hidden(const spec_args *a, const char *layer, nf_mlp_spec *
 
 static nf_status make_realnvp(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     nf_mlp_spec net;
+    double clamp;
     NF_TRY(arg_hidden(a, "realnvp", &net));
-    return nf_realnvp_create(out, in, net, parity);
+    NF_TRY(arg_real(a, "realnvp", "clamp", &clamp));
+    return nf_realnvp_create(out, in, net, parity, clamp);
 }
 static nf_status make_nice(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     nf_mlp_spec net;
@@ -192,7 +194,7 @@ static nf_status make_actnorm(nf_layer **out, nf_shape in, const spec_args *a, i
 }
 
 static const layer_kind kinds[] = {
-    {"realnvp", {"hidden", "act"}, {"24x3", "leakyrelu"}, 1, make_realnvp},
+    {"realnvp", {"hidden", "act", "clamp"}, {"24x3", "leakyrelu", "0"}, 1, make_realnvp},
     {"nice", {"hidden", "act"}, {"24x3", "leakyrelu"}, 1, make_nice},
     {"maf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_maf},
     {"iaf", {"hidden", "act"}, {"24x3", "relu"}, 1, make_iaf},

@@ -5,9 +5,11 @@
 #include <math.h>
 #include <string.h>
 
-nf_status nf_affine_core_setup(nf_affine_core *c, const char *who, int da, int db, nf_mlp_spec spec, int scale) {
+nf_status nf_affine_core_setup(nf_affine_core *c, const char *who, int da, int db, nf_mlp_spec spec, int scale,
+                               double clamp) {
     memset(c, 0, sizeof *c);
-    c->da = da, c->db = db, c->scale = scale != 0;
+    if (!(clamp >= 0) || !isfinite(clamp)) return nf_fail(NF_ERR_ARG, "%s: clamp must be >= 0, got %g", who, clamp);
+    c->da = da, c->db = db, c->scale = scale != 0, c->clamp = clamp;
     if (c->scale) NF_TRY(nf_mlp_setup(&c->s_net, who, da, spec, db));
     return nf_mlp_setup(&c->t_net, who, da, spec, db);
 }
@@ -48,10 +50,14 @@ static core_work carve(const nf_affine_core *c, int n, nf_real *work) {
     return w;
 }
 
-/* Runs the nets on xa: *s (NULL without scale) and *t, each (n, db). */
+/* Runs the nets on xa: *s (NULL without scale) and *t, each (n, db). The clamp
+ * rewrites the s net's output in place: its backward never reads its own output. */
 static void conditioner(const nf_affine_core *c, const nf_real *param, const nf_real *xa, int n, core_work *w,
                         const nf_real **s, const nf_real **t) {
-    *s = c->scale ? nf_mlp_forward(&c->s_net, param, xa, n, w->s_acts, w->scratch) : NULL;
+    nf_real *sv = c->scale ? nf_mlp_forward(&c->s_net, param, xa, n, w->s_acts, w->scratch) : NULL;
+    if (sv && c->clamp > 0)
+        for (size_t k = 0; k < (size_t)n * c->db; k++) sv[k] = (nf_real)(c->clamp * tanh(sv[k] / c->clamp));
+    *s = sv;
     *t = nf_mlp_forward(&c->t_net, param + nf_affine_core_t_offset(c), xa, n, w->t_acts, w->scratch);
 }
 
@@ -87,7 +93,8 @@ void nf_affine_core_inverse(const nf_affine_core *c, const nf_real *param, const
     for (size_t k = 0; k < cnt; k++) yb[k] = s ? (yb[k] - t[k]) * (nf_real)exp(-s[k]) : yb[k] - t[k];
 }
 
-/* With yb = e^s xb + t: dt = dyb, ds = dyb (yb - t) + dlogdet, dxb = dyb e^s. */
+/* With yb = e^s xb + t: dt = dyb, ds = dyb (yb - t) + dlogdet, dxb = dyb e^s; through
+ * the clamp, ds_raw = ds (1 - (s / clamp)^2). */
 void nf_affine_core_backward(const nf_affine_core *c, const nf_real *param, nf_real *grad, const nf_real *xa,
                              nf_real *yb, nf_real *dyb, nf_real *dxa, int n, double dlogdet, nf_real *work) {
     core_work w = carve(c, n, work);
@@ -100,7 +107,9 @@ void nf_affine_core_backward(const nf_affine_core *c, const nf_real *param, nf_r
         w.dt[k] = dyb[k];
         if (s) {
             nf_real e = (nf_real)exp(s[k]);
-            w.ds[k] = (nf_real)(dyb[k] * v + dlogdet);
+            double dsk = dyb[k] * v + dlogdet;
+            if (c->clamp > 0) dsk *= 1 - (s[k] / c->clamp) * (s[k] / c->clamp);
+            w.ds[k] = (nf_real)dsk;
             yb[k] = v / e;
             dyb[k] *= e;
         } else {

@@ -2,7 +2,9 @@
  * couplings and the HINT nodes:
  *     yb = exp(s(xa)) * xb + t(xa),   ya = xa,   logdet = sum s(xa),
  * s and t two MLPs da -> db (ADCME's AffineHalfFlow), both with their last layer
- * zero-initialised so the step starts as the identity. Without scale it is NICE's
+ * zero-initialised so the step starts as the identity. With clamp > 0 the log-scale
+ * is soft-clamped, s = clamp * tanh(s_raw / clamp), so one step scales by at most
+ * e^clamp (an unbounded exp(s) can overflow on outliers). Without scale it is NICE's
  * additive coupling yb = xb + t(xa) (logdet 0). The caller gathers xa (n, da) and
  * xb (n, db) into contiguous buffers; the nets' activations live in the workspace,
  * so the backward runs them once, to invert and to backpropagate. */
@@ -14,11 +16,13 @@
 typedef struct nf_affine_core {
     int da, db;   /* conditioner and transformed sizes */
     int scale;    /* 0: additive (no s net) */
+    double clamp; /* > 0: s = clamp * tanh(s_raw / clamp) */
     nf_mlp s_net; /* da -> db, parameters first (if scale) */
     nf_mlp t_net; /* da -> db */
 } nf_affine_core;
 
-nf_status nf_affine_core_setup(nf_affine_core *c, const char *who, int da, int db, nf_mlp_spec spec, int scale);
+nf_status nf_affine_core_setup(nf_affine_core *c, const char *who, int da, int db, nf_mlp_spec spec, int scale,
+                               double clamp);
 size_t nf_affine_core_nparams(const nf_affine_core *c);
 /* Offset of the t net in the core's parameter view. */
 size_t nf_affine_core_t_offset(const nf_affine_core *c);

@@ -105,7 +105,7 @@ static const nf_layer_ops nice_ops = {
     .destroy = nf_vec_layer_free,
 };
 
-static nf_status vc_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, int scale) {
+static nf_status vc_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, int scale, double clamp) {
     const char *who = scale ? "realnvp" : "nice";
     NF_CHECK_NULL(out);
     *out = NULL;
@@ -118,7 +118,7 @@ static nf_status vc_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int par
     v->parity = parity;
     v->spec = net;
     int da = nf_mask_count_a((int)D, parity);
-    nf_status s = nf_affine_core_setup(&v->core, who, da, (int)D - da, net, scale);
+    nf_status s = nf_affine_core_setup(&v->core, who, da, (int)D - da, net, scale, clamp);
     if (s != NF_OK) {
         nf_free(v);
         *out = NULL;
@@ -128,10 +128,10 @@ static nf_status vc_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int par
     return NF_OK;
 }
 
-nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity) {
-    return vc_create(out, in, net, parity, 1);
+nf_status nf_realnvp_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, double clamp) {
+    return vc_create(out, in, net, parity, 1, clamp);
 }
 
 nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity) {
-    return vc_create(out, in, net, parity, 0);
+    return vc_create(out, in, net, parity, 0, 0);
 }

@@ -38,7 +38,7 @@ static nf_status build(hint *h, int off, int m, size_t *poff, int *idx) {
     int i = (*idx)++;
     hint_node *nd = &h->node[i];
     nd->off = off, nd->m = m, nd->ma = m / 2, nd->a = nd->b = -1;
-    NF_TRY(nf_affine_core_setup(&nd->core, "hint", nd->ma, m - nd->ma, h->spec, 1));
+    NF_TRY(nf_affine_core_setup(&nd->core, "hint", nd->ma, m - nd->ma, h->spec, 1, 0));
     nd->poff = *poff;
     *poff += nf_affine_core_nparams(&nd->core);
     h->maxa = nd->ma > h->maxa ? nd->ma : h->maxa;

@@ -182,6 +182,39 @@ static void test_trains_with_the_shared_trainer(void **state) {
     nf_flow_destroy(m);
 }
 
+/* Memory of a training step besides the parameters and Adam's moments does not grow
+ * with depth (every layer rebuilds its input), and after the first step no step
+ * allocates. */
+static size_t step_memory(const char *spec, size_t *steady_growth) {
+    nf_flow *m;
+    NF_ASSERT_OK(nf_model_from_spec(&m, (nf_shape){1, 6, 1, 1, 1}, spec, 1));
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(m), 1e-3));
+    nf_tensor x = vt_batch(64, 6, 1.0, 2);
+    size_t before = nf_mem_current();
+    nf_mem_reset_peak();
+    nf_loss_stats st;
+    NF_ASSERT_OK(nf_train_step(m, &opt, &x, &st));
+    size_t used = nf_mem_peak() - before, after = nf_mem_current();
+    nf_mem_reset_peak();
+    for (int i = 0; i < 3; i++) NF_ASSERT_OK(nf_train_step(m, &opt, &x, &st));
+    *steady_growth = nf_mem_peak() - after;
+    nf_adam_free(&opt);
+    nf_tensor_free(&x);
+    nf_flow_destroy(m);
+    return used;
+}
+
+static void test_memory_flat_in_depth(void **state) {
+    size_t g4, g32;
+    size_t m4 = step_memory("(realnvp(hidden=16x2), maf(hidden=16x2), spline(hidden=8x2), hint(hidden=8x2))*1", &g4);
+    size_t m32 = step_memory("(realnvp(hidden=16x2), maf(hidden=16x2), spline(hidden=8x2), hint(hidden=8x2))*8", &g32);
+    assert_true(m4 > 0);
+    assert_int_equal(m4, m32);
+    assert_int_equal(g4, 0);
+    assert_int_equal(g32, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_builds_the_tutorial_stack),
@@ -189,6 +222,7 @@ int main(void) {
         cmocka_unit_test(test_building_by_hand),
         cmocka_unit_test(test_mixed_stack_invertible),
         cmocka_unit_test(test_trains_with_the_shared_trainer),
+        cmocka_unit_test(test_memory_flat_in_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

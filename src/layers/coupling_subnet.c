@@ -1,9 +1,9 @@
-/* The conv sub-network of the image couplings and the wiring they share (see
- * coupling_subnet.h). Everything here runs on workspace memory: no allocation
- * outside nf_coupling_new. */
+/* The conv sub-network of the image couplings on one channel-major chunk, and the
+ * coupling wiring (see coupling_subnet.h). Everything here runs on workspace memory:
+ * no allocation outside nf_coupling_new. The threaded passes are in coupling_chunks.c. */
 #include "layers/coupling_subnet.h"
 
-#include "kernels/conv2d.h"
+#include "kernels/conv2d_cm.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,85 +59,60 @@ void nf_subnet_init(const nf_subnet *net, nf_real *param, nf_rng *rng) {
 }
 
 /* Scratch the conv kernels need for the largest of the three convs. */
-static size_t conv_work_count(const nf_subnet *net, int n, int h, int w) {
-    size_t a = nf_conv2d_work_count(n, net->cin, net->hidden, h, w, 3);
-    size_t b = nf_conv2d_work_count(n, net->hidden, net->hidden, h, w, 1);
-    size_t c = nf_conv2d_work_count(n, net->hidden, net->cout, h, w, 3);
+static size_t conv_work_count(const nf_subnet *net, int nb, int h, int w) {
+    size_t a = nf_cm_conv_work_count(nb, net->cin, net->hidden, h, w, 3);
+    size_t b = nf_cm_conv_work_count(nb, net->hidden, net->hidden, h, w, 1);
+    size_t c = nf_cm_conv_work_count(nb, net->hidden, net->cout, h, w, 3);
     size_t m = a > b ? a : b;
     return m > c ? m : c;
 }
 
-size_t nf_subnet_work_bytes(const nf_subnet *net, int n, int h, int w) {
-    size_t px = (size_t)n * h * w, hid = px * net->hidden;
+size_t nf_subnet_work_bytes(const nf_subnet *net, int nb, int h, int w) {
+    size_t px = (size_t)nb * h * w, hid = px * net->hidden;
     return nf_work_bytes(px * net->cin) + 3 * nf_work_bytes(hid) + nf_work_bytes(px * net->cout) +
-           nf_work_bytes(conv_work_count(net, n, h, w));
+           nf_work_bytes(conv_work_count(net, nb, h, w));
 }
 
-nf_subnet_acts nf_subnet_take(const nf_subnet *net, nf_ctx *ctx, size_t *off, int n, int h, int w) {
-    size_t px = (size_t)n * h * w, hid = px * net->hidden;
+nf_subnet_acts nf_subnet_take(const nf_subnet *net, nf_ctx *ctx, size_t *off, int nb, int h, int w) {
+    size_t px = (size_t)nb * h * w, hid = px * net->hidden;
     nf_subnet_acts a;
     a.x = nf_ctx_take(ctx, off, px * net->cin);
     a.h1 = nf_ctx_take(ctx, off, hid);
     a.h2 = nf_ctx_take(ctx, off, hid);
     a.out = nf_ctx_take(ctx, off, px * net->cout);
     a.dh = nf_ctx_take(ctx, off, hid);
-    a.work = nf_ctx_take(ctx, off, conv_work_count(net, n, h, w));
-    a.n = n;
+    a.work = nf_ctx_take(ctx, off, conv_work_count(net, nb, h, w));
+    a.nb = nb;
     a.h = h;
     a.w = w;
     return a;
 }
 
-/* h = max(h, 0) */
-static void relu(nf_real *h, size_t count) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++) h[i] = h[i] > 0 ? h[i] : 0;
-}
-
-/* dh *= [h > 0]: h is the ReLU output, positive exactly where its input was */
-static void relu_backward(nf_real *dh, const nf_real *h, size_t count) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; i++)
-        if (!(h[i] > 0)) dh[i] = 0;
-}
-
-static _Thread_local unsigned long forward_count;
-
-unsigned long nf_subnet_forward_count(void) { return forward_count; }
-
 void nf_subnet_forward(const nf_subnet *net, const nf_real *param, nf_subnet_acts *a) {
     nf_param_block b[NBLOCKS];
     layout(net, b);
-    int n = a->n, h = a->h, w = a->w, hid = net->hidden;
-    size_t nh = (size_t)n * hid * h * w;
-    nf_conv2d_forward(a->h1, a->x, param + b[W1].offset, param + b[B1].offset, n, net->cin, hid, h, w, 3, a->work);
-    relu(a->h1, nh);
-    nf_conv2d_forward(a->h2, a->h1, param + b[W2].offset, param + b[B2].offset, n, hid, hid, h, w, 1, a->work);
-    relu(a->h2, nh);
-    nf_conv2d_forward(a->out, a->h2, param + b[W3].offset, param + b[B3].offset, n, hid, net->cout, h, w, 3,
-                      a->work);
-    forward_count++;
+    int nb = a->nb, h = a->h, w = a->w, hid = net->hidden;
+    /* bias and ReLU are applied while each output is still in cache */
+    nf_cm_conv_forward(a->h1, a->x, param + b[W1].offset, param + b[B1].offset, 1, nb, net->cin, hid, h, w, 3,
+                       a->work);
+    nf_cm_conv_forward(a->h2, a->h1, param + b[W2].offset, param + b[B2].offset, 1, nb, hid, hid, h, w, 1, a->work);
+    nf_cm_conv_forward(a->out, a->h2, param + b[W3].offset, param + b[B3].offset, 0, nb, hid, net->cout, h, w, 3,
+                       a->work);
 }
 
 void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *grad, nf_subnet_acts *a) {
     nf_param_block b[NBLOCKS];
     layout(net, b);
-    int n = a->n, h = a->h, w = a->w, hid = net->hidden;
-    size_t nh = (size_t)n * hid * h * w;
-    /* conv3: dW3 += dout (x) h2; dh = conv3^T(dout) masked by ReLU 2 */
-    nf_conv2d_backward_weights(grad + b[W3].offset, grad + b[B3].offset, a->out, a->h2, n, hid, net->cout, h, w, 3,
-                               a->work);
-    nf_conv2d_backward_data(a->dh, a->out, param + b[W3].offset, n, hid, net->cout, h, w, 3, a->work);
-    relu_backward(a->dh, a->h2, nh);
-    /* conv2: h2 is dead now, so it receives dloss/dh1 */
-    nf_conv2d_backward_weights(grad + b[W2].offset, grad + b[B2].offset, a->dh, a->h1, n, hid, hid, h, w, 1,
-                               a->work);
-    nf_conv2d_backward_data(a->h2, a->dh, param + b[W2].offset, n, hid, hid, h, w, 1, a->work);
-    relu_backward(a->h2, a->h1, nh);
-    /* conv1: x is read for dW1 before it is overwritten by dloss/dx */
-    nf_conv2d_backward_weights(grad + b[W1].offset, grad + b[B1].offset, a->h2, a->x, n, net->cin, hid, h, w, 3,
-                               a->work);
-    nf_conv2d_backward_data(a->x, a->h2, param + b[W1].offset, n, net->cin, hid, h, w, 3, a->work);
+    int nb = a->nb, h = a->h, w = a->w, hid = net->hidden;
+    /* conv3: dW3, db3 from dout = a->out; dh = conv3^T(dout) masked by ReLU 2 (h2 > 0) */
+    nf_cm_conv_backward(a->dh, grad + b[W3].offset, grad + b[B3].offset, a->out, a->h2, param + b[W3].offset, 1, nb,
+                        hid, net->cout, h, w, 3, a->work);
+    /* conv2: h2 is dead now, so it receives dloss/dh1, masked by ReLU 1 (h1 > 0) */
+    nf_cm_conv_backward(a->h2, grad + b[W2].offset, grad + b[B2].offset, a->dh, a->h1, param + b[W2].offset, 1, nb,
+                        hid, hid, h, w, 1, a->work);
+    /* conv1: x is read for dW1 before the kernel overwrites it with dloss/dx */
+    nf_cm_conv_backward(a->x, grad + b[W1].offset, grad + b[B1].offset, a->h2, a->x, param + b[W1].offset, 0, nb,
+                        net->cin, hid, h, w, 3, a->work);
 }
 
 /* ---------------------------------------------------------------- coupling wiring */
@@ -146,7 +121,7 @@ void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *gra
 #define NF_COUPLING_MAX_HIDDEN 16384
 
 nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_ca, const nf_layer_ops *ops,
-                          const char *who) {
+                          nf_coupling_step step, const char *who) {
     if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
     *out = NULL;
     if (in.c < 2) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 2 channels to split, got c = %d", who, in.c);
@@ -160,16 +135,12 @@ nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_c
     cp->ca = in.c / 2;
     cp->cb = in.c - cp->ca;
     cp->net = (nf_subnet){cp->cb, hidden, out_per_ca * cp->ca};
+    cp->step = step;
     cp->base.ops = ops;
     cp->base.in = in;
     cp->base.nparams = nf_subnet_nparams(&cp->net);
     *out = &cp->base;
     return NF_OK;
-}
-
-size_t nf_coupling_workspace(const nf_layer *l, nf_shape in) {
-    const nf_coupling *cp = (const nf_coupling *)l;
-    return nf_subnet_work_bytes(&cp->net, in.n, in.h, in.w);
 }
 
 void nf_coupling_init_params(nf_layer *l, nf_rng *rng) {
@@ -183,25 +154,3 @@ int nf_coupling_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
 }
 
 void nf_coupling_destroy(nf_layer *l) { nf_free(l); }
-
-nf_subnet_acts nf_coupling_condition(nf_coupling *cp, const nf_tensor *x, nf_ctx *ctx) {
-    size_t off = 0, hw = (size_t)x->h * x->w, per_b = (size_t)cp->cb * hw;
-    nf_subnet_acts a = nf_subnet_take(&cp->net, ctx, &off, x->n, x->h, x->w);
-    /* xb of sample b sits after its ca channels; NN wants the batch contiguous */
-    for (int b = 0; b < x->n; b++)
-        memcpy(a.x + b * per_b, x->data + ((size_t)b * x->c + cp->ca) * hw, per_b * sizeof(nf_real));
-    nf_subnet_forward(&cp->net, cp->base.param, &a);
-    return a;
-}
-
-void nf_coupling_backprop(nf_coupling *cp, nf_subnet_acts *a, nf_tensor *dy) {
-    nf_subnet_backward(&cp->net, cp->base.param, cp->base.grad, a);
-    size_t hw = (size_t)dy->h * dy->w, per_b = (size_t)cp->cb * hw;
-    /* dxb = dy_b + NN^T(dNN) */
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < dy->n; b++) {
-        nf_real *d = dy->data + ((size_t)b * dy->c + cp->ca) * hw;
-        const nf_real *g = a->x + b * per_b;
-        for (size_t i = 0; i < per_b; i++) d[i] += g[i];
-    }
-}

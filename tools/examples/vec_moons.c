@@ -3,9 +3,11 @@
  * sample_moons(128) (ADCME's nmoons: 2 moons, eps 0.05, translation (0.25, -0.25)),
  * batch 128, Adam, and reports the held-out negative log-likelihood (nats per point,
  * the full density) on 16 more such batches.
- *   vec_moons FLOW OUTDIR [iterations=10000] [seed=1] [lr=1e-4] [clip=0]
+ *   vec_moons FLOW OUTDIR [iterations=10000] [seed=1] [lr=1e-4] [clip=0] [jitter=0]
  * clip > 0 scales each step's gradient to a 2-norm of at most clip (nf_clip_grad_norm)
- * before Adam; 0 (the tutorial) trains with nf_train_step as it is.
+ * before Adam; 0 (the tutorial) trains with nf_train_step as it is. jitter > 0
+ * multiplies every initial parameter by 1 + jitter N(0, 1) (drawn from seed + 7):
+ * runs that differ only by such a rounding-sized change show how chaotic a recipe is.
  * FLOW: realnvp  realnvp(hidden=24x3,act=leakyrelu)*9                (ADCME's RealNVP)
  *       realnvp_clamp2  the same with the log-scales soft-clamped to +-2 (stable)
  *       maf      maf(hidden=24x3,act=relu)*4                           (ADCME's MAF)
@@ -86,15 +88,16 @@ static int fail(const char *what) {
 
 int main(int argc, char **argv) {
     if (argc < 3 || !spec_of(argv[1])) {
-        fprintf(stderr, "usage: vec_moons realnvp|realnvp_clamp2|maf|spline OUTDIR [iterations] [seed] [lr] [clip]\n");
+        fprintf(stderr, "usage: vec_moons realnvp|realnvp_clamp2|maf|spline OUTDIR [iterations] [seed] [lr] [clip] [jitter]\n");
         return 2;
     }
     const char *flow = argv[1], *outdir = argv[2];
     long iters = argc > 3 ? atol(argv[3]) : 10000;
     unsigned long long seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
     double lr = argc > 5 ? atof(argv[5]) : 1e-4, clip = argc > 6 ? atof(argv[6]) : 0;
-    if (iters <= 0 || !(lr > 0) || !(clip >= 0)) {
-        fprintf(stderr, "vec_moons: iterations and lr must be positive, clip >= 0\n");
+    double jitter = argc > 7 ? atof(argv[7]) : 0;
+    if (iters <= 0 || !(lr > 0) || !(clip >= 0) || !(jitter >= 0)) {
+        fprintf(stderr, "vec_moons: iterations and lr must be positive, clip and jitter >= 0\n");
         return 2;
     }
     if (mkdir(outdir, 0775) != 0 && errno != EEXIST) {
@@ -117,6 +120,10 @@ int main(int argc, char **argv) {
     nf_flow *m;
     nf_shape v2 = {1, 2, 1, 1, 1};
     if (nf_model_from_spec(&m, v2, spec_of(flow), seed) != NF_OK) return fail("building the flow");
+    nf_rng jr;
+    nf_rng_seed(&jr, seed + 7);
+    for (size_t i = 0; jitter > 0 && i < nf_flow_num_params(m); i++)
+        m->params.value[i] *= (nf_real)(1 + jitter * nf_rng_normal(&jr));
     char name[256];
     snprintf(name, sizeof name, "%s_init.f32", flow);
     if (write_file(outdir, name, m->params.value, nf_flow_num_params(m) * sizeof(float))) return 1;

@@ -78,7 +78,10 @@ static const char help[] =
     "  --no-plots            no pictures at the end\n"
     "  --gif-every N         a training.gif frame every N steps [about 40 frames]\n"
     "  --no-gif              no training.gif\n"
-    "  --debug-nan-at LIST   testing: poison a parameter after these steps (e.g. 20,40)\n\n" CLI_EXIT_CODES_HELP
+    "  --debug-nan-at LIST   testing: poison a parameter after these steps (e.g. 20,40)\n"
+    "  --store-activations   debugging: backward from stored layer inputs instead of rebuilt\n"
+    "                        ones (memory grows with depth; shows whether reconstruction\n"
+    "                        drift causes a problem)\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
     "  The InvertibleNetworks.jl banana tutorial (400 steps over 60 000 samples):\n"
     "    nflow train --data toy:banana --squeeze none --levels 1 --depth 10 --hidden 16 \\\n"
@@ -138,11 +141,12 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"gif-every", OPT_LONG, &c->gif_every, 1, BIG},
         {"no-gif", OPT_FLAG, &f->no_gif},
         {"debug-nan-at", OPT_STR, &f->nan_list},
+        {"store-activations", OPT_FLAG, &c->store_activations},
         OPT_END,
     };
     memcpy(o, t, sizeof t);
 }
-enum { NOPTS = 38 };
+enum { NOPTS = 39 };
 
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
 static const char *const arch_flags[] = {"flow", "spec", "levels", "depth", "hidden", "coupling", "squeeze", "conv1x1",

@@ -32,6 +32,7 @@ typedef struct cli_train_config {
     int max_rollbacks;
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
     int n_nan_at;
+    int store_activations; /* debugging: backward from stored layer inputs (memory grows with depth) */
     /* output */
     const char *out;
     long checkpoint_every; /* steps; 0: only at the end */

@@ -119,6 +119,13 @@ static int build_model(train_run_state *r) {
     return CLI_OK;
 }
 
+/* The debugging mode that keeps every layer's input (nf_flow_set_store_activations). */
+static int store_mode(train_run_state *r) {
+    if (!r->c->store_activations) return CLI_OK;
+    nf_status st = nf_flow_set_store_activations(r->f, 1);
+    return st == NF_OK ? CLI_OK : cli_nf_error(st, "train", "--store-activations");
+}
+
 static int alloc_buffers(train_run_state *r) {
     nf_shape s = r->train.shape;
     size_t D = nf_shape_sample_count(s), count = nf_flow_num_params(r->f);
@@ -187,6 +194,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     int rc = cli_mkdirs("train", c->out);
     if (rc == CLI_OK) rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
+    if (rc == CLI_OK) rc = store_mode(&r);
     if (rc == CLI_OK) rc = alloc_buffers(&r);
     if (rc == CLI_OK) {
         r.first_step = r.step;

@@ -135,6 +135,17 @@ assert err < 1e-4, f"decode(encode(x)) differs from x by {err:.2e} (relative)"
 EOF
 ok
 
+# ---- a sequential model (nf_model_from_spec): the same pictures, eval in evaluation mode
+"$B" train --flow sequential --spec "(batchnorm, realnvp(hidden=16x2))*3" --data toy:moons --batch 128 --steps 150 \
+    --gif-every 50 --threads 1 --quiet --out "$T/q" >"$T/q.log" 2>&1 || { cat "$T/q.log"; fail "sequential training"; }
+png "$T/q/warp.png" 1200 640 || fail "sequential warp.png"
+gif "$T/q/training.gif" 3 || fail "sequential training.gif"
+grep -q "^nflow train: sequential model prior=standard, batchnorm" "$T/q.log" || fail "sequential banner"
+"$B" eval --model "$T/q/model.h5" --data toy:moons --n 2000 --json >"$T/q.json" &&
+    /usr/bin/python3 -c "import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if j['objective'] < 1.0 else 1)" \
+    "$T/q.json" || fail "sequential eval: $(cat "$T/q.json")"
+ok
+
 # ---- an image run: synthetic seismic 16x16, multiscale Glow; sample grid and frames
 "$B" data seismic --n 600 --size 16,16 --seed 2 --out "$T/seis.h5" >/dev/null || fail "data seismic"
 "$B" train --data "$T/seis.h5:/x" --levels 1 --depth 2 --hidden 8 --batch 16 --steps 30 --gif-every 10 \

@@ -1,6 +1,8 @@
 /* Glow's passes. Only the final output and the factored-out latents (together the
  * size of the input) live between forward and backward; backward walks the layers
- * in reverse, each rebuilding its input, so memory does not grow with K. */
+ * in reverse, each rebuilding its input, so memory does not grow with K. A level whose
+ * layers can run on image ranges goes through one threaded pass (glow_levels.c);
+ * otherwise (ActNorm's first batch, store mode, vectors) layer by layer. */
 #include "glow_internal.h"
 
 #include <math.h>
@@ -32,6 +34,8 @@ nf_status glow_reserve(glow *g, int n) {
         size_t w = nf_layer_workspace(g->base.layers[i], in);
         if (w > ws) ws = w;
     }
+    size_t wl = glow_levels_workspace(g, n);
+    if (wl > ws) ws = wl;
     nf_free(g->work);
     nf_free(g->grad);
     nf_free(g->part);
@@ -126,9 +130,13 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *log
     for (int l = 0; l < g->nlevels; l++) {
         const glow_level *lv = &g->level[l];
         int from = lv->squeeze ? lv->first - 1 : lv->first;
-        for (int i = from; i < lv->first + lv->count; i++) {
-            if (g->store) NF_TRY(store_input(g, i, &h));
-            NF_TRY(nf_layer_forward(g->base.layers[i], &h, logdet, &g->ctx));
+        if (glow_level_ready(g, lv, n)) {
+            NF_TRY(glow_level_forward(g, lv, &h, logdet));
+        } else {
+            for (int i = from; i < lv->first + lv->count; i++) {
+                if (g->store) NF_TRY(store_input(g, i, &h));
+                NF_TRY(nf_layer_forward(g->base.layers[i], &h, logdet, &g->ctx));
+            }
         }
         if (lv->split) {
             nf_shape fs = factored_shape(lv);
@@ -168,6 +176,10 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
         const glow_level *lv = &g->level[l];
         if (lv->split) NF_TRY(unsplit(g, lv, z, &h));
         int from = lv->squeeze ? lv->first - 1 : lv->first;
+        if (glow_level_ready(g, lv, n)) {
+            NF_TRY(glow_level_inverse(g, lv, &h));
+            continue;
+        }
         for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(nf_layer_inverse(g->base.layers[i], &h, &g->ctx));
     }
     memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
@@ -192,6 +204,10 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
             NF_TRY(unsplit(g, lv, dz, &dh));
         }
         int from = lv->squeeze ? lv->first - 1 : lv->first;
+        if (glow_level_ready(g, lv, n)) {
+            NF_TRY(glow_level_backward(g, lv, &h, &dh));
+            continue;
+        }
         for (int i = lv->first + lv->count - 1; i >= from; i--) {
             NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
             if (g->store) restore_input(g, i, &h);

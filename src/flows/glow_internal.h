@@ -41,4 +41,13 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
                         nf_tensor *dx);
 nf_status glow_set_store_activations(nf_flow *f, int on);
 
+/* Whole-level passes on threads (glow_levels.c). ready: the level can run that way for a
+ * batch of n with the current workspace (images, ActNorm initialised, no store mode).
+ * The passes move h (and dh) through the level like the layer loops in glow.c do. */
+size_t glow_levels_workspace(const glow *g, int n);
+int glow_level_ready(const glow *g, const glow_level *lv, int n);
+nf_status glow_level_forward(glow *g, const glow_level *lv, nf_tensor *h, double *logdet);
+nf_status glow_level_inverse(glow *g, const glow_level *lv, nf_tensor *h);
+nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_tensor *dh);
+
 #endif

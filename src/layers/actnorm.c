@@ -1,7 +1,7 @@
 /* ActNorm (Glow): y = exp(logs_c) * x + b_c per channel.
  * logdet = d*h*w * sum_c logs_c. On the first forward, logs and b are set from the
  * batch so that y has zero mean and unit variance per channel. */
-#include "nf_internal.h"
+#include "layers/range.h"
 
 #include <math.h>
 
@@ -34,51 +34,50 @@ static void data_init(nf_layer *l, const nf_tensor *x) {
     l->initialized = 1;
 }
 
-static nf_status actnorm_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
-    if (!l->initialized) data_init(l, x);
+/* ---------------------------------------------------------------- range calls */
+
+/* y = s x + b per channel, s = exp(logs); logdet[b] += d*h*w * sum_c logs_c. */
+static void an_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *slot) {
     int C = x->c;
     size_t hw = (size_t)x->d * x->h * x->w;
     const nf_real *logs = logs_of(l), *b = bias_of(l);
-#pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < x->n * C; nc++) {
-        int c = nc % C;
-        nf_real s = (nf_real)exp(logs[c]), bc = b[c];
-        nf_real *p = x->data + (size_t)nc * hw;
-        for (size_t i = 0; i < hw; i++) p[i] = s * p[i] + bc;
-    }
+    for (int n = 0; n < x->n; n++)
+        for (int c = 0; c < C; c++) {
+            nf_real s = (nf_real)exp(logs[c]), bc = b[c];
+            nf_real *restrict p = x->data + ((size_t)n * C + c) * hw;
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) p[i] = s * p[i] + bc;
+        }
     double ld = 0;
     for (int c = 0; c < C; c++) ld += logs[c];
     for (int n = 0; n < x->n; n++) logdet[n] += ld * (double)hw;
-    return NF_OK;
 }
 
-static nf_status actnorm_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
-    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: inverse before the first forward (not initialised)");
+/* x = (y - b) / s */
+static void an_inverse(nf_layer *l, nf_tensor *y, nf_ctx *slot) {
     int C = y->c;
     size_t hw = (size_t)y->d * y->h * y->w;
     const nf_real *logs = logs_of(l), *b = bias_of(l);
-#pragma omp parallel for schedule(static)
-    for (int nc = 0; nc < y->n * C; nc++) {
-        int c = nc % C;
-        nf_real inv = (nf_real)exp(-logs[c]), bc = b[c];
-        nf_real *p = y->data + (size_t)nc * hw;
-        for (size_t i = 0; i < hw; i++) p[i] = (p[i] - bc) * inv;
-    }
-    return NF_OK;
+    for (int n = 0; n < y->n; n++)
+        for (int c = 0; c < C; c++) {
+            nf_real inv = (nf_real)exp(-logs[c]), bc = b[c];
+            nf_real *restrict p = y->data + ((size_t)n * C + c) * hw;
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) p[i] = (p[i] - bc) * inv;
+        }
 }
 
-static nf_status actnorm_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
-    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: backward before the first forward (not initialised)");
-    int C = y->c, N = y->n;
+/* x = (y - b) / s, dx = s dy; partial (2C) += (sum dy * s x, sum dy) per channel. */
+static void an_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *slot, nf_real *partial) {
+    int C = y->c;
     size_t hw = (size_t)y->d * y->h * y->w;
     const nf_real *logs = logs_of(l), *b = bias_of(l);
-    nf_real *dlogs = l->grad, *db = l->grad + C;
-#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         nf_real s = (nf_real)exp(logs[c]), inv = (nf_real)exp(-logs[c]), bc = b[c];
         double gs = 0, gb = 0;
-        for (int n = 0; n < N; n++) {
-            nf_real *py = y->data + ((size_t)n * C + c) * hw, *pd = dy->data + ((size_t)n * C + c) * hw;
+        for (int n = 0; n < y->n; n++) {
+            nf_real *restrict py = y->data + ((size_t)n * C + c) * hw, *restrict pd = dy->data + ((size_t)n * C + c) * hw;
+#pragma omp simd reduction(+ : gs, gb)
             for (size_t i = 0; i < hw; i++) {
                 nf_real yc = py[i] - bc;
                 gs += (double)pd[i] * yc; /* dy * s * x */
@@ -87,9 +86,55 @@ static nf_status actnorm_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_c
                 pd[i] *= s;
             }
         }
-        dlogs[c] += (nf_real)(gs + ctx->dlogdet * (double)N * (double)hw);
-        db[c] += (nf_real)gb;
+        partial[c] += (nf_real)gs;
+        partial[C + c] += (nf_real)gb;
     }
+}
+
+/* The -logdet term: dloss/dlogs_c += dlogdet * n * d*h*w for a batch of n. */
+static void logdet_grad(nf_layer *l, int n, double dlogdet) {
+    double hw = (double)l->in.d * l->in.h * l->in.w;
+    for (int c = 0; c < l->in.c; c++) l->grad[c] += (nf_real)(dlogdet * (double)n * hw);
+}
+
+/* grad += the summed partial, then the -logdet term. */
+static void an_finish(nf_layer *l, const nf_real *partial, int n, double dlogdet, nf_ctx *slot) {
+    for (int i = 0; i < 2 * l->in.c; i++) l->grad[i] += partial[i];
+    logdet_grad(l, n, dlogdet);
+}
+
+static size_t an_slot_bytes(const nf_layer *l, nf_shape in) { return 0; }
+static size_t an_partial_count(const nf_layer *l) { return 2 * (size_t)l->in.c; }
+
+const nf_range_ops nf_actnorm_range = {
+    .slot_bytes = an_slot_bytes,
+    .partial_count = an_partial_count,
+    .forward = an_forward,
+    .inverse = an_inverse,
+    .backward = an_backward,
+    .finish = an_finish,
+};
+
+/* ---------------------------------------------------------------- layer calls */
+
+/* The whole batch is one range on the calling thread: the pass is memory-bound and
+ * flows that run many images at once use the range calls on their own threads. */
+static nf_status actnorm_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
+    if (!l->initialized) data_init(l, x);
+    an_forward(l, x, logdet, ctx);
+    return NF_OK;
+}
+
+static nf_status actnorm_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
+    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: inverse before the first forward (not initialised)");
+    an_inverse(l, y, ctx);
+    return NF_OK;
+}
+
+static nf_status actnorm_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
+    if (!l->initialized) return nf_fail(NF_ERR_STATE, "actnorm: backward before the first forward (not initialised)");
+    an_backward(l, y, dy, ctx, l->grad); /* one range: its partial is the gradient itself */
+    logdet_grad(l, y->n, ctx->dlogdet);
     return NF_OK;
 }
 

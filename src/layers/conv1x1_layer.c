@@ -6,6 +6,8 @@
  * are serial and accumulate in a fixed order, so results are deterministic. */
 #include "conv1x1.h"
 
+#include "layers/range.h"
+
 #include <limits.h>
 #include <string.h>
 
@@ -154,6 +156,79 @@ static nf_status conv1x1_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_c
     cv->kind->chain(l, s.Wd, ctx->dlogdet * (double)n * (double)dhw, s.kind);
     return NF_OK;
 }
+
+/* ---------------------------------------------------------------- range calls */
+
+/* One image at a time: the slot holds the scratch of a batch of one (layout with n = 1). */
+static size_t c1_slot_bytes(const nf_layer *l, nf_shape in) {
+    scratch unused;
+    return layout((const conv1x1 *)l, 1, NULL, &unused);
+}
+
+static size_t c1_partial_count(const nf_layer *l) { return (size_t)l->in.c * l->in.c; }
+
+/* Builds W once on this thread to report corrupt frozen parameters before a pass. */
+static nf_status c1_prepare(nf_layer *l, nf_ctx *slot) {
+    scratch s;
+    double lad;
+    return prepare(l, 1, slot, &s, &lad);
+}
+
+static void c1_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *slot) {
+    scratch s;
+    double lad;
+    prepare(l, 1, slot, &s, &lad); /* cannot fail after c1_prepare */
+    size_t dhw = (size_t)x->d * x->h * x->w, per = (size_t)x->c * dhw;
+    for (int b = 0; b < x->n; b++) {
+        memcpy(s.data, x->data + b * per, per * sizeof(nf_real));
+        apply(x->data + b * per, s.data, s.W, 0, 1, x->c, dhw); /* y_b = W x_b */
+        logdet[b] += (double)dhw * lad;
+    }
+}
+
+static void c1_inverse(nf_layer *l, nf_tensor *y, nf_ctx *slot) {
+    scratch s;
+    double lad;
+    prepare(l, 1, slot, &s, &lad);
+    size_t dhw = (size_t)y->d * y->h * y->w, per = (size_t)y->c * dhw;
+    for (int b = 0; b < y->n; b++) solve(l, y->data + b * per, 1, dhw, &s); /* x_b = W^-1 y_b */
+}
+
+/* x_b = W^-1 y_b, partial G (c, c) += dy_b x_b^T, dx_b = W^T dy_b. */
+static void c1_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *slot, nf_real *partial) {
+    scratch s;
+    double lad;
+    prepare(l, 1, slot, &s, &lad);
+    int c = y->c;
+    size_t dhw = (size_t)y->d * y->h * y->w, per = (size_t)c * dhw;
+    for (int b = 0; b < y->n; b++) {
+        nf_real *yb = y->data + b * per, *db = dy->data + b * per;
+        solve(l, yb, 1, dhw, &s);
+        nf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, c, (int)dhw, 1, db, (int)dhw, yb, (int)dhw, 1, partial, c);
+        memcpy(s.data, db, per * sizeof(nf_real));
+        apply(db, s.data, s.W, 1, 1, c, dhw);
+    }
+}
+
+/* dloss/dparams from G = the summed partial and the -logdet weight of n images. */
+static void c1_finish(nf_layer *l, const nf_real *partial, int n, double dlogdet, nf_ctx *slot) {
+    const conv1x1 *cv = (const conv1x1 *)l;
+    scratch s;
+    layout(cv, 1, slot, &s);
+    size_t dhw = (size_t)l->in.d * l->in.h * l->in.w, c2 = (size_t)l->in.c * l->in.c;
+    for (size_t i = 0; i < c2; i++) s.Wd[i] = partial[i];
+    cv->kind->chain(l, s.Wd, dlogdet * (double)n * (double)dhw, s.kind);
+}
+
+const nf_range_ops nf_conv1x1_range = {
+    .slot_bytes = c1_slot_bytes,
+    .partial_count = c1_partial_count,
+    .prepare = c1_prepare,
+    .forward = c1_forward,
+    .inverse = c1_inverse,
+    .backward = c1_backward,
+    .finish = c1_finish,
+};
 
 static void conv1x1_destroy(nf_layer *l) { nf_free(l); }
 

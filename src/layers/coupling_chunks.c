@@ -12,6 +12,7 @@
  * OpenBLAS's pool threads each GEMM, so chunks are made wider to give it room. */
 #include "layers/coupling_subnet.h"
 
+#include "layers/range.h"
 #include "threads.h"
 
 #include <string.h>
@@ -35,18 +36,24 @@ static size_t slot_bytes(const nf_coupling *cp, int nb, int h, int w) {
     return nf_subnet_work_bytes(&cp->net, nb, h, w) + nf_work_bytes(cp->base.nparams);
 }
 
+/* Images a chunk aims for: NF_COUPLING_CHUNK_COLS pixels per GEMM-running thread, at
+ * least one image, at most the m images the thread has. */
+static int chunk_want(int m, int h, int w) {
+    int gemm_threads = nf_threads_count() / nf_threads_omp();
+    size_t want = (size_t)NF_COUPLING_CHUNK_COLS * (gemm_threads > 0 ? gemm_threads : 1);
+    int b = (int)(want / ((size_t)h * w));
+    if (b < 1) b = 1;
+    return b > m ? m : b;
+}
+
 /* Threads and chunk size for a batch of n within avail bytes of workspace: the
  * policy's thread count and chunk width, then narrower chunks and fewer threads until
  * the slots fit. Returns 0 if not even one image on one thread fits. */
 static int plan(const nf_coupling *cp, int n, int h, int w, size_t avail, int *threads, int *nb) {
     nf_threads_init();
-    int T = nf_threads_omp(), gemm_threads = nf_threads_count() / T;
-    size_t hw = (size_t)h * w, want = (size_t)NF_COUPLING_CHUNK_COLS * (gemm_threads > 0 ? gemm_threads : 1);
+    int T = nf_threads_omp();
     if (T > n) T = n;
-    int per_thread = (n + T - 1) / T;
-    int b = (int)(want / hw);
-    if (b < 1) b = 1;
-    if (b > per_thread) b = per_thread;
+    int b = chunk_want((n + T - 1) / T, h, w);
     while (T >= 1) {
         while (b >= 1 && (size_t)T * slot_bytes(cp, b, h, w) > avail) b /= 2;
         if (b >= 1) break;
@@ -151,3 +158,52 @@ nf_status nf_coupling_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
 nf_status nf_coupling_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
     return nf_coupling_run((nf_coupling *)l, NF_COUPLING_BACKWARD, y, dy, NULL, ctx);
 }
+
+/* ---------------------------------------------------------------- range calls */
+
+/* A thread's slot: the activations of one chunk (the partial lives with the caller). */
+static size_t cr_slot_bytes(const nf_layer *l, nf_shape in) {
+    const nf_coupling *cp = (const nf_coupling *)l;
+    nf_threads_init();
+    return nf_subnet_work_bytes(&cp->net, chunk_want(in.n > 0 ? in.n : 1, in.h, in.w), in.h, in.w);
+}
+
+static size_t cr_partial_count(const nf_layer *l) { return l->nparams; }
+
+/* The widest chunk of the view x that the slot holds (the slot fits at least one image). */
+static int slot_chunk(const nf_coupling *cp, const nf_tensor *x, const nf_ctx *slot) {
+    int nb = chunk_want(x->n, x->h, x->w);
+    while (nb > 1 && nf_subnet_work_bytes(&cp->net, nb, x->h, x->w) > slot->work_bytes) nb--;
+    return nb;
+}
+
+static void cr_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *slot) {
+    nf_coupling *cp = (nf_coupling *)l;
+    run_images(cp, NF_COUPLING_FORWARD, x, NULL, logdet, slot->dlogdet, slot, 0, x->n, slot_chunk(cp, x, slot), NULL);
+    forward_count++;
+}
+
+static void cr_inverse(nf_layer *l, nf_tensor *y, nf_ctx *slot) {
+    nf_coupling *cp = (nf_coupling *)l;
+    run_images(cp, NF_COUPLING_INVERSE, y, NULL, NULL, slot->dlogdet, slot, 0, y->n, slot_chunk(cp, y, slot), NULL);
+    forward_count++;
+}
+
+static void cr_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *slot, nf_real *partial) {
+    nf_coupling *cp = (nf_coupling *)l;
+    run_images(cp, NF_COUPLING_BACKWARD, y, dy, NULL, slot->dlogdet, slot, 0, y->n, slot_chunk(cp, y, slot), partial);
+    forward_count++;
+}
+
+static void cr_finish(nf_layer *l, const nf_real *partial, int n, double dlogdet, nf_ctx *slot) {
+    for (size_t i = 0; i < l->nparams; i++) l->grad[i] += partial[i];
+}
+
+const nf_range_ops nf_coupling_range = {
+    .slot_bytes = cr_slot_bytes,
+    .partial_count = cr_partial_count,
+    .forward = cr_forward,
+    .inverse = cr_inverse,
+    .backward = cr_backward,
+    .finish = cr_finish,
+};

@@ -6,6 +6,8 @@
  * squeeze is the case mix = I. Images only (d = 1). */
 #include "squeeze.h"
 
+#include "layers/range.h"
+
 #include <string.h>
 
 /* Loops over fewer elements than this stay on one thread: forking costs more. */
@@ -75,6 +77,44 @@ nf_status block2x2_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ct
 size_t block2x2_workspace(const nf_layer *l, nf_shape in) {
     return nf_work_bytes((size_t)(in.n > 0 ? in.n : 0) * nf_shape_sample_count(l->in));
 }
+
+/* ---------------------------------------------------------------- range calls */
+
+/* One image at a time through a one-image slot. */
+static size_t b2_slot_bytes(const nf_layer *l, nf_shape in) { return nf_work_bytes(nf_shape_sample_count(l->in)); }
+static size_t b2_partial_count(const nf_layer *l) { return 0; }
+
+/* t (n, ...) <- squeezed (back = 0) or unsqueezed (back = 1), image by image via the slot. */
+static void b2_images(const block2x2 *s, nf_tensor *t, int back, nf_ctx *slot) {
+    size_t per = nf_tensor_sample_count(t);
+    nf_tensor one = *t;
+    for (int b = 0; b < t->n; b++) {
+        one = *t;
+        one.n = 1;
+        one.data = t->data + b * per;
+        squeeze_in_place(s, &one, back, slot->work);
+    }
+    t->c = one.c, t->d = one.d, t->h = one.h, t->w = one.w;
+}
+
+static void b2_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *slot) {
+    b2_images((const block2x2 *)l, x, 0, slot);
+}
+
+static void b2_inverse(nf_layer *l, nf_tensor *y, nf_ctx *slot) { b2_images((const block2x2 *)l, y, 1, slot); }
+
+static void b2_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *slot, nf_real *partial) {
+    b2_images((const block2x2 *)l, y, 1, slot);
+    b2_images((const block2x2 *)l, dy, 1, slot);
+}
+
+const nf_range_ops nf_block2x2_range = {
+    .slot_bytes = b2_slot_bytes,
+    .partial_count = b2_partial_count,
+    .forward = b2_forward,
+    .inverse = b2_inverse,
+    .backward = b2_backward,
+};
 
 /* The output shape, or NF_ERR_SHAPE naming the layer who. */
 static nf_status squeezed_shape(const char *who, nf_shape in, nf_shape *out) {

@@ -220,8 +220,14 @@ typedef enum nf_conv1x1_kind {
  * values (so they do not depend on binding order); otherwise nf_params_bind's rng is used. */
 nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, nf_rng *rng);
 
+/* Floor of the affine coupling's scale: s = eps + (1 - eps) * sigmoid(h + 2). It bounds
+ * how much inverting one coupling can amplify float32 round-off (1/eps), which keeps
+ * the inputs rebuilt by invertible backprop accurate however the training goes. */
+#define NF_COUPLING_MIN_SCALE 1e-3
+
 /* Glow affine coupling: x = (xa, xb), xa = first c/2 channels (rounded down).
- * (log_s_raw, t) = NN(xb), s = sigmoid(log_s_raw + 2); ya = s*xa + t, yb = xb.
+ * (log_s_raw, t) = NN(xb), s = eps + (1 - eps) * sigmoid(log_s_raw + 2) (eps =
+ * NF_COUPLING_MIN_SCALE); ya = s*xa + t, yb = xb.
  * NN = conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv3x3 (last zero-initialised). */
 nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden);
 /* NICE additive coupling: ya = xa + NN(xb), yb = xb; logdet 0. */

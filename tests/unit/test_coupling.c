@@ -36,7 +36,8 @@ static void test_invertible(void **state) {
         }
 }
 
-/* With the last conv zero, NN = 0: affine scales xa by sigmoid(2), additive is the identity. */
+/* With the last conv zero, NN = 0: affine scales xa by eps + (1 - eps) sigmoid(2),
+ * additive is the identity. */
 static void test_initial_step(void **state) {
     nf_shape in = {3, 5, 1, 4, 3};
     int ca = 2, hw = 12;
@@ -49,7 +50,8 @@ static void test_initial_step(void **state) {
         NF_ASSERT_OK(nf_tensor_alloc(&y, 3, 5, 1, 4, 3));
         double ld[3];
         NF_ASSERT_OK(lt.t.forward(lt.t.self, &x, &y, ld));
-        double s = k == 0 ? 1.0 / (1.0 + exp(-2.0)) : 1.0;
+        double eps = NF_COUPLING_MIN_SCALE;
+        double s = k == 0 ? eps + (1 - eps) / (1.0 + exp(-2.0)) : 1.0;
         for (int b = 0; b < 3; b++) {
             for (int i = 0; i < 5 * hw; i++) {
                 double want = (i < ca * hw ? s : 1.0) * x.data[b * 5 * hw + i];

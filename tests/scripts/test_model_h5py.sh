@@ -151,7 +151,7 @@ def layer_forward(kind, B, x, logdet):
         out = subnet(xb, B)
         if kind == "coupling_additive":  # ya = xa + NN(xb)
             return np.concatenate([xa + out, xb], axis=1)
-        s = sigmoid(out[:, :ca] + 2.0)  # (raw, t) = NN(xb), s = sigmoid(raw + 2), ya = s xa + t
+        s = 1e-3 + (1 - 1e-3) * sigmoid(out[:, :ca] + 2.0)  # (raw, t) = NN(xb), s = eps + (1-eps) sigmoid(raw + 2)
         logdet += np.sum(np.log(s), axis=(1, 2, 3))
         return np.concatenate([s * xa + out[:, ca:], xb], axis=1)
     if kind in ("squeeze", "haar"):

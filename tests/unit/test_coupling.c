@@ -166,6 +166,30 @@ static void test_bad_input(void **state) {
     }
 }
 
+/* A scale driven far below the floor still inverts: without the floor sigmoid(-198)
+ * is 0 in float32 and the inverse divides by zero. */
+static void test_saturated_scale_still_inverts(void **state) {
+    nf_shape in = {3, 4, 1, 4, 4};
+    nf_layer *l;
+    NF_ASSERT_OK(nf_coupling_affine_create(&l, in, 5));
+    fc_layer_target lt;
+    NF_ASSERT_OK(fc_layer_target_init(&lt, l, in, 1));
+    nf_param_block blocks[8];
+    int nb = l->ops->param_blocks(l, blocks, 8);
+    int found = 0;
+    for (int i = 0; i < nb; i++)
+        if (strcmp(blocks[i].name, "conv3.bias") == 0) {
+            for (int c = 0; c < 2; c++) l->param[blocks[i].offset + c] = -200.0f; /* log_s_raw channels */
+            found = 1;
+        }
+    assert_true(found);
+    nf_tensor x = nftest_randn(3, 4, 1, 4, 4, 8);
+    double inv = fc_inverse_error(&lt.t, &x), reb = fc_rebuild_error(&lt.t, &x);
+    if (!(inv <= 1e-5 && reb <= 1e-5)) fail_msg("inverse error %g, rebuild error %g", inv, reb);
+    nf_tensor_free(&x);
+    fc_layer_target_free(&lt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invertible),
@@ -173,6 +197,7 @@ int main(void) {
         cmocka_unit_test(test_one_subnet_forward_no_alloc),
         cmocka_unit_test(test_param_blocks),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_saturated_scale_still_inverts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

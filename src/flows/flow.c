@@ -1,6 +1,7 @@
 /* Checked calls through a flow's ops table and the parts every flow shares. */
 #include "flow_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 static nf_status check_data(const char *fn, const nf_flow *f, const nf_tensor *x, const char *what) {
@@ -66,6 +67,18 @@ size_t nf_flow_num_params(const nf_flow *f) { return f ? f->params.count : 0; }
 
 void nf_flow_zero_grad(nf_flow *f) {
     if (f) nf_params_zero_grad(&f->params);
+}
+
+void nf_flow_restore_input(nf_flow *f, nf_real *x, const nf_real *stored, size_t cnt) {
+    double num = 0, den = 0;
+    for (size_t k = 0; k < cnt; k++) {
+        double d = (double)x[k] - stored[k];
+        num += d * d;
+        den += (double)stored[k] * stored[k];
+    }
+    double drift = sqrt(num) / (sqrt(den) + 1e-30);
+    if (drift > f->drift) f->drift = drift;
+    memcpy(x, stored, cnt * sizeof(nf_real));
 }
 
 void nf_flow_base_free(nf_flow *f) {

@@ -101,21 +101,6 @@ static nf_status store_input(glow *g, int i, const nf_tensor *x) {
     return NF_OK;
 }
 
-/* After layer i's backward: measure the drift of the rebuilt input and continue
- * from the stored one. */
-static void restore_input(glow *g, int i, nf_tensor *x) {
-    size_t cnt = nf_tensor_count(x);
-    double num = 0, den = 0;
-    for (size_t k = 0; k < cnt; k++) {
-        double d = (double)x->data[k] - g->stored[i][k];
-        num += d * d;
-        den += (double)g->stored[i][k] * g->stored[i][k];
-    }
-    double drift = sqrt(num) / (sqrt(den) + 1e-30);
-    if (drift > g->base.drift) g->base.drift = drift;
-    memcpy(x->data, g->stored[i], cnt * sizeof(nf_real));
-}
-
 /* ---------------------------------------------------------------- passes */
 
 nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
@@ -210,7 +195,7 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
         }
         for (int i = lv->first + lv->count - 1; i >= from; i--) {
             NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
-            if (g->store) restore_input(g, i, &h);
+            if (g->store) nf_flow_restore_input(&g->base, h.data, g->stored[i], nf_tensor_count(&h));
         }
     }
     if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));

@@ -117,20 +117,6 @@ static nf_status model_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     return NF_OK;
 }
 
-/* Store mode: record how far the rebuilt input of layer i is from the stored one,
- * then continue from the stored one. */
-static void restore_input(seq_model *m, int i, size_t cnt) {
-    const nf_real *s = m->stored + (size_t)i * cnt;
-    double num = 0, den = 0;
-    for (size_t k = 0; k < cnt; k++) {
-        double d = (double)m->work[k] - s[k];
-        num += d * d, den += (double)s[k] * s[k];
-    }
-    double drift = sqrt(num) / (sqrt(den) + 1e-30);
-    m->base.drift = drift > m->base.drift ? drift : m->base.drift;
-    memcpy(m->work, s, cnt * sizeof(nf_real));
-}
-
 static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
                                 nf_tensor *dx) {
     seq_model *m = (seq_model *)f;
@@ -148,7 +134,7 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     nf_tensor h = view(m->work, n, top), dh = view(m->grad, n, top);
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_backward(f->layers[i], &h, &dh, &m->ctx));
-        if (m->store) restore_input(m, i, cnt);
+        if (m->store) nf_flow_restore_input(f, m->work, m->stored + (size_t)i * cnt, cnt);
     }
     if (x) memcpy(x->data, m->work, cnt * sizeof(nf_real));
     if (dx) memcpy(dx->data, m->grad, cnt * sizeof(nf_real));

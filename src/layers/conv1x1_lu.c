@@ -6,6 +6,7 @@
  * used | logscale (c) | perm (c) frozen | sign (c) frozen.
  * perm holds integers as nf_real: W row perm[i] = (L U') row i, i.e. P e_i = e_perm[i]. */
 #include "conv1x1.h"
+#include "kernels/lu.h"
 
 #include <math.h>
 #include <string.h>
@@ -140,41 +141,18 @@ static void orthonormalise_columns(double *Q, int c) {
     }
 }
 
-/* A (c, c) <- its LU factors with partial pivoting: A[rows[i], :] = (L U)[i, :]. */
-static void lu_factor(double *A, int *rows, int c) {
-    for (int i = 0; i < c; i++) rows[i] = i;
-    for (int k = 0; k < c; k++) {
-        int p = k;
-        for (int i = k + 1; i < c; i++)
-            if (fabs(A[(size_t)i * c + k]) > fabs(A[(size_t)p * c + k])) p = i;
-        if (p != k) {
-            for (int j = 0; j < c; j++) {
-                double t = A[(size_t)k * c + j];
-                A[(size_t)k * c + j] = A[(size_t)p * c + j];
-                A[(size_t)p * c + j] = t;
-            }
-            int t = rows[k];
-            rows[k] = rows[p];
-            rows[p] = t;
-        }
-        for (int i = k + 1; i < c; i++) {
-            double f = A[(size_t)i * c + k] /= A[(size_t)k * c + k];
-            for (int j = k + 1; j < c; j++) A[(size_t)i * c + j] -= f * A[(size_t)k * c + j];
-        }
-    }
-}
-
 /* W0 = a random rotation (Q of a Gaussian matrix), stored as its LU factors. */
 static void lu_init_params(nf_layer *l, nf_rng *rng) {
     int c = l->in.c;
     size_t c2 = c2_of(l);
     init_identity(l);
-    double *A = nf_alloc(c2 * sizeof(double) + (size_t)c * sizeof(int));
+    double *A = nf_alloc(c2 * sizeof(double) + 2 * (size_t)c * sizeof(int));
     if (!A) return;
-    int *rows = (int *)(A + c2);
+    int *rows = (int *)(A + c2), *swaps = rows + c; /* A[rows[i], :] = (L U)[i, :] */
     for (size_t k = 0; k < c2; k++) A[k] = nf_rng_normal(rng);
     orthonormalise_columns(A, c);
-    lu_factor(A, rows, c);
+    nf_lu_factor(A, swaps, c); /* a rotation: never singular */
+    nf_lu_rows(swaps, rows, c);
     for (int i = 0; i < c; i++) {
         for (int j = 0; j < c; j++) {
             size_t k = (size_t)i * c + j;

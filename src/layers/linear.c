@@ -10,6 +10,7 @@
 #include "vec_layer.h"
 
 #include "kernels/dense.h"
+#include "kernels/lu.h"
 
 #include <math.h>
 #include <string.h>
@@ -43,61 +44,6 @@ static size_t doubles(size_t count) { return count * sizeof(double) / sizeof(nf_
 
 /* ---------------------------------------------------------------- LU in double */
 
-/* A (D, D) <- L U with partial pivoting (row k swapped with piv[k] at step k);
- * returns log|det A|, -inf when A is singular. */
-static double lu_factor(double *A, int *piv, int D) {
-    double logdet = 0;
-    for (int k = 0; k < D; k++) {
-        int p = k;
-        for (int i = k + 1; i < D; i++)
-            if (fabs(A[(size_t)i * D + k]) > fabs(A[(size_t)p * D + k])) p = i;
-        piv[k] = p;
-        if (p != k)
-            for (int j = 0; j < D; j++) {
-                double t = A[(size_t)k * D + j];
-                A[(size_t)k * D + j] = A[(size_t)p * D + j];
-                A[(size_t)p * D + j] = t;
-            }
-        double d = A[(size_t)k * D + k];
-        if (d == 0 || !isfinite(d)) return -INFINITY;
-        logdet += log(fabs(d));
-        for (int i = k + 1; i < D; i++) {
-            double f = A[(size_t)i * D + k] /= d;
-            for (int j = k + 1; j < D; j++) A[(size_t)i * D + j] -= f * A[(size_t)k * D + j];
-        }
-    }
-    return logdet;
-}
-
-/* v (D) <- A^-1 v from A's LU factors. */
-static void lu_solve(const double *LU, const int *piv, double *v, int D) {
-    for (int k = 0; k < D; k++) {
-        double t = v[k];
-        v[k] = v[piv[k]];
-        v[piv[k]] = t;
-    }
-    for (int i = 1; i < D; i++)
-        for (int j = 0; j < i; j++) v[i] -= LU[(size_t)i * D + j] * v[j];
-    for (int i = D - 1; i >= 0; i--) {
-        for (int j = i + 1; j < D; j++) v[i] -= LU[(size_t)i * D + j] * v[j];
-        v[i] /= LU[(size_t)i * D + i];
-    }
-}
-
-/* v (D) <- A^-T v: solve U^T, then L^T, then undo the row swaps in reverse order. */
-static void lu_solve_t(const double *LU, const int *piv, double *v, int D) {
-    for (int i = 0; i < D; i++) {
-        for (int j = 0; j < i; j++) v[i] -= LU[(size_t)j * D + i] * v[j];
-        v[i] /= LU[(size_t)i * D + i];
-    }
-    for (int i = D - 1; i >= 0; i--)
-        for (int j = i + 1; j < D; j++) v[i] -= LU[(size_t)j * D + i] * v[j];
-    for (int k = D - 1; k >= 0; k--) {
-        double t = v[k];
-        v[k] = v[piv[k]];
-        v[piv[k]] = t;
-    }
-}
 
 /* ---------------------------------------------------------------- dense kind */
 
@@ -126,7 +72,7 @@ static void dense_layout(const nf_layer *l, int n, nf_ctx *ctx, dense_scratch *s
 static nf_status dense_factor(const nf_layer *l, dense_scratch *s, double *logabsdet) {
     int D = nf_vec_dim(l);
     for (size_t k = 0; k < (size_t)D * D; k++) s->lu[k] = l->param[k];
-    *logabsdet = lu_factor(s->lu, s->piv, D);
+    *logabsdet = nf_lu_factor(s->lu, s->piv, D);
     if (!isfinite(*logabsdet)) return nf_fail(NF_ERR_NUMERIC, "linear: W (%d x %d) is singular", D, D);
     return NF_OK;
 }
@@ -139,7 +85,7 @@ static void dense_solve(const nf_layer *l, nf_real *y, int n, dense_scratch *s) 
     for (int r = 0; r < n; r++) {
         double *v = s->xd + (size_t)r * D;
         for (int i = 0; i < D; i++) v[i] = (double)y[(size_t)r * D + i] - b[i];
-        lu_solve(s->lu, s->piv, v, D);
+        nf_lu_solve(s->lu, s->piv, v, D);
         for (int i = 0; i < D; i++) y[(size_t)r * D + i] = (nf_real)v[i];
     }
 }
@@ -215,7 +161,7 @@ static nf_status li_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *c
         double *e = s.xd;
         memset(e, 0, (size_t)D * sizeof(double));
         e[j] = 1;
-        lu_solve_t(s.lu, s.piv, e, D);
+        nf_lu_solve_t(s.lu, s.piv, e, D);
         for (int i = 0; i < D; i++) l->grad[(size_t)i * D + j] += (nf_real)(w * e[i]);
     }
     nf_dense_backward_data(s.out, dy->data, l->param, n, D, D, 0);

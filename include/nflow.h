@@ -79,6 +79,15 @@ size_t nf_mem_peak(void);
 /* Sets the high-water mark to the current value. */
 void nf_mem_reset_peak(void);
 
+/* Threads (src/core/threads.c). nflow runs its passes on its own OpenMP threads, GEMMs
+ * included, and sets OpenBLAS to one thread, so that the two thread pools never spin
+ * against each other on the same cores: no environment variable is needed. n < 1
+ * restores the default (OMP_NUM_THREADS or the number of cores). Results are
+ * deterministic for a given thread count. Call between passes, not during one. */
+void nf_set_threads(int n);
+/* The number of threads nflow's passes use. */
+int nf_get_threads(void);
+
 /* ---------------------------------------------------------------- tensors */
 
 /* Shape of a batch: n samples of c channels, d x h x w voxels (d = 1 for images). */

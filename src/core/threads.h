@@ -14,6 +14,8 @@
 #ifndef NF_THREADS_H
 #define NF_THREADS_H
 
+#include "nflow.h"
+
 typedef enum nf_threads_owner { NF_THREADS_OPENMP = 0, NF_THREADS_BLAS = 1 } nf_threads_owner;
 
 /* Gives n >= 1 threads to owner's pool and one to the other (n < 1: the default count). */
@@ -25,5 +27,14 @@ nf_threads_owner nf_threads_owner_now(void);
 int nf_threads_count(void);
 /* Threads nflow's own OpenMP regions use: nf_threads_count() under NF_THREADS_OPENMP, else 1. */
 int nf_threads_omp(void);
+
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major (as cblas_?gemm), on whichever pool owns
+ * the cores: under NF_THREADS_OPENMP, called outside a parallel region and large enough,
+ * the columns (or rows, if there are more) of C are split over the OpenMP threads, one
+ * single-threaded GEMM each (every element of C comes from one GEMM: deterministic);
+ * otherwise one GEMM on the calling thread (OpenBLAS threads it under NF_THREADS_BLAS).
+ * For code that calls a big GEMM outside the per-thread passes. */
+void nf_gemm_owned(int trans_a, int trans_b, int M, int N, int K, nf_real alpha, const nf_real *A, int lda,
+                   const nf_real *B, int ldb, nf_real beta, nf_real *C, int ldc);
 
 #endif

@@ -1,12 +1,14 @@
 /* The invertible 1x1 convolution, y = W x at every voxel, for any W parametrisation
  * (conv1x1.h). logdet = d*h*w * log|det W| per sample.
  * Products are batched GEMMs: vector data (1x1 images, dhw == 1) is one (n, c) matrix
- * and the whole batch is one GEMM, Y = X W^T; images are n GEMMs W (c, c) x X_b (c, dhw).
- * GEMMs run outside OpenMP regions: OpenBLAS runs its own threads. The sample loops
- * are serial and accumulate in a fixed order, so results are deterministic. */
+ * and the whole batch is one GEMM, Y = X W^T, split over the threads that own the cores
+ * (nf_gemm_owned); images are n GEMMs W (c, c) x X_b (c, dhw), on the calling thread: a
+ * flow runs them image range by image range on its threads (range calls, range.h). The
+ * sample loops accumulate in a fixed order, so results are deterministic. */
 #include "conv1x1.h"
 
 #include "layers/range.h"
+#include "threads.h"
 
 #include <limits.h>
 #include <string.h>
@@ -24,7 +26,7 @@ typedef struct conv1x1 {
 static void apply(nf_real *y, const nf_real *x, const nf_real *W, int trans, int n, int c, size_t dhw) {
     if (dhw == 1) {
         /* Y (n, c) = X (n, c) op(W)^T */
-        nf_gemm(CblasRowMajor, CblasNoTrans, trans ? CblasNoTrans : CblasTrans, n, c, c, 1, x, c, W, c, 0, y, c);
+        nf_gemm_owned(0, !trans, n, c, c, 1, x, c, W, c, 0, y, c);
         return;
     }
     size_t per = (size_t)c * dhw;
@@ -37,7 +39,7 @@ static void apply(nf_real *y, const nf_real *x, const nf_real *W, int trans, int
 static void outer(nf_real *G, const nf_real *dy, const nf_real *x, int n, int c, size_t dhw) {
     if (dhw == 1) {
         /* G = dY^T (c, n) X (n, c) */
-        nf_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, c, n, 1, dy, c, x, c, 0, G, c);
+        nf_gemm_owned(1, 0, c, c, n, 1, dy, c, x, c, 0, G, c);
         return;
     }
     size_t per = (size_t)c * dhw;

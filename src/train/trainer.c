@@ -1,5 +1,6 @@
 /* The training step, evaluation and sampling of any flow. */
 #include "flows/flow_internal.h"
+#include "threads.h"
 
 #include <math.h>
 
@@ -50,6 +51,7 @@ static nf_status check(const char *fn, nf_flow *f, const nf_tensor *x) {
 
 nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
     NF_TRY(check(__func__, f, x));
+    nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
     NF_CHECK_NULL(opt);
     NF_TRY(reserve(f, x->n));
     nf_tensor z = latent(f, f->train->z, x->n), dz = latent(f, f->train->dz, x->n);

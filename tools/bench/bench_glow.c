@@ -20,7 +20,8 @@
  *                    sub-network forward once and solves the 1x1 conv (same FLOPs as
  *                    applying it) to rebuild the inputs.
  * gflops = executed_gflop / median s/step. Peak RSS is getrusage's ru_maxrss (the whole
- * process); param_state_bytes = values + gradients + two Adam moments. */
+ * process); param_state_bytes = what grows with the parameter count by design: values,
+ * gradients, two Adam moments (4 nf_real each) and nf_params' frozen flags (1 byte). */
 #include "nf_internal.h"
 #include "threads.h"
 
@@ -157,7 +158,7 @@ int main(int argc, char **argv) {
            "\"param_state_bytes\": %zu, \"nf_mem_peak_mib\": %.1f, \"model_gflop\": %.4f, \"executed_gflop\": %.4f, "
            "\"gflops\": %.2f, \"model_gflops\": %.2f, \"loss_first\": %.6f, \"loss_last\": %.6f, "
            "\"openblas_core\": \"%s\", \"openblas_coretype_env\": \"%s\"}\n",
-           rss_mib(), rss_setup, np, np * sizeof(nf_real), 4 * np * sizeof(nf_real), nf_mem_peak() / 1048576.0, model,
+           rss_mib(), rss_setup, np, np * sizeof(nf_real), np * (4 * sizeof(nf_real) + 1), nf_mem_peak() / 1048576.0, model,
            executed, executed / med, model / med, loss_first / dims, loss_last / dims, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
     free(sorted);

@@ -192,7 +192,7 @@ def main():
 
     print(f"# sgemm ceiling after the sweep: {peak1:.1f} GFLOP/s; ceiling used = {peak:.1f}")
     print("# s/step = median over rounds of each run's median; RSS = /usr/bin/time -v peak (MiB); "
-          "RSS-state = nflow RSS minus parameters, gradients and Adam moments; GFLOP/s = nflow executed "
+          "RSS-state = nflow RSS minus parameters, gradients, Adam moments and frozen flags; GFLOP/s = nflow executed "
           "(4x forward conv FLOPs) / s/step")
     print()
     print("| config | K | nflow s/step | plain s/step | invert s/step | nflow/plain | nflow/invert | nflow RSS | "

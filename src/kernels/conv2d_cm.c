@@ -10,13 +10,26 @@
 
 #include <string.h>
 
+/* The shifted copies and sums and the element-wise epilogues are a fifth of a Glow step
+ * and vectorise well; the build targets baseline x86-64 (SSE2), so they are also built
+ * for x86-64-v3 (AVX2, FMA) and picked at load time where the CPU has it (measured: B1
+ * K=32, one thread, 0.757 -> 0.642 s/step). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones) && defined(__ELF__)
+#define NF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef NF_VECTOR_CLONES
+#define NF_VECTOR_CLONES
+#endif
+
 /* ---------------------------------------------------------------- taps */
 
 /* Offset s_t of tap t (0..8, row-major over (ki, kj)) in a flattened chunk of w-wide images. */
 static ptrdiff_t tap_shift(int t, int w) { return (ptrdiff_t)(t / 3 - 1) * w + (t % 3 - 1); }
 
 /* mask (9, P): 1 where tap t of pixel p lands inside p's image, else 0. */
-static void tap_masks(nf_real *mask, int nb, int h, int w) {
+NF_VECTOR_CLONES static void tap_masks(nf_real *mask, int nb, int h, int w) {
     size_t hw = (size_t)h * w, P = (size_t)nb * hw;
     for (int t = 0; t < 9; t++) {
         int di = t / 3 - 1, dj = t % 3 - 1;
@@ -38,7 +51,7 @@ static void shift_range(ptrdiff_t s, size_t P, size_t *lo, size_t *hi) {
 }
 
 /* col (C*9, P): row (c, t) = x[c] shifted by tap t, 0 where the tap leaves the image. */
-static void gather(nf_real *restrict col, const nf_real *restrict x, int C, size_t P, const nf_real *mask, int w) {
+NF_VECTOR_CLONES static void gather(nf_real *restrict col, const nf_real *restrict x, int C, size_t P, const nf_real *mask, int w) {
     for (int c = 0; c < C; c++)
         for (int t = 0; t < 9; t++) {
             ptrdiff_t s = tap_shift(t, w);
@@ -57,7 +70,7 @@ static void gather(nf_real *restrict col, const nf_real *restrict x, int C, size
 /* out (C, P) = bias + sum over taps of Y (C*9, P) row (c, t) shifted by tap u, masked by
  * tap u's mask, where u = t (flip = 0: the forward's sum) or u = 8 - t (flip = 1: the
  * adjoint of gather, i.e. col2im). The centre tap is never masked. bias may be NULL. */
-static void shift_sum(nf_real *restrict out, const nf_real *restrict Y, const nf_real *bias, int C, size_t P,
+NF_VECTOR_CLONES static void shift_sum(nf_real *restrict out, const nf_real *restrict Y, const nf_real *bias, int C, size_t P,
                       const nf_real *mask, int w, int flip) {
     for (int c = 0; c < C; c++) {
         nf_real *restrict o = out + (size_t)c * P, b = bias ? bias[c] : 0;
@@ -81,7 +94,7 @@ static void shift_sum(nf_real *restrict out, const nf_real *restrict Y, const nf
 /* ---------------------------------------------------------------- element-wise */
 
 /* out (C, P) += bias per row (may be NULL), then max(out, 0) if relu. */
-static void epilogue(nf_real *restrict out, const nf_real *bias, int relu, int C, size_t P) {
+NF_VECTOR_CLONES static void epilogue(nf_real *restrict out, const nf_real *bias, int relu, int C, size_t P) {
     if (!bias && !relu) return;
     for (int c = 0; c < C; c++) {
         nf_real *restrict o = out + (size_t)c * P, b = bias ? bias[c] : 0;
@@ -96,13 +109,13 @@ static void epilogue(nf_real *restrict out, const nf_real *bias, int relu, int C
 }
 
 /* dx *= [x > 0] over n values: the ReLU's backward, x being its output. */
-static void relu_mask(nf_real *restrict dx, const nf_real *restrict x, size_t n) {
+NF_VECTOR_CLONES static void relu_mask(nf_real *restrict dx, const nf_real *restrict x, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dx[i] : 0;
 }
 
 /* dbias (C) += row sums of dout (C, P), summed in double. */
-static void row_sums(nf_real *dbias, const nf_real *restrict dout, int C, size_t P) {
+NF_VECTOR_CLONES static void row_sums(nf_real *dbias, const nf_real *restrict dout, int C, size_t P) {
     if (!dbias) return;
     for (int c = 0; c < C; c++) {
         const nf_real *restrict d = dout + (size_t)c * P;

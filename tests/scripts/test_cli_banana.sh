@@ -7,15 +7,7 @@
 # <= 1.10. Also checks what a run leaves behind: metrics rows for every step, a model
 # file that h5py reads, the loss falling in the log.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 sum=0
 for seed in 1 2 3; do
@@ -48,5 +40,4 @@ mean=$(/usr/bin/python3 -c "print($sum / 3)")
 echo "mean held-out objective over 3 seeds after 400 iterations: $mean (target <= 1.10, best possible 1.0)"
 /usr/bin/python3 -c "import sys; sys.exit(0 if 0.9 <= $mean <= 1.10 else 1)" || fail "mean objective $mean not in [0.9, 1.10]"
 
-echo "$((fails == 0 ? 1 : 0)) passed, $fails failed"
-[ $fails -eq 0 ]
+finish

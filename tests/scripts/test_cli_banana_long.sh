@@ -4,15 +4,7 @@
 # cosine learning-rate decay must reach a held-out objective <= 1.03 (best possible 1.0)
 # on 100 000 fresh samples, averaged over seeds 1-3. About 3 s per seed on one core.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 sum=0
 for seed in 1 2 3; do
@@ -32,5 +24,4 @@ mean=$(/usr/bin/python3 -c "print($sum / 3)")
 echo "mean held-out objective after 4000 iterations: $mean (target <= 1.03)"
 /usr/bin/python3 -c "import sys; sys.exit(0 if 0.95 <= $mean <= 1.03 else 1)" || fail "mean objective $mean not in [0.95, 1.03]"
 
-echo "$((fails == 0 ? 1 : 0)) passed, $fails failed"
-[ $fails -eq 0 ]
+finish

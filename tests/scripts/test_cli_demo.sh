@@ -3,15 +3,7 @@
 # held-out objective <= 1.10, train the image flow until its held-out bits/dim is below
 # the first step's, write every picture it lists, and say where they are.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 "$B" demo --out "$T/demo" --image-steps 20 --threads 2 >"$T/log" 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] || fail "demo exited $rc: $(tail -3 "$T/err")"
@@ -37,5 +29,4 @@ echo "banana $obj, images ${first:-?} -> ${last:-?} bits/dim"
 grep -q "^images (synthetic seismic 32x32): bits/dim" "$T/log2" || fail "seismic demo summary: $(tail -3 "$T/log2")"
 [ -s "$T/d2/images/samples.png" ] || fail "seismic demo wrote no sample grid"
 
-echo "$((fails == 0 ? 1 : 0)) passed, $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -4,17 +4,7 @@
 # so on stderr and in metrics.jsonl, and finish; when it keeps happening it must stop
 # after --max-rollbacks with exit status 4 and leave the last good model.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 ARGS=(--data toy:banana --squeeze none --levels 1 --depth 4 --hidden 8 --batch 100 --lr 1e-3 --steps 200
       --threads 1 --no-plots --no-gif --quiet)
 
@@ -54,5 +44,4 @@ ok
 [ $rc -eq 4 ] && grep -q "step 6: .*stopping after 0 rollbacks" "$T/c.err" || fail "--max-rollbacks 0: exit $rc, $(cat "$T/c.err")"
 ok
 
-echo "$pass passed, $fails failed"
-[ $fails -eq 0 ]
+finish

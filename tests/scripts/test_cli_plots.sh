@@ -4,17 +4,7 @@
 # training.gif is a looping GIF89a with the expected frame count; sample/encode/decode
 # files are what h5py expects, and decode(encode(x)) = x.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 # png FILE [WIDTH HEIGHT]: decodes the PNG and checks that 0.3%..70% of pixels are not white
 # (a chart); PNG_KIND=image checks instead for at least 16 distinct colours (a picture)
@@ -161,5 +151,4 @@ gif "$T/i/training.gif" 3 || fail "image training.gif"
 [ $rc -eq 2 ] && grep -q "needs a model of 2-D points" "$T/err" || fail "warp on an image model: exit $rc $(cat "$T/err")"
 ok
 
-echo "$pass passed, $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -3,18 +3,7 @@
 # The resumed run must end with parameters bit-identical to a run that was never
 # interrupted (same thread count), and its metrics must hold every step exactly once.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-PID=""
-trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 "$B" data toy banana --n 20000 --seed 3 --out "$T/banana.h5" >/dev/null || { echo "FAIL: nflow data toy"; exit 1; }
 ok
@@ -105,5 +94,4 @@ head -c 3000 "$T/run/checkpoint.h5" >"$T/trunc.h5"
 [ $rc -eq 3 ] && [ "$(wc -l <"$T/err")" -eq 1 ] || fail "truncated checkpoint: exit $rc, $(cat "$T/err")"
 ok
 
-echo "$pass passed, $fails failed"
-[ $fails -eq 0 ]
+finish

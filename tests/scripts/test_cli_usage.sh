@@ -3,17 +3,7 @@
 # exits 0; every bad flag, value, file or command gives exactly one line on stderr,
 # naming the subcommand and the problem, and the documented exit code.
 # argv[1] = build directory.
-set -u
-B="${1:?build dir}/nflow"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_WAIT_POLICY=passive
-# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/cli_lsan.supp"
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
+source "$(dirname "$0")/cli_common.sh"
 
 [ -x "$B" ] || { echo "FAIL: $B not built"; exit 1; }
 
@@ -82,5 +72,4 @@ echo "not hdf5" >"$T/bad.h5"
 expect 3 "^nflow eval: " "$B" eval --model "$T/bad.h5" --data toy:banana
 expect 3 "^nflow info: " "$B" info "$T/bad.h5"
 
-echo "$pass passed, $fails failed"
-[ $fails -eq 0 ]
+finish

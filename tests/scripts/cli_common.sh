@@ -1,0 +1,23 @@
+# Sourced by the nflow command's script tests (argv[1] = build directory). Sets B (the
+# nflow binary) and T (a temporary directory removed at exit, after killing $PID if a
+# test left one running), the sanitizer environment, the fail/ok counters, and finish,
+# which prints the closing "N passed, N failed" line and returns non-zero on failures.
+set -u
+B="${1:?build dir}/nflow"
+T=$(mktemp -d)
+PID=""
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$T"' EXIT
+export OMP_WAIT_POLICY=passive
+# sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cli_lsan.supp"
+fails=0
+pass=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { pass=$((pass + 1)); }
+# Scripts that count only failures report one passed check when none failed.
+finish() {
+  local p=$pass
+  [ "$p" -eq 0 ] && p=$((fails == 0 ? 1 : 0))
+  echo "$p passed, $fails failed"
+  [ "$fails" -eq 0 ]
+}

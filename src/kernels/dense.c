@@ -1,9 +1,11 @@
-/* Fast dense-layer kernels: one GEMM per call over the whole batch. GEMMs run
- * outside parallel regions because OpenBLAS runs its own threads; the element-wise
- * loops are split across OpenMP threads with one writer per element (deterministic). */
+/* Fast dense-layer kernels: one GEMM per call over the whole batch, run on whichever
+ * pool owns the cores (nf_gemm_owned: large GEMMs split over the OpenMP threads, small
+ * ones on the calling thread); the element-wise loops are split across OpenMP threads
+ * with one writer per element (deterministic). */
 #include "dense.h"
 
 #include "nf_internal.h"
+#include "threads.h"
 
 #include <math.h>
 
@@ -17,19 +19,19 @@ void nf_dense_forward(nf_real *out, const nf_real *x, const nf_real *W, const nf
             for (int j = 0; j < m; j++) out[(size_t)i * m + j] = b[j];
     }
     /* out = x W^T (+ out) */
-    nf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1, x, k, W, k, b ? 1 : 0, out, m);
+    nf_gemm_owned(0, 1, n, m, k, 1, x, k, W, k, b ? 1 : 0, out, m);
 }
 
 void nf_dense_backward_data(nf_real *dx, const nf_real *dout, const nf_real *W, int n, int k, int m,
                             int accumulate) {
     /* dx = dout W (+ dx) */
-    nf_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, m, 1, dout, m, W, k, accumulate ? 1 : 0, dx, k);
+    nf_gemm_owned(0, 0, n, k, m, 1, dout, m, W, k, accumulate ? 1 : 0, dx, k);
 }
 
 void nf_dense_backward_weights(nf_real *dW, nf_real *db, const nf_real *dout, const nf_real *x, int n, int k,
                                int m) {
     /* dW += dout^T x */
-    nf_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, k, n, 1, dout, m, x, k, 1, dW, k);
+    nf_gemm_owned(1, 0, m, k, n, 1, dout, m, x, k, 1, dW, k);
     if (!db) return;
 #pragma omp parallel for schedule(static) if ((size_t)n * m > OMP_MIN_ELEMS)
     for (int j = 0; j < m; j++) {

@@ -8,15 +8,7 @@
  * The matrix is orthogonal (and symmetric), so the norm is preserved. Images only (d = 1). */
 #include "squeeze.h"
 
-static const nf_layer_ops haar_ops = {
-    .name = "haar",
-    .forward = block2x2_forward,
-    .inverse = block2x2_inverse,
-    .backward = block2x2_backward,
-    .workspace = block2x2_workspace,
-    .out_shape = block2x2_out_shape,
-    .destroy = block2x2_destroy,
-};
+static const nf_layer_ops haar_ops = NF_BLOCK2X2_OPS("haar");
 
 nf_status nf_haar_create(nf_layer **out, nf_shape in) {
     /* rows act on the pixels (x00, x01, x10, x11) */

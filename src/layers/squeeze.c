@@ -151,15 +151,7 @@ nf_status nf_block2x2_create(nf_layer **out, nf_shape in, const nf_layer_ops *op
     return NF_OK;
 }
 
-static const nf_layer_ops squeeze_ops = {
-    .name = "squeeze",
-    .forward = block2x2_forward,
-    .inverse = block2x2_inverse,
-    .backward = block2x2_backward,
-    .workspace = block2x2_workspace,
-    .out_shape = block2x2_out_shape,
-    .destroy = block2x2_destroy,
-};
+static const nf_layer_ops squeeze_ops = NF_BLOCK2X2_OPS("squeeze");
 
 nf_status nf_squeeze_create(nf_layer **out, nf_shape in) {
     /* the peer's block k is pixel k of the 2x2 block in row-major order: mix = I */

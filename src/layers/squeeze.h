@@ -19,4 +19,12 @@ size_t block2x2_workspace(const nf_layer *l, nf_shape in);
 nf_status block2x2_out_shape(const nf_layer *l, nf_shape in, nf_shape *out);
 void block2x2_destroy(nf_layer *l);
 
+/* The ops table of a 2x2 block layer; only the name differs between squeeze and Haar. */
+#define NF_BLOCK2X2_OPS(layer_name)                                                                    \
+    {                                                                                                  \
+        .name = (layer_name), .forward = block2x2_forward, .inverse = block2x2_inverse,                \
+        .backward = block2x2_backward, .workspace = block2x2_workspace,                                \
+        .out_shape = block2x2_out_shape, .destroy = block2x2_destroy                                   \
+    }
+
 #endif

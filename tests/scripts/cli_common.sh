@@ -14,6 +14,12 @@ fails=0
 pass=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { pass=$((pass + 1)); }
+# Prints the objective of model $1 on $2 fresh banana samples drawn with seed $3.
+heldout_banana() {
+  local j
+  j=$("$B" eval --model "$1" --data toy:banana --n "$2" --seed "$3" --threads 1 --json) || return 1
+  /usr/bin/python3 -c "import json, sys; print(json.loads(sys.argv[1])['objective'])" "$j"
+}
 # Scripts that count only failures report one passed check when none failed.
 finish() {
   local p=$pass

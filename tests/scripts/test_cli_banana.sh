@@ -30,9 +30,7 @@ for seed in 1 2 3; do
   /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); assert len(f.keys()) > 0" "$out/model.h5" ||
       fail "seed $seed: model.h5 is not readable by h5py"
   # held-out: 10 000 fresh samples drawn with a seed the training never used
-  j=$("$B" eval --model "$out/model.h5" --data toy:banana --n 10000 --seed $((1000 + seed)) --threads 1 --json) ||
-      { fail "seed $seed: eval failed"; continue; }
-  obj=$(/usr/bin/python3 -c "import json, sys; print(json.loads(sys.argv[1])['objective'])" "$j")
+  obj=$(heldout_banana "$out/model.h5" 10000 $((1000 + seed))) || { fail "seed $seed: eval failed"; continue; }
   echo "seed $seed: held-out objective $obj"
   sum=$(/usr/bin/python3 -c "print($sum + $obj)")
 done

@@ -14,9 +14,7 @@ for seed in 1 2 3; do
       >"$T/log" 2>&1 || { fail "seed $seed: train failed: $(tail -3 "$T/log")"; continue; }
   grep -q "4000 steps (10 epochs)" "$T/log" || fail "seed $seed: not 4000 steps: $(head -3 "$T/log")"
   [ "$(grep -c '^validation after step' "$T/log")" -eq 10 ] || fail "seed $seed: expected a validation per epoch"
-  j=$("$B" eval --model "$out/model.h5" --data toy:banana --n 100000 --seed $((2000 + seed)) --threads 1 --json) ||
-      { fail "seed $seed: eval failed"; continue; }
-  obj=$(/usr/bin/python3 -c "import json, sys; print(json.loads(sys.argv[1])['objective'])" "$j")
+  obj=$(heldout_banana "$out/model.h5" 100000 $((2000 + seed))) || { fail "seed $seed: eval failed"; continue; }
   echo "seed $seed: held-out objective $obj"
   sum=$(/usr/bin/python3 -c "print($sum + $obj)")
 done

@@ -230,8 +230,10 @@ typedef enum nf_conv1x1_kind {
 nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, nf_rng *rng);
 
 /* Floor of the affine coupling's scale: s = eps + (1 - eps) * sigmoid(h + 2). It bounds
- * how much inverting one coupling can amplify float32 round-off (1/eps), which keeps
- * the inputs rebuilt by invertible backprop accurate however the training goes. */
+ * how much inverting one coupling can amplify an error in its output (1/eps) and so
+ * how far the inputs rebuilt by invertible backprop can drift. This is the floor of
+ * nf_coupling_affine_create and of model files written before the floor was a Glow
+ * setting (nf_glow_config.coupling_min_scale). */
 #define NF_COUPLING_MIN_SCALE 1e-3
 
 /* Glow affine coupling: x = (xa, xb), xa = first c/2 channels (rounded down).
@@ -239,6 +241,8 @@ nf_status nf_conv1x1_create(nf_layer **out, nf_shape in, nf_conv1x1_kind kind, n
  * NF_COUPLING_MIN_SCALE); ya = s*xa + t, yb = xb.
  * NN = conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv3x3 (last zero-initialised). */
 nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden);
+/* The same with the floor eps = min_scale in (0, 1). */
+nf_status nf_coupling_affine_create_bounded(nf_layer **out, nf_shape in, int hidden, double min_scale);
 /* NICE additive coupling: ya = xa + NN(xb), yb = xb; logdet 0. */
 nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden);
 
@@ -287,6 +291,10 @@ struct nf_flow {
     int nlayers;
     nf_layer **layers;  /* (nlayers) in forward order; for saving and inspection */
     double drift;       /* store mode: largest relative reconstruction drift of the last backward */
+    int drift_layer;    /* store mode: the layer whose rebuilt input drifted most (-1: none) */
+    double *layer_rebuild; /* store mode, after nf_flow_inverse of the stored batch's latents:
+                              (nlayers) relative error of each layer's rebuilt input, the
+                              errors of the layers above included */
     struct nf_train_buffers *train; /* the trainer's z/dz/logdet, kept between steps */
 };
 
@@ -297,7 +305,10 @@ nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, 
                            nf_tensor *x, nf_tensor *dx);
 /* Debugging mode: forward stores every layer input and backward continues from the
  * stored inputs (memory grows with depth), recording in f->drift how far the rebuilt
- * inputs were from them. */
+ * inputs were from them (|rebuilt - stored| / |stored| over the batch, the largest over
+ * layers) and in f->drift_layer which layer's inverse gave that largest drift. An
+ * inverse of the same batch's latents then records in f->layer_rebuild how the error
+ * of the plain rebuild grows from the last layer down to the first. */
 nf_status nf_flow_set_store_activations(nf_flow *f, int on);
 void nf_flow_destroy(nf_flow *f);
 size_t nf_flow_num_params(const nf_flow *f);
@@ -318,10 +329,15 @@ typedef struct nf_glow_config {
     nf_squeeze_kind squeeze;
     nf_coupling_kind coupling;
     nf_conv1x1_kind conv1x1;
+    double coupling_min_scale;   /* affine couplings: the floor of s, in (0, 1) (see
+                                    NF_COUPLING_MIN_SCALE); saved in model files */
     uint64_t seed;               /* parameter initialisation */
 } nf_glow_config;
 
-/* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1. */
+/* The coupling scale floor of nf_glow_config_default. */
+#define NF_GLOW_MIN_SCALE_DEFAULT NF_COUPLING_MIN_SCALE
+/* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1,
+ * coupling scale floor NF_GLOW_MIN_SCALE_DEFAULT. */
 nf_glow_config nf_glow_config_default(int channels, int height, int width);
 /* Checks the configuration (positive sizes, sizes divisible by 2^L, ...). */
 nf_status nf_glow_config_check(const nf_glow_config *cfg);
@@ -367,10 +383,62 @@ void nf_adam_free(nf_adam *a);
  * receives the norm before clipping. NF_ERR_NUMERIC if it is not finite. */
 nf_status nf_clip_grad_norm(nf_params *p, double max_norm, double *norm);
 
-/* One training step on a batch: zero gradients, forward, loss, backward, Adam.
- * Working buffers are kept in the flow between calls (no per-step allocation
- * after the first). st may be NULL. */
+/* The rebuild guard. Invertible backprop rebuilds every layer's input from its output;
+ * a badly conditioned inverse can amplify float32 round-off until the rebuilt inputs,
+ * and so the gradients, are garbage while the loss still looks fine. The backward ends
+ * by rebuilding the batch itself, which the caller still holds, so the error is
+ * measured at no cost on every step:
+ *     rebuild_error = max over samples b of |x_rebuilt_b - x_b| / |x_b|
+ * (2-norms; float32 round-off gives ~1e-7..1e-5). When it passes the tolerance, the
+ * step's gradient is recomputed exactly, from stored layer inputs for that step only
+ * (memory then grows with depth for the duration of that step and is freed again). */
+#define NF_REBUILD_TOL_DEFAULT 1e-3
+
+typedef struct nf_grad_report {
+    double rebuild_error;   /* of the rebuilt batch, before any recompute (NaN possible) */
+    int recomputed;         /* 1: rebuild_error passed the tolerance; gradient recomputed */
+    int worst_layer;        /* recomputed: index in f->layers of the layer whose inverse
+                               amplified the rebuild error most (-1: not measured) */
+    double worst_gain;      /* by that factor: its rebuilt input's error over its output's
+                               (output errors below float32 round-off count as 1e-7) */
+    size_t recompute_bytes; /* memory the recompute's stored inputs held */
+} nf_grad_report;
+
+/* Zeroes the gradients and computes them for the batch x: forward, loss (st, may be
+ * NULL), backward with the rebuild measured (rep, may be NULL; always filled, also on
+ * failure). rebuild_tol: the tolerance above which the gradient is recomputed from
+ * stored inputs; 0 recomputes every step whose rebuild is not exact (and so measures
+ * every layer's drift); < 0 only measures. A flow without
+ * a store mode gets NF_ERR_NUMERIC when the tolerance is passed. Working buffers are
+ * kept in the flow between calls. */
+nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
+                           nf_grad_report *rep);
+
+/* One training step on a batch: nf_flow_gradient with NF_REBUILD_TOL_DEFAULT, then Adam.
+ * No per-step allocation after the first (except a recomputed step). st may be NULL. */
 nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);
+/* The loss-explosion watcher. A loss far above its recent level means an earlier step
+ * damaged the parameters even when every number is still finite (a rise from 4.5 to
+ * 30 000 bits/dim has been seen). nf_loss_watch_step judges each step's loss against
+ * an exponential average of the accepted ones (about 20 steps of memory):
+ *     limit = level + max(rise, 10 * mean absolute deviation),
+ * silent for the first NF_LOSS_WATCH_WARMUP losses. The state is four numbers, so a
+ * checkpoint can carry it. */
+#define NF_LOSS_WATCH_WARMUP 20
+typedef struct nf_loss_watch {
+    double rise;    /* the smallest rise above the level that counts as a jump (loss units) */
+    double level;   /* average of the accepted losses */
+    double spread;  /* average absolute deviation from the level */
+    long seen;      /* losses accepted */
+} nf_loss_watch;
+
+nf_status nf_loss_watch_init(nf_loss_watch *w, double rise);
+/* NF_ERR_NUMERIC, with the numbers in nf_last_error(), when the loss is not finite or
+ * above the limit (nothing recorded); otherwise records it. */
+nf_status nf_loss_watch_step(nf_loss_watch *w, double loss);
+/* The current limit (INFINITY while warming up). */
+double nf_loss_watch_limit(const nf_loss_watch *w);
+
 /* Loss of a batch without touching gradients. */
 nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st);
 /* x (n, c, d, h, w) <- f^-1(temperature * eps), eps ~ N(0, I). */

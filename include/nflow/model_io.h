@@ -81,6 +81,8 @@ nf_status nf_model_attrs_put_double(nf_model_attrs *a, const char *name, double 
 nf_status nf_model_attrs_put_string(nf_model_attrs *a, const char *name, const char *s);
 /* Getters fail with NF_ERR_FORMAT naming the attribute if it is missing or of
  * another type; strings longer than size - 1 are refused. */
+/* 1 if the attribute exists (for attributes newer files add), else 0. */
+int nf_model_attrs_has(const nf_model_attrs *a, const char *name);
 nf_status nf_model_attrs_get_int(const nf_model_attrs *a, const char *name, long long *v);
 nf_status nf_model_attrs_get_u64(const nf_model_attrs *a, const char *name, uint64_t *v);
 nf_status nf_model_attrs_get_double(const nf_model_attrs *a, const char *name, double *v);

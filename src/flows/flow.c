@@ -56,6 +56,12 @@ nf_status nf_flow_set_store_activations(nf_flow *f, int on) {
     if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_set_store_activations: flow is NULL");
     if (!f->ops->set_store_activations)
         return nf_fail(NF_ERR_STATE, "nf_flow_set_store_activations: %s flows have no store mode", f->ops->name);
+    nf_free(f->layer_rebuild);
+    f->layer_rebuild = NULL;
+    if (on && f->nlayers > 0) {
+        f->layer_rebuild = nf_calloc((size_t)f->nlayers, sizeof(double));
+        if (!f->layer_rebuild) return nf_fail(NF_ERR_NOMEM, "nf_flow_set_store_activations: out of memory");
+    }
     return f->ops->set_store_activations(f, on);
 }
 
@@ -69,16 +75,34 @@ void nf_flow_zero_grad(nf_flow *f) {
     if (f) nf_params_zero_grad(&f->params);
 }
 
-void nf_flow_restore_input(nf_flow *f, nf_real *x, const nf_real *stored, size_t cnt) {
+/* |x - stored| / |stored| over cnt values. */
+static double relative_error(const nf_real *x, const nf_real *stored, size_t cnt) {
     double num = 0, den = 0;
     for (size_t k = 0; k < cnt; k++) {
         double d = (double)x[k] - stored[k];
         num += d * d;
         den += (double)stored[k] * stored[k];
     }
-    double drift = sqrt(num) / (sqrt(den) + 1e-30);
-    if (drift > f->drift) f->drift = drift;
+    return sqrt(num) / (sqrt(den) + 1e-30);
+}
+
+void nf_flow_note_rebuild(nf_flow *f, int layer, const nf_real *x, const nf_real *stored, size_t cnt) {
+    if (f->layer_rebuild) f->layer_rebuild[layer] = relative_error(x, stored, cnt);
+}
+
+void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *stored, size_t cnt) {
+    double drift = relative_error(x, stored, cnt);
+    /* NaN counts as the worst and, once seen, stays (the first layer that produced it). */
+    if (f->drift_layer < 0 || (!isnan(f->drift) && !(drift <= f->drift))) {
+        f->drift = drift;
+        f->drift_layer = layer;
+    }
     memcpy(x, stored, cnt * sizeof(nf_real));
+}
+
+void nf_flow_drift_reset(nf_flow *f) {
+    f->drift = 0;
+    f->drift_layer = -1;
 }
 
 void nf_flow_base_free(nf_flow *f) {
@@ -87,5 +111,7 @@ void nf_flow_base_free(nf_flow *f) {
     f->layers = NULL;
     f->nlayers = 0;
     nf_params_free(&f->params);
+    nf_free(f->layer_rebuild);
+    f->layer_rebuild = NULL;
     nf_train_buffers_free(f);
 }

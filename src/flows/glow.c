@@ -165,7 +165,11 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
             NF_TRY(glow_level_inverse(g, lv, &h));
             continue;
         }
-        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(nf_layer_inverse(g->base.layers[i], &h, &g->ctx));
+        for (int i = lv->first + lv->count - 1; i >= from; i--) {
+            NF_TRY(nf_layer_inverse(g->base.layers[i], &h, &g->ctx));
+            if (g->store && g->stored && g->stored[i] && g->store_n == n)
+                nf_flow_note_rebuild(&g->base, i, h.data, g->stored[i], nf_tensor_count(&h));
+        }
     }
     memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
     return NF_OK;
@@ -179,7 +183,7 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
     if (g->store && (!g->stored || g->store_n != n))
         return nf_fail(NF_ERR_STATE, "glow: store mode backward needs a forward of the same batch first");
     g->ctx.dlogdet = dlogdet;
-    g->base.drift = 0;
+    nf_flow_drift_reset(&g->base);
     nf_tensor h = load_top(g, z, g->work, n);
     nf_tensor dh = load_top(g, dz, g->grad, n);
     for (int l = g->nlevels - 1; l >= 0; l--) {
@@ -195,7 +199,7 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
         }
         for (int i = lv->first + lv->count - 1; i >= from; i--) {
             NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
-            if (g->store) nf_flow_restore_input(&g->base, h.data, g->stored[i], nf_tensor_count(&h));
+            if (g->store) nf_flow_restore_input(&g->base, i, h.data, g->stored[i], nf_tensor_count(&h));
         }
     }
     if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));

@@ -16,6 +16,7 @@ nf_glow_config nf_glow_config_default(int channels, int height, int width) {
     c.squeeze = NF_SQUEEZE_SPACE;
     c.coupling = NF_COUPLING_AFFINE;
     c.conv1x1 = NF_CONV1X1_LU;
+    c.coupling_min_scale = NF_GLOW_MIN_SCALE_DEFAULT;
     c.seed = 1;
     return c;
 }
@@ -28,6 +29,8 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
     if (c->depth != 1)
         return nf_fail(NF_ERR_SHAPE, "glow: 3-D volumes (depth %d) are not supported yet; use depth 1", c->depth);
     if (c->hidden < 1) return nf_fail(NF_ERR_ARG, "glow: hidden width must be >= 1, got %d", c->hidden);
+    if (c->coupling == NF_COUPLING_AFFINE && !(c->coupling_min_scale > 0 && c->coupling_min_scale < 1))
+        return nf_fail(NF_ERR_ARG, "glow: the coupling scale floor must be in (0, 1), got %g", c->coupling_min_scale);
     if (c->levels < 1 || c->levels > NF_GLOW_MAX_LEVELS)
         return nf_fail(NF_ERR_ARG, "glow: levels (L) must be in 1..%d, got %d", NF_GLOW_MAX_LEVELS, c->levels);
     if (c->steps < 1) return nf_fail(NF_ERR_ARG, "glow: steps per level (K) must be >= 1, got %d", c->steps);
@@ -66,7 +69,8 @@ static const nf_flow_ops glow_ops = {
 static nf_status make_step(glow *g, nf_shape s, nf_rng *rng, nf_layer **out) {
     NF_TRY(nf_actnorm_create(&out[0], s));
     NF_TRY(nf_conv1x1_create(&out[1], s, g->cfg.conv1x1, rng));
-    if (g->cfg.coupling == NF_COUPLING_AFFINE) return nf_coupling_affine_create(&out[2], s, g->cfg.hidden);
+    if (g->cfg.coupling == NF_COUPLING_AFFINE)
+        return nf_coupling_affine_create_bounded(&out[2], s, g->cfg.hidden, g->cfg.coupling_min_scale);
     return nf_coupling_additive_create(&out[2], s, g->cfg.hidden);
 }
 

@@ -112,7 +112,10 @@ static nf_status model_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     NF_TRY(reserve(m, n));
     memcpy(m->work, z->data, cnt * sizeof(nf_real));
     nf_tensor h = view(m->work, n, nf_model_current_shape(f));
-    for (int i = f->nlayers - 1; i >= 0; i--) NF_TRY(nf_layer_inverse(f->layers[i], &h, &m->ctx));
+    for (int i = f->nlayers - 1; i >= 0; i--) {
+        NF_TRY(nf_layer_inverse(f->layers[i], &h, &m->ctx));
+        if (m->store && m->store_n == n) nf_flow_note_rebuild(f, i, m->work, m->stored + (size_t)i * cnt, cnt);
+    }
     memcpy(x->data, m->work, cnt * sizeof(nf_real));
     return NF_OK;
 }
@@ -129,12 +132,12 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     memcpy(m->work, z->data, cnt * sizeof(nf_real));
     memcpy(m->grad, dz->data, cnt * sizeof(nf_real));
     m->ctx.dlogdet = dlogdet;
-    f->drift = 0;
+    nf_flow_drift_reset(f);
     nf_shape top = nf_model_current_shape(f);
     nf_tensor h = view(m->work, n, top), dh = view(m->grad, n, top);
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_backward(f->layers[i], &h, &dh, &m->ctx));
-        if (m->store) nf_flow_restore_input(f, m->work, m->stored + (size_t)i * cnt, cnt);
+        if (m->store) nf_flow_restore_input(f, i, m->work, m->stored + (size_t)i * cnt, cnt);
     }
     if (x) memcpy(x->data, m->work, cnt * sizeof(nf_real));
     if (dx) memcpy(dx->data, m->grad, cnt * sizeof(nf_real));

@@ -45,6 +45,7 @@ static nf_status glow_save_arch(const nf_flow *f, nf_model_attrs *a) {
     NF_TRY(nf_model_attrs_put_string(a, "squeeze", enum_name(NAMES(squeeze_names), (int)c->squeeze)));
     NF_TRY(nf_model_attrs_put_string(a, "coupling", enum_name(NAMES(coupling_names), (int)c->coupling)));
     NF_TRY(nf_model_attrs_put_string(a, "conv1x1", enum_name(NAMES(conv1x1_names), (int)c->conv1x1)));
+    NF_TRY(nf_model_attrs_put_double(a, "coupling_min_scale", c->coupling_min_scale));
     return nf_model_attrs_put_u64(a, "seed", c->seed);
 }
 
@@ -68,6 +69,10 @@ static nf_status glow_create_from(nf_flow **out, const nf_model_attrs *a) {
     c.coupling = (nf_coupling_kind)coupling;
     c.conv1x1 = (nf_conv1x1_kind)conv;
     NF_TRY(nf_model_attrs_get_u64(a, "seed", &c.seed));
+    /* files written before the floor was a setting had the fixed one */
+    c.coupling_min_scale = NF_COUPLING_MIN_SCALE;
+    if (nf_model_attrs_has(a, "coupling_min_scale"))
+        NF_TRY(nf_model_attrs_get_double(a, "coupling_min_scale", &c.coupling_min_scale));
     return nf_glow_create(out, &c);
 }
 

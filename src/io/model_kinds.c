@@ -80,6 +80,9 @@ nf_status nf_model_attrs_put_string(nf_model_attrs *a, const char *name, const c
     NF_CHECK_NULL(s);
     return model_attr_put_str(a->obj, name, s);
 }
+int nf_model_attrs_has(const nf_model_attrs *a, const char *name) {
+    return a && name && model_attr_exists(a->obj, name) > 0;
+}
 nf_status nf_model_attrs_get_int(const nf_model_attrs *a, const char *name, long long *v) {
     ATTRS_CHECK(a, name);
     NF_CHECK_NULL(v);

@@ -19,7 +19,7 @@ static double sigmoid(double z) {
 }
 
 /* s = eps + (1 - eps) * sigmoid(z) */
-static double scale_of(double sg) { return NF_COUPLING_MIN_SCALE + (1.0 - NF_COUPLING_MIN_SCALE) * sg; }
+static double scale_of(double eps, double sg) { return eps + (1.0 - eps) * sg; }
 
 /* The element-wise step on images [b0, b0 + nb); NN's output is (log_s_raw, t), each
  * (ca, nb*hw) channel-major. */
@@ -28,6 +28,7 @@ static void affine_step(const nf_coupling *cp, nf_coupling_pass pass, const nf_c
     size_t hw = ch->hw;
     int ca = cp->ca, nb = ch->nb;
     nf_real dld = (nf_real)dlogdet;
+    double eps = cp->min_scale;
     for (int i = 0; i < nb; i++) {
         int b = ch->b0 + i;
         double ld = 0;
@@ -36,20 +37,20 @@ static void affine_step(const nf_coupling *cp, nf_coupling_pass pass, const nf_c
             nf_real *raw = ch->out + ((size_t)c * nb + i) * hw, *t = ch->out + ((size_t)(ca + c) * nb + i) * hw;
             if (pass == NF_COUPLING_FORWARD) {
                 for (size_t p = 0; p < hw; p++) {
-                    double sc = scale_of(sigmoid((double)raw[p] + 2.0));
+                    double sc = scale_of(eps, sigmoid((double)raw[p] + 2.0));
                     xa[p] = (nf_real)(sc * xa[p] + t[p]); /* ya = s * xa + t */
                     ld += log(sc);
                 }
             } else if (pass == NF_COUPLING_INVERSE) {
                 for (size_t p = 0; p < hw; p++) /* xa = (ya - t) / s */
-                    xa[p] = (nf_real)((xa[p] - t[p]) / scale_of(sigmoid((double)raw[p] + 2.0)));
+                    xa[p] = (nf_real)((xa[p] - t[p]) / scale_of(eps, sigmoid((double)raw[p] + 2.0)));
             } else {
                 nf_real *dya = dy->data + ((size_t)b * dy->c + c) * hw;
                 for (size_t p = 0; p < hw; p++) { /* raw, t are overwritten by dloss/d(raw, t) */
-                    double sg = sigmoid((double)raw[p] + 2.0), sc = scale_of(sg), g = dya[p];
+                    double sg = sigmoid((double)raw[p] + 2.0), sc = scale_of(eps, sg), g = dya[p];
                     double xv = (xa[p] - t[p]) / sc;
                     /* ds/draw = (1 - eps) sg (1 - sg), dlog s/draw = ds/draw / s */
-                    double ds = (1.0 - NF_COUPLING_MIN_SCALE) * sg * (1.0 - sg);
+                    double ds = (1.0 - eps) * sg * (1.0 - sg);
                     xa[p] = (nf_real)xv;
                     raw[p] = (nf_real)(g * xv * ds + dld * ds / sc);
                     t[p] = (nf_real)g;
@@ -63,7 +64,17 @@ static void affine_step(const nf_coupling *cp, nf_coupling_pass pass, const nf_c
 
 static const nf_layer_ops affine_ops = NF_COUPLING_OPS("coupling_affine");
 
-nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden) {
+nf_status nf_coupling_affine_create_bounded(nf_layer **out, nf_shape in, int hidden, double min_scale) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    if (!(min_scale > 0 && min_scale < 1))
+        return nf_fail(NF_ERR_ARG, "coupling_affine: the scale floor must be in (0, 1), got %g", min_scale);
     /* NN outputs log_s_raw and t: 2 * ca channels */
-    return nf_coupling_new(out, in, hidden, 2, &affine_ops, affine_step, "coupling_affine");
+    NF_TRY(nf_coupling_new(out, in, hidden, 2, &affine_ops, affine_step, "coupling_affine"));
+    ((nf_coupling *)*out)->min_scale = min_scale;
+    return NF_OK;
+}
+
+nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden) {
+    return nf_coupling_affine_create_bounded(out, in, hidden, NF_COUPLING_MIN_SCALE);
 }

@@ -79,6 +79,7 @@ struct nf_coupling {
     int ca, cb;    /* channels of xa (changed) and xb (conditioner) */
     nf_subnet net; /* cb -> cout = out_per_ca * ca */
     nf_coupling_step step;
+    double min_scale; /* affine: the floor eps of s (nf_coupling_affine_create_bounded) */
 };
 
 /* Checks the shape (c >= 2, d = 1) and hidden, and builds a coupling whose NN

@@ -5,15 +5,16 @@
 #include <math.h>
 
 struct nf_train_buffers {
-    int cap;          /* samples the buffers hold */
-    nf_real *z, *dz;  /* (cap, D) */
-    double *logdet;   /* (cap) */
+    int cap;              /* samples the buffers hold */
+    nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as the backward rebuilt it */
+    double *logdet;       /* (cap) */
 };
 
 void nf_train_buffers_free(nf_flow *f) {
     if (!f->train) return;
     nf_free(f->train->z);
     nf_free(f->train->dz);
+    nf_free(f->train->xr);
     nf_free(f->train->logdet);
     nf_free(f->train);
     f->train = NULL;
@@ -29,11 +30,13 @@ static nf_status reserve(nf_flow *f, int n) {
     size_t D = nf_shape_sample_count(f->in);
     nf_free(t->z);
     nf_free(t->dz);
+    nf_free(t->xr);
     nf_free(t->logdet);
     t->z = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     t->dz = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->xr = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     t->logdet = nf_alloc(sizeof(double) * (size_t)n);
-    t->cap = (t->z && t->dz && t->logdet) ? n : 0;
+    t->cap = (t->z && t->dz && t->xr && t->logdet) ? n : 0;
     if (!t->cap) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory for a batch of %d", n);
     return NF_OK;
 }
@@ -49,21 +52,94 @@ static nf_status check(const char *fn, nf_flow *f, const nf_tensor *x) {
     return NF_OK;
 }
 
-nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
-    NF_TRY(check(__func__, f, x));
-    nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
-    NF_CHECK_NULL(opt);
-    NF_TRY(reserve(f, x->n));
+/* max_b |xr_b - x_b| / |x_b|; NaN if any rebuilt value is NaN. */
+static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
+    size_t D = nf_tensor_sample_count(x);
+    double worst = 0;
+    for (int b = 0; b < x->n; b++) {
+        const nf_real *p = xr + (size_t)b * D, *q = x->data + (size_t)b * D;
+        double num = 0, den = 0;
+        for (size_t k = 0; k < D; k++) {
+            double d = (double)p[k] - q[k];
+            num += d * d;
+            den += (double)q[k] * q[k];
+        }
+        double e = sqrt(num) / (sqrt(den) + 1e-30);
+        if (isnan(e)) return e;
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Forward, loss and backward; the rebuilt batch goes to f->train->xr. */
+static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
     nf_tensor z = latent(f, f->train->z, x->n), dz = latent(f, f->train->dz, x->n);
-    nf_loss_stats s;
+    nf_tensor xr = *x;
+    xr.data = f->train->xr;
     double dlogdet;
     NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
-    NF_TRY(nf_loss_nll(&z, f->train->logdet, &dz, &dlogdet, &s));
+    NF_TRY(nf_loss_nll(&z, f->train->logdet, &dz, &dlogdet, st));
     nf_flow_zero_grad(f);
-    NF_TRY(nf_flow_backward(f, &z, &dz, dlogdet, NULL, NULL));
-    NF_TRY(nf_adam_step(opt, &f->params));
-    if (st) *st = s;
+    return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
+}
+
+/* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
+ * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
+static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
+    if (!f->layer_rebuild) return NF_OK;
+    nf_tensor z = latent(f, f->train->z, x->n), xr = *x;
+    xr.data = f->train->xr;
+    NF_TRY(nf_flow_inverse(f, &z, &xr));
+    const double floor = 1e-7; /* float32 round-off: no layer is blamed for amplifying less */
+    for (int i = 0; i < f->nlayers; i++) {
+        double out = i + 1 < f->nlayers ? f->layer_rebuild[i + 1] : 0;
+        double gain = f->layer_rebuild[i] / fmax(out, floor);
+        if (r->worst_layer < 0 || gain > r->worst_gain) r->worst_layer = i, r->worst_gain = gain;
+    }
     return NF_OK;
+}
+
+/* The same step from stored layer inputs: the exact gradient, and which inverse amplified. */
+static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf_grad_report *r) {
+    if (!f->ops->set_store_activations)
+        return nf_fail(NF_ERR_NUMERIC,
+                       "rebuilt inputs are off by %.3g (relative) and %s flows cannot store activations to "
+                       "recompute the step",
+                       r->rebuild_error, f->ops->name);
+    size_t before = nf_mem_current();
+    NF_TRY(nf_flow_set_store_activations(f, 1));
+    nf_status s = gradient_pass(f, x, st);
+    size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
+    r->recompute_bytes = held > before ? held - before : 0;
+    r->recomputed = 1;
+    if (s == NF_OK) s = worst_inverse(f, x, r);
+    nf_flow_set_store_activations(f, 0); /* frees the stored inputs */
+    return s;
+}
+
+nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
+                           nf_grad_report *rep) {
+    nf_grad_report r = {0, 0, -1, 0, 0};
+    if (rep) *rep = r;
+    NF_TRY(check(__func__, f, x));
+    nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
+    NF_TRY(reserve(f, x->n));
+    nf_loss_stats s = {0};
+    nf_status status = gradient_pass(f, x, &s);
+    if (status == NF_OK) {
+        r.rebuild_error = rebuild_error(f->train->xr, x);
+        int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
+        if (!stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol)) status = recompute(f, x, &s, &r);
+    }
+    if (st) *st = s;
+    if (rep) *rep = r;
+    return status;
+}
+
+nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
+    NF_CHECK_NULL(opt);
+    NF_TRY(nf_flow_gradient(f, x, NF_REBUILD_TOL_DEFAULT, st, NULL));
+    return nf_adam_step(opt, &f->params);
 }
 
 nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {

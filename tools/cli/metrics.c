@@ -76,8 +76,8 @@ int metrics_open(cli_metrics *m, const char *cmd, const char *dir, long keep_thr
 
 void metrics_step(cli_metrics *m, const cli_step_record *r) {
     if (!m->csv) return;
-    fprintf(m->csv, "%ld,%ld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.3f,,\n", r->step, r->epoch, r->loss, r->half_sq, r->logdet,
-            r->bits_per_dim, r->lr, r->grad_norm, r->time_s);
+    fprintf(m->csv, "%ld,%ld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.3f,,,%.3g,%d\n", r->step, r->epoch, r->loss, r->half_sq,
+            r->logdet, r->bits_per_dim, r->lr, r->grad_norm, r->time_s, r->rebuild_error, r->recomputed);
     FILE *j = m->jsonl;
     fprintf(j, "{\"type\":\"step\",\"step\":%ld,\"epoch\":%ld,", r->step, r->epoch);
     json_num(j, "loss", r->loss, 0);
@@ -86,7 +86,9 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
     json_num(j, "bits_per_dim", r->bits_per_dim, 0);
     json_num(j, "lr", r->lr, 0);
     json_num(j, "grad_norm", r->grad_norm, 0);
-    json_num(j, "time_s", r->time_s, 1);
+    json_num(j, "time_s", r->time_s, 0);
+    json_num(j, "rebuild_error", r->rebuild_error, 0);
+    fprintf(j, "\"recomputed\":%d", r->recomputed);
     fputs("}\n", j);
     fflush(m->csv);
     fflush(j);
@@ -94,7 +96,7 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
 
 void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim) {
     if (!m->csv) return;
-    fprintf(m->csv, "%ld,%ld,,,,,,,,%.9g,%.9g\n", step, epoch, loss, bits_per_dim);
+    fprintf(m->csv, "%ld,%ld,,,,,,,,%.9g,%.9g,,\n", step, epoch, loss, bits_per_dim);
     fprintf(m->jsonl, "{\"type\":\"val\",\"step\":%ld,\"epoch\":%ld,", step, epoch);
     json_num(m->jsonl, "loss", loss, 0);
     json_num(m->jsonl, "bits_per_dim", bits_per_dim, 1);

@@ -24,10 +24,14 @@ static const char help[] =
     "  (the flags, used by --resume), training_curves.png, training.gif and, for 2-D data,\n"
     "  samples.png, trajectories.png, warp.png; for images, samples.png (a grid).\n"
     "  Validation runs at every epoch end and at the end of training.\n\n"
-    "  If the loss or the gradient becomes NaN/Inf, the parameters and Adam state go back\n"
-    "  to the last good step (kept in memory), the learning rate is halved and a line on\n"
-    "  stderr says so; after --max-rollbacks rollbacks, the next failure stops the run\n"
-    "  with exit status 4 and the last good parameters in DIR/model_last_good.h5.\n\n"
+    "  If the loss or the gradient becomes NaN/Inf, or the loss jumps far above its recent\n"
+    "  level (--loss-jump), the parameters and Adam state go back to the last good step\n"
+    "  (kept in memory), the learning rate is halved and a line on stderr says so; after\n"
+    "  --max-rollbacks rollbacks, the next failure stops the run with exit status 4 and\n"
+    "  the last good parameters in DIR/model_last_good.h5.\n\n"
+    "  Every step measures how well the backward rebuilt the batch from the latents\n"
+    "  (metrics column rebuild_error); a step off by more than --rebuild-tol is recomputed\n"
+    "  exactly from stored layer inputs, for that step only (column recomputed).\n\n"
     "DATA\n"
     "  --data SPEC           FILE.h5:/DATASET (N,C,H,W), (N,C,D,H,W) or (N,C), uint8/uint16/\n"
     "                        int16/float32/float64; integers are dequantised, floats\n"
@@ -52,7 +56,9 @@ static const char help[] =
     "  --coupling KIND       affine|additive [affine]\n"
     "  --squeeze KIND        space|haar|none [space]; none = no squeeze and no split (vector\n"
     "                        data and 2-D toys must use none)\n"
-    "  --conv1x1 KIND        lu|householder [lu]\n\n"
+    "  --conv1x1 KIND        lu|householder [lu]\n"
+    "  --min-scale X         affine coupling: floor of the scale s (inverting a coupling\n"
+    "                        amplifies errors by at most 1/X) [1e-3]\n\n"
     "OPTIMISATION\n"
     "  --lr X                Adam learning rate [1e-3]\n"
     "  --schedule KIND       constant|cosine|step [constant]\n"
@@ -66,7 +72,12 @@ static const char help[] =
     "  --epochs X            passes over the training data [1]\n"
     "  --seed N              initialisation, data order, noise [1]\n"
     "  --threads N           OpenMP and OpenBLAS threads [from the environment]\n"
-    "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n\n"
+    "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n"
+    "  --loss-jump X         a loss more than X bits/dim above its recent level is an\n"
+    "                        explosion, rolled back like NaN/Inf; 0 = off [1]\n"
+    "  --rebuild-tol X       recompute a step from stored layer inputs when the batch the\n"
+    "                        backward rebuilt is off by more than X (relative); 0 = every\n"
+    "                        step, -1 = only measure [1e-3]\n\n"
     "OUTPUT\n"
     "  --out DIR             output directory [nflow_run; on --resume the checkpoint's]\n"
     "  --checkpoint-every N  write DIR/checkpoint.h5 every N steps [only at the end]\n"
@@ -94,6 +105,8 @@ static const char help[] =
     "  After a kill:\n"
     "    nflow train --resume fmnist_run/checkpoint.h5\n";
 
+enum { NOPTS = 48 }; /* room for the flag table (checked at compile time) */
+
 typedef struct train_flags {
     cli_train_config c;
     int flow, coupling, squeeze, conv1x1, schedule, normalize, quiet, no_plots, no_gif;
@@ -119,6 +132,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"coupling", OPT_CHOICE, &f->coupling, 0, 0, "affine|additive"},
         {"squeeze", OPT_CHOICE, &f->squeeze, 0, 0, "space|haar|none"},
         {"conv1x1", OPT_CHOICE, &f->conv1x1, 0, 0, "lu|householder"},
+        {"min-scale", OPT_REAL, &c->glow.coupling_min_scale, 1e-9, 0.999},
         {"lr", OPT_REAL, &c->sched.lr, 1e-12, 10},
         {"schedule", OPT_CHOICE, &f->schedule, 0, 0, CLI_SCHEDULE_CHOICES},
         {"lr-min", OPT_REAL, &c->sched.lr_min, 0, 10},
@@ -142,15 +156,17 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"no-gif", OPT_FLAG, &f->no_gif},
         {"debug-nan-at", OPT_STR, &f->nan_list},
         {"store-activations", OPT_FLAG, &c->store_activations},
+        {"rebuild-tol", OPT_REAL, &c->rebuild_tol, -1, 1e30},
+        {"loss-jump", OPT_REAL, &c->loss_jump, 0, 1e30},
         OPT_END,
     };
+    _Static_assert(sizeof t / sizeof t[0] <= NOPTS, "raise NOPTS: the flag table outgrew it");
     memcpy(o, t, sizeof t);
 }
-enum { NOPTS = 39 };
 
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
-static const char *const arch_flags[] = {"flow", "spec", "levels", "depth", "hidden", "coupling", "squeeze", "conv1x1",
-                                         NULL};
+static const char *const arch_flags[] = {"flow",    "spec",    "levels",    "depth", "hidden",
+                                         "coupling", "squeeze", "conv1x1", "min-scale", NULL};
 
 /* Reads DIR(resume)/args.txt into a NULL-terminated argv (argv[0] = "train"); the
  * lines live in *buf. NULL argv when there is no file. */

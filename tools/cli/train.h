@@ -33,6 +33,8 @@ typedef struct cli_train_config {
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
     int n_nan_at;
     int store_activations; /* debugging: backward from stored layer inputs (memory grows with depth) */
+    double rebuild_tol;    /* recompute a step whose rebuilt batch is off by more (nf_flow_gradient) */
+    double loss_jump;      /* bits/dim above the recent loss that count as an explosion; 0: off */
     /* output */
     const char *out;
     long checkpoint_every; /* steps; 0: only at the end */
@@ -56,7 +58,8 @@ typedef struct cli_train_result {
 } cli_train_result;
 
 /* Defaults: Glow hidden 64, L 3, K 8, batch 64, lr 1e-3 constant, 1 epoch, seed 1,
- * toy training set 60000, validation 10000 samples / 5 % split, 3 rollbacks. */
+ * toy training set 60000, validation 10000 samples / 5 % split, 3 rollbacks, rebuild
+ * tolerance NF_REBUILD_TOL_DEFAULT, loss jumps of 1 bit/dim. */
 void train_config_default(cli_train_config *c);
 
 /* Runs a training: opens the data, builds or resumes the model, trains, validates each

@@ -39,8 +39,10 @@ typedef struct train_run_state {
     int rollbacks;
     long next_nan;         /* index into c->nan_at of the next injection */
     nf_tensor x;           /* (batch, c, d, h, w) */
-    nf_real *z, *dz;       /* (batch, D) */
-    double *logdet;        /* (batch) */
+    nf_loss_watch watch;   /* loss explosions (c->loss_jump > 0) */
+    long recomputed;       /* steps whose gradient the rebuild guard recomputed, in all */
+    double *rebuild;       /* (total - first_step) rebuild errors of this process's steps */
+    size_t recompute_bytes;/* the most memory one recomputed step held */
     cli_snapshot good, pending;
     cli_metrics metrics;
     cli_progress prog;
@@ -61,6 +63,12 @@ typedef struct train_run_state {
     char out[4096];        /* output directory */
     double t0;
 } train_run_state;
+
+/* The words of nf_train_state.data_pos nflow train uses (train_loop.c). */
+#define TRAIN_STATE_WORDS 8
+_Static_assert(TRAIN_STATE_WORDS <= NF_DATA_POS_MAX, "the training state must fit a checkpoint");
+/* Restores what train_checkpoint saved beyond the model, optimiser and RNG. */
+void train_state_get(train_run_state *r, const nf_train_state *ts);
 
 /* The loop of steps from r->step to r->total; returns an exit code. */
 int train_loop(train_run_state *r);

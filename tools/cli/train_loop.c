@@ -8,18 +8,30 @@
 #include <math.h>
 #include <string.h>
 
-/* One optimiser step. The loss and the gradient norm are checked: NF_ERR_NUMERIC
- * means this step produced NaN/Inf and nothing was updated. */
-static nf_status one_step(train_run_state *r, nf_loss_stats *st, double *gnorm) {
+/* Says that a step's gradient was recomputed: the first few on stderr, all in the JSON. */
+static void note_recompute(train_run_state *r, long step, const nf_grad_report *g) {
+    char msg[512], where[160] = "";
+    if (g->worst_layer >= 0)
+        snprintf(where, sizeof where, "; layer %d (%s) amplified the error most, %.3gx", g->worst_layer,
+                 r->f->layers[g->worst_layer]->ops->name, g->worst_gain);
+    snprintf(msg, sizeof msg,
+             "step %ld: the batch rebuilt by the backward was off by %.3g (tolerance %g); gradient recomputed from "
+             "stored inputs (%.1f MiB)%s",
+             step, g->rebuild_error, r->c->rebuild_tol, (double)g->recompute_bytes / (1 << 20), where);
+    metrics_event(&r->metrics, step, "recompute", msg);
+    enum { SHOWN = 5 };
+    if (r->recomputed <= SHOWN) progress_note(&r->prog, "%s", msg);
+    if (r->recomputed == SHOWN)
+        progress_note(&r->prog, "(further recomputed steps are counted in metrics.csv and the summary)");
+}
+
+/* One optimiser step: the gradient with the rebuild guard, the loss-jump watch, the
+ * norm, Adam. NF_ERR_NUMERIC means the step produced NaN/Inf or an exploded loss and
+ * nothing was updated. */
+static nf_status one_step(train_run_state *r, nf_loss_stats *st, double *gnorm, nf_grad_report *g) {
     nf_flow *f = r->f;
-    int D = (int)nf_shape_sample_count(f->in);
-    nf_tensor z = nf_tensor_view(r->z, r->x.n, D, 1, 1, 1), dz = nf_tensor_view(r->dz, r->x.n, D, 1, 1, 1);
-    double dlogdet;
-    nf_status s = nf_flow_forward(f, &r->x, &z, r->logdet);
-    if (s == NF_OK) s = nf_loss_nll(&z, r->logdet, &dz, &dlogdet, st);
-    if (s != NF_OK) return s;
-    nf_flow_zero_grad(f);
-    s = nf_flow_backward(f, &z, &dz, dlogdet, NULL, NULL);
+    nf_status s = nf_flow_gradient(f, &r->x, r->c->rebuild_tol, st, g);
+    if (s == NF_OK && r->c->loss_jump > 0) s = nf_loss_watch_step(&r->watch, st->loss);
     /* The norm is always measured (it goes to the metrics); clipping only with --clip. */
     if (s == NF_OK) s = nf_clip_grad_norm(&f->params, r->c->clip > 0 ? r->c->clip : HUGE_VAL, gnorm);
     if (s == NF_OK) s = nf_adam_step(&r->opt, &f->params);
@@ -93,6 +105,31 @@ int train_validate(train_run_state *r, nf_loss_stats *st) {
     return CLI_OK;
 }
 
+/* data_pos: the stream position, then what the CLI itself needs to continue exactly:
+ * the rate scale, rollbacks, the next NaN injection, the loss watch, the recomputed
+ * steps. Checkpoints of older versions have the first four only. */
+static uint64_t double_bits(double v) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+static double bits_double(uint64_t u) {
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+void train_state_get(train_run_state *r, const nf_train_state *ts) {
+    r->lr_scale = bits_double(ts->data_pos[1]);
+    r->rollbacks = (int)ts->data_pos[2];
+    r->next_nan = (long)ts->data_pos[3];
+    if (ts->ndata_pos < TRAIN_STATE_WORDS) return;
+    r->watch.level = bits_double(ts->data_pos[4]);
+    r->watch.spread = bits_double(ts->data_pos[5]);
+    r->watch.seen = (long)ts->data_pos[6];
+    r->recomputed = (long)ts->data_pos[7];
+}
+
 int train_checkpoint(train_run_state *r) {
     char path[4200];
     cli_path(path, sizeof path, r->out, "checkpoint.h5");
@@ -100,14 +137,12 @@ int train_checkpoint(train_run_state *r) {
     memset(&ts, 0, sizeof ts);
     ts.epoch = (long)data_epoch(&r->train);
     ts.iteration = r->step;
-    /* data_pos: the stream position, then what the CLI itself needs to continue exactly. */
-    uint64_t scale_bits;
-    memcpy(&scale_bits, &r->lr_scale, sizeof scale_bits);
-    ts.data_pos[0] = data_position(&r->train);
-    ts.data_pos[1] = scale_bits;
-    ts.data_pos[2] = (uint64_t)r->rollbacks;
-    ts.data_pos[3] = (uint64_t)r->next_nan;
-    ts.ndata_pos = 4;
+    uint64_t words[TRAIN_STATE_WORDS] = {data_position(&r->train), double_bits(r->lr_scale), (uint64_t)r->rollbacks,
+                                         (uint64_t)r->next_nan,         double_bits(r->watch.level),
+                                         double_bits(r->watch.spread),  (uint64_t)r->watch.seen,
+                                         (uint64_t)r->recomputed};
+    memcpy(ts.data_pos, words, sizeof words);
+    ts.ndata_pos = TRAIN_STATE_WORDS;
     ts.rng = r->rng;
     nf_status s = nf_checkpoint_save(r->f, &r->opt, &ts, path);
     if (s != NF_OK) /* a failed write is a runtime failure, not a data error */
@@ -128,8 +163,14 @@ int train_loop(train_run_state *r) {
         r->opt.lr = schedule_lr(&c->sched, r->step + 1, r->total) * r->lr_scale;
         if (c->max_rollbacks > 0) snapshot_take(&r->pending, r->f, &r->opt, r->step);
         nf_loss_stats st;
+        nf_grad_report g;
         double gnorm = NAN;
-        s = one_step(r, &st, &gnorm);
+        s = one_step(r, &st, &gnorm, &g);
+        if (g.recomputed) {
+            r->recomputed++;
+            if (g.recompute_bytes > r->recompute_bytes) r->recompute_bytes = g.recompute_bytes;
+            note_recompute(r, r->step + 1, &g);
+        }
         if (s == NF_ERR_NUMERIC) {
             if ((rc = rollback(r, r->step + 1)) != CLI_OK) return rc;
             continue;
@@ -142,7 +183,8 @@ int train_loop(train_run_state *r) {
 
         cli_step_record rec = {r->step, epoch, st.loss, st.half_sq, st.logdet,
                                data_bits_per_dim(st.loss, D, r->train.nll_offset), r->opt.lr, gnorm,
-                               cli_now() - r->t0};
+                               cli_now() - r->t0, g.rebuild_error, g.recomputed};
+        r->rebuild[r->step - r->first_step - 1] = g.rebuild_error;
         metrics_step(&r->metrics, &rec);
         if (r->step == r->first_step + 1) r->first_bpd = rec.bits_per_dim;
         progress_step(&r->prog, r->step, epoch, st.loss, rec.bits_per_dim, r->x.n);

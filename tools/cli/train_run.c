@@ -20,6 +20,8 @@ void train_config_default(cli_train_config *c) {
     c->epochs = 1;
     c->seed = 1;
     c->max_rollbacks = 3;
+    c->rebuild_tol = NF_REBUILD_TOL_DEFAULT;
+    c->loss_jump = 1.0;
     c->plots = 1;
     c->show_tty = -1;
 }
@@ -79,6 +81,13 @@ static int open_data(train_run_state *r) {
     return rc;
 }
 
+/* The loss-jump watch in the loss's units: loss_jump bits/dim over D dimensions. */
+static int watch_init(train_run_state *r) {
+    if (r->c->loss_jump <= 0) return CLI_OK;
+    double rise = r->c->loss_jump * (double)nf_shape_sample_count(r->train.shape) * log(2.0);
+    return nf_loss_watch_init(&r->watch, rise) == NF_OK ? CLI_OK : cli_nf_error(NF_ERR_ARG, "train", "--loss-jump");
+}
+
 static int build_model(train_run_state *r) {
     const cli_train_config *c = r->c;
     nf_shape s = r->train.shape;
@@ -89,12 +98,11 @@ static int build_model(train_run_state *r) {
         r->opt_ready = 1;
         int rc = cli_check_shape("train", r->f, s, c->data);
         if (rc != CLI_OK) return rc;
-        if (ts.ndata_pos != 4)
+        if (ts.ndata_pos != 4 && ts.ndata_pos != TRAIN_STATE_WORDS)
             return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
         r->step = ts.iteration;
-        memcpy(&r->lr_scale, &ts.data_pos[1], sizeof r->lr_scale);
-        r->rollbacks = (int)ts.data_pos[2];
-        r->next_nan = (long)ts.data_pos[3];
+        if ((rc = watch_init(r)) != CLI_OK) return rc;
+        train_state_get(r, &ts);
         r->rng = ts.rng;
         if ((st = data_seek(&r->train, ts.data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
         return CLI_OK;
@@ -116,7 +124,7 @@ static int build_model(train_run_state *r) {
     r->opt_ready = 1;
     r->opt.weight_decay = c->weight_decay;
     nf_rng_seed(&r->rng, c->seed ^ 0x5EED);
-    return CLI_OK;
+    return watch_init(r);
 }
 
 /* The debugging mode that keeps every layer's input (nf_flow_set_store_activations). */
@@ -128,11 +136,10 @@ static int store_mode(train_run_state *r) {
 
 static int alloc_buffers(train_run_state *r) {
     nf_shape s = r->train.shape;
-    size_t D = nf_shape_sample_count(s), count = nf_flow_num_params(r->f);
-    r->z = malloc(sizeof(nf_real) * D * (size_t)s.n);
-    r->dz = malloc(sizeof(nf_real) * D * (size_t)s.n);
-    r->logdet = malloc(sizeof(double) * (size_t)s.n);
-    if (!r->z || !r->dz || !r->logdet || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
+    size_t count = nf_flow_num_params(r->f);
+    long left = r->total > r->first_step ? r->total - r->first_step : 0;
+    r->rebuild = malloc(sizeof(double) * (size_t)(left + 1));
+    if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
         (r->c->max_rollbacks > 0 && (snapshot_init(&r->good, count) || snapshot_init(&r->pending, count))))
         return cli_error(CLI_RUNTIME, "train", "out of memory for a batch of %d", s.n);
     return CLI_OK;
@@ -161,6 +168,24 @@ static void banner(const train_run_state *r) {
     fflush(stdout);
 }
 
+/* Ascending, NaN last (a NaN rebuild whose recomputed step was fine). */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+    return (x > y) - (x < y);
+}
+
+/* The rebuild error over this process's steps, and what the guard recomputed. */
+static void rebuild_summary(train_run_state *r) {
+    long n = r->step - r->first_step;
+    if (n <= 0) return;
+    qsort(r->rebuild, (size_t)n, sizeof *r->rebuild, cmp_double);
+    printf("rebuild error over %ld steps: median %.3g, max %.3g; %ld step%s recomputed from stored inputs in all", n,
+           r->rebuild[n / 2], r->rebuild[n - 1], r->recomputed, r->recomputed == 1 ? "" : "s");
+    if (r->recomputed) printf(" (at most %.1f MiB extra)", (double)r->recompute_bytes / (1 << 20));
+    printf("\n");
+}
+
 /* Validation, model, checkpoint and pictures at the end. */
 static int finish(train_run_state *r, cli_train_result *res) {
     const cli_train_config *c = r->c;
@@ -174,6 +199,7 @@ static int finish(train_run_state *r, cli_train_result *res) {
                c->val_size > 0 && c->val_size < r->val.size ? c->val_size : r->val.size, val.loss, val.bits_per_dim);
         if (res) res->have_val = 1, res->val = val;
     }
+    rebuild_summary(r);
     nf_status s = nf_model_save(r->f, cli_path(path, sizeof path, r->out, "model.h5"));
     if (s != NF_OK) return cli_error(CLI_RUNTIME, "train", "writing %s: %s", path, nf_last_error());
     if ((rc = train_checkpoint(r)) != CLI_OK) return rc;
@@ -195,13 +221,13 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     if (rc == CLI_OK) rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
     if (rc == CLI_OK) rc = store_mode(&r);
-    if (rc == CLI_OK) rc = alloc_buffers(&r);
     if (rc == CLI_OK) {
         r.first_step = r.step;
         r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train.size / (double)c->batch);
         if (r.total < 1) r.total = 1;
-        rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
+        rc = alloc_buffers(&r);
     }
+    if (rc == CLI_OK) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
     if (rc == CLI_OK) {
         banner(&r);
         long log_every = c->log_every > 0 ? c->log_every : (r.total + 19) / 20;
@@ -223,9 +249,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     metrics_close(&r.metrics);
     snapshot_free(&r.good);
     snapshot_free(&r.pending);
-    free(r.z);
-    free(r.dz);
-    free(r.logdet);
+    free(r.rebuild);
     nf_tensor_free(&r.x);
     if (r.opt_ready) nf_adam_free(&r.opt);
     if (r.f) nf_flow_destroy(r.f);

@@ -39,6 +39,21 @@ tail -1 "$T/b.err" | grep -q "^nflow train: step 41: .*not finite.*stopping afte
 grep -q '"type":"stop"' "$T/b/metrics.jsonl" || fail "metrics.jsonl lacks the stop event"
 ok
 
+# a finite explosion (the poison a shift of 10, not NaN): the loss watch rolls back
+# and says why; with --loss-jump 0 nothing notices and the damaged run goes on
+"$B" train "${ARGS[@]}" --debug-nan-at 50 --debug-jump --out "$T/j" >"$T/j.log" 2>"$T/j.err"; rc=$?
+[ $rc -eq 0 ] || fail "finite jump: exit $rc: $(cat "$T/j.err")"
+grep -q "^nflow train: step 51: the loss jumped to .* above its recent level .*; rolled back to the state before step 50 and halved" \
+    "$T/j.err" || fail "finite jump: no rollback line saying why: $(cat "$T/j.err")"
+grep -q '"type":"rollback","step":51,"message":"step 51: the loss jumped' "$T/j/metrics.jsonl" || fail "jump event in metrics.jsonl"
+"$B" train "${ARGS[@]}" --debug-nan-at 50 --debug-jump --loss-jump 0 --out "$T/k" >"$T/k.log" 2>"$T/k.err" ||
+    fail "unwatched jump run failed: $(cat "$T/k.err")"
+grep -q "jumped" "$T/k.err" && fail "--loss-jump 0 still watched the loss"
+j=$(grep -o "held-out objective on 10000 samples: [-0-9.e+]*" "$T/j.log" | awk '{print $NF}')
+k=$(grep -o "held-out objective on 10000 samples: [-0-9.e+]*" "$T/k.log" | awk '{print $NF}')
+awk -v j="$j" -v k="$k" 'BEGIN { exit !(j + 1 < k) }' || fail "the rolled-back run ($j) should end well below the damaged one ($k)"
+ok
+
 # no rollbacks allowed: the first NaN stops the run
 "$B" train "${ARGS[@]}" --debug-nan-at 5 --max-rollbacks 0 --out "$T/c" >/dev/null 2>"$T/c.err"; rc=$?
 [ $rc -eq 4 ] && grep -q "step 6: .*stopping after 0 rollbacks" "$T/c.err" || fail "--max-rollbacks 0: exit $rc, $(cat "$T/c.err")"

@@ -39,8 +39,9 @@ grep -q "resuming $T/run/checkpoint.h5 at step $at of $STEPS" "$T/resume.log" ||
 [ -f "$T/run/model.h5" ] || fail "resume wrote no model.h5"
 ok
 
-# bit-identical parameters, every dataset of the model files
-/usr/bin/python3 - "$T/ref/model.h5" "$T/run/model.h5" <<'EOF' || fail "resumed parameters differ from the uninterrupted run"
+# bit-identical parameters, every dataset of the model files $1 and $2
+same_params() {
+/usr/bin/python3 - "$1" "$2" <<'EOF'
 import h5py, numpy as np, sys
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 names = []
@@ -50,6 +51,8 @@ bad = [n for n in names if n not in b or not np.array_equal(a[n][()], b[n][()])]
 print(f"{len(names)} parameter datasets compared, {len(bad)} differ {bad[:5]}")
 sys.exit(1 if bad else 0)
 EOF
+}
+same_params "$T/ref/model.h5" "$T/run/model.h5" || fail "resumed parameters differ from the uninterrupted run"
 ok
 
 # the metrics hold every step once, in order, despite the rows written after the checkpoint
@@ -61,6 +64,18 @@ steps = [int(r["step"]) for r in rows]
 assert steps == list(range(1, int(sys.argv[3]) + 1)), f"steps {steps[:3]}...{steps[-3:]} ({len(steps)})"
 assert [r["loss"] for r in rows] == [r["loss"] for r in ref], "losses differ from the reference run"
 EOF
+ok
+
+# a batch job chain: --stop-after 1000 stops each process (the flag is kept in args.txt,
+# so every resume runs 1000 more) and the third one ends bit-identical to the reference
+"$B" train "${ARGS[@]}" --stop-after 1000 --quiet --out "$T/chain" >"$T/chain.log" 2>&1 || fail "chain part 1"
+grep -q "this process stops after step 1000 (--stop-after)" "$T/chain.log" || fail "chain banner: $(head -4 "$T/chain.log")"
+for part in 2 3; do
+  "$B" train --resume "$T/chain/checkpoint.h5" --quiet >"$T/chain$part.log" 2>&1 || fail "chain part $part"
+done
+grep -q "resuming .* at step 2000 of $STEPS" "$T/chain3.log" || fail "chain part 3 banner: $(head -4 "$T/chain3.log")"
+same_params "$T/ref/model.h5" "$T/chain/model.h5" ||
+    fail "the chained run differs from the uninterrupted one"
 ok
 
 # sample and eval from the resumed model

@@ -70,6 +70,9 @@ static const char help[] =
     "  --clip X              clip the gradient 2-norm to X [off]\n"
     "  --steps N             optimiser steps in total (not with --epochs)\n"
     "  --epochs X            passes over the training data [1]\n"
+    "  --stop-after N        this process stops after N steps (schedule unchanged), writing\n"
+    "                        the checkpoint and model as at the end; --resume continues\n"
+    "                        (batch jobs with a time limit) [all]\n"
     "  --seed N              initialisation, data order, noise [1]\n"
     "  --threads N           OpenMP and OpenBLAS threads [from the environment]\n"
     "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n"
@@ -90,6 +93,7 @@ static const char help[] =
     "  --gif-every N         a training.gif frame every N steps [about 40 frames]\n"
     "  --no-gif              no training.gif\n"
     "  --debug-nan-at LIST   testing: poison a parameter after these steps (e.g. 20,40)\n"
+    "  --debug-jump          testing: the poison is +10, a finite loss jump, not NaN\n"
     "  --store-activations   debugging: backward from stored layer inputs instead of rebuilt\n"
     "                        ones (memory grows with depth; shows whether reconstruction\n"
     "                        drift causes a problem)\n\n" CLI_EXIT_CODES_HELP
@@ -143,6 +147,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"clip", OPT_REAL, &c->clip, 1e-12, BIG},
         {"steps", OPT_LONG, &c->steps, 1, BIG},
         {"epochs", OPT_REAL, &c->epochs, 1e-6, 1e9},
+        {"stop-after", OPT_LONG, &c->stop_after, 1, BIG},
         {"seed", OPT_LONG, &c->seed, 0, BIG},
         {"threads", OPT_INT, &c->threads, 1, 1024},
         {"max-rollbacks", OPT_INT, &c->max_rollbacks, 0, 100},
@@ -155,6 +160,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"gif-every", OPT_LONG, &c->gif_every, 1, BIG},
         {"no-gif", OPT_FLAG, &f->no_gif},
         {"debug-nan-at", OPT_STR, &f->nan_list},
+        {"debug-jump", OPT_FLAG, &c->poison_jump},
         {"store-activations", OPT_FLAG, &c->store_activations},
         {"rebuild-tol", OPT_REAL, &c->rebuild_tol, -1, 1e30},
         {"loss-jump", OPT_REAL, &c->loss_jump, 0, 1e30},

@@ -26,12 +26,14 @@ typedef struct cli_train_config {
     double clip;           /* max gradient 2-norm, 0: none */
     double weight_decay;
     long steps;            /* total steps; 0: from epochs */
+    long stop_after;       /* steps this process runs at most (then checkpoint; resume continues); 0: all */
     double epochs;
     uint64_t seed;
     int threads;
     int max_rollbacks;
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
     int n_nan_at;
+    int poison_jump;       /* testing: the poison is a large finite shift, not NaN */
     int store_activations; /* debugging: backward from stored layer inputs (memory grows with depth) */
     double rebuild_tol;    /* recompute a step whose rebuilt batch is off by more (nf_flow_gradient) */
     double loss_jump;      /* bits/dim above the recent loss that count as an explosion; 0: off */

@@ -35,6 +35,7 @@ typedef struct train_run_state {
     nf_rng rng;            /* dequantisation noise of the training batches */
     long step, total;      /* steps done, steps to do in all */
     long first_step;       /* steps already done when this process started */
+    long stop;             /* this process stops after this step (<= total; --stop-after) */
     double lr_scale;       /* halved by each rollback */
     int rollbacks;
     long next_nan;         /* index into c->nan_at of the next injection */

@@ -74,11 +74,13 @@ static int rollback(train_run_state *r, long step) {
     return CLI_OK;
 }
 
-/* Testing hook (--debug-nan-at): poisons one parameter after the listed steps. */
+/* Testing hook (--debug-nan-at): poisons one parameter after the listed steps, with
+ * NaN or (--debug-jump) with a shift of 10 that leaves the loss finite but far higher. */
 static void inject_nan(train_run_state *r) {
     const cli_train_config *c = r->c;
     if (r->next_nan < c->n_nan_at && r->step == c->nan_at[r->next_nan]) {
-        r->f->params.value[0] = NAN;
+        nf_real *p = &r->f->params.value[0];
+        *p = c->poison_jump ? *p + 10 : NAN;
         r->next_nan++;
     }
 }
@@ -156,7 +158,7 @@ int train_loop(train_run_state *r) {
     size_t D = nf_shape_sample_count(r->f->in);
     long epoch_seen = data_epoch(&r->train);
     int rc;
-    while (r->step < r->total) {
+    while (r->step < r->stop) {
         long epoch = (long)data_epoch(&r->train) + 1; /* the epoch this batch starts in, 1-based */
         nf_status s = data_next(&r->train, &r->x, &r->rng);
         if (s != NF_OK) return cli_nf_error(s, "train", "reading a batch");
@@ -193,7 +195,7 @@ int train_loop(train_run_state *r) {
             epoch_seen = data_epoch(&r->train);
             if ((rc = train_validate(r, NULL)) != CLI_OK) return rc;
         }
-        if (c->checkpoint_every > 0 && r->step % c->checkpoint_every == 0 && r->step < r->total &&
+        if (c->checkpoint_every > 0 && r->step % c->checkpoint_every == 0 && r->step < r->stop &&
             (rc = train_checkpoint(r)) != CLI_OK)
             return rc;
     }

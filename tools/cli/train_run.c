@@ -137,7 +137,7 @@ static int store_mode(train_run_state *r) {
 static int alloc_buffers(train_run_state *r) {
     nf_shape s = r->train.shape;
     size_t count = nf_flow_num_params(r->f);
-    long left = r->total > r->first_step ? r->total - r->first_step : 0;
+    long left = r->stop > r->first_step ? r->stop - r->first_step : 0;
     r->rebuild = malloc(sizeof(double) * (size_t)(left + 1));
     if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
         (r->c->max_rollbacks > 0 && (snapshot_init(&r->good, count) || snapshot_init(&r->pending, count))))
@@ -165,6 +165,7 @@ static void banner(const train_run_state *r) {
         printf("nflow train: %ld steps (%.3g epoch%s), output in %s\n", r->total, epochs, epochs == 1 ? "" : "s",
                r->out);
     }
+    if (r->stop < r->total) printf("nflow train: this process stops after step %ld (--stop-after)\n", r->stop);
     fflush(stdout);
 }
 
@@ -225,13 +226,14 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
         r.first_step = r.step;
         r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train.size / (double)c->batch);
         if (r.total < 1) r.total = 1;
+        r.stop = c->stop_after > 0 && r.first_step + c->stop_after < r.total ? r.first_step + c->stop_after : r.total;
         rc = alloc_buffers(&r);
     }
     if (rc == CLI_OK) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
     if (rc == CLI_OK) {
         banner(&r);
         long log_every = c->log_every > 0 ? c->log_every : (r.total + 19) / 20;
-        progress_start(&r.prog, r.first_step, r.total, log_every, c->show_tty, c->quiet);
+        progress_start(&r.prog, r.first_step, r.stop, log_every, c->show_tty, c->quiet);
         r.t0 = cli_now();
         rc = train_pictures_start(&r);
     }

@@ -77,7 +77,7 @@ static const char help[] =
     "  --threads N           OpenMP and OpenBLAS threads [from the environment]\n"
     "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n"
     "  --loss-jump X         a loss more than X bits/dim above its recent level is an\n"
-    "                        explosion, rolled back like NaN/Inf; 0 = off [1]\n"
+    "                        explosion, rolled back like NaN/Inf; 0 = off [3]\n"
     "  --rebuild-tol X       recompute a step from stored layer inputs when the batch the\n"
     "                        backward rebuilt is off by more than X (relative); 0 = every\n"
     "                        step, -1 = only measure [1e-3]\n\n"

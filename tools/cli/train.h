@@ -61,7 +61,7 @@ typedef struct cli_train_result {
 
 /* Defaults: Glow hidden 64, L 3, K 8, batch 64, lr 1e-3 constant, 1 epoch, seed 1,
  * toy training set 60000, validation 10000 samples / 5 % split, 3 rollbacks, rebuild
- * tolerance NF_REBUILD_TOL_DEFAULT, loss jumps of 1 bit/dim. */
+ * tolerance NF_REBUILD_TOL_DEFAULT, loss jumps of 3 bits/dim. */
 void train_config_default(cli_train_config *c);
 
 /* Runs a training: opens the data, builds or resumes the model, trains, validates each

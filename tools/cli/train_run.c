@@ -21,7 +21,7 @@ void train_config_default(cli_train_config *c) {
     c->seed = 1;
     c->max_rollbacks = 3;
     c->rebuild_tol = NF_REBUILD_TOL_DEFAULT;
-    c->loss_jump = 1.0;
+    c->loss_jump = 3.0;
     c->plots = 1;
     c->show_tty = -1;
 }

@@ -414,6 +414,15 @@ typedef struct nf_grad_report {
 nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
                            nf_grad_report *rep);
 
+/* The per-layer picture: err[i] (f->nlayers values) receives the relative error of layer
+ * i's input as a plain inverse rebuilds it from the latents of x, against the input the
+ * forward computed (errors of the layers above included, so err grows from the last layer
+ * to the first and a layer whose err[i] / err[i + 1] is large amplifies). Runs a forward
+ * keeping every layer's input (freed again) and an inverse; parameters and gradients are
+ * not touched, but ActNorm's data-dependent initialisation runs if it has not yet and
+ * batch norm's running averages move as in any training forward. */
+nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err);
+
 /* One training step on a batch: nf_flow_gradient with NF_REBUILD_TOL_DEFAULT, then Adam.
  * No per-step allocation after the first (except a recomputed step). st may be NULL. */
 nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);

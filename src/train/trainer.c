@@ -3,6 +3,7 @@
 #include "threads.h"
 
 #include <math.h>
+#include <string.h>
 
 struct nf_train_buffers {
     int cap;              /* samples the buffers hold */
@@ -85,11 +86,17 @@ static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st
 
 /* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
  * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
-static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
-    if (!f->layer_rebuild) return NF_OK;
+/* Store mode, after a forward of x: an inverse of its latents (in f->train->z) that
+ * records every layer's rebuilt-input error in f->layer_rebuild. */
+static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
     nf_tensor z = latent(f, f->train->z, x->n), xr = *x;
     xr.data = f->train->xr;
-    NF_TRY(nf_flow_inverse(f, &z, &xr));
+    return nf_flow_inverse(f, &z, &xr);
+}
+
+static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
+    if (!f->layer_rebuild) return NF_OK;
+    NF_TRY(profile_inverse(f, x));
     const double floor = 1e-7; /* float32 round-off: no layer is blamed for amplifying less */
     for (int i = 0; i < f->nlayers; i++) {
         double out = i + 1 < f->nlayers ? f->layer_rebuild[i + 1] : 0;
@@ -134,6 +141,24 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
     if (st) *st = s;
     if (rep) *rep = r;
     return status;
+}
+
+nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
+    NF_TRY(check(__func__, f, x));
+    NF_CHECK_NULL(err);
+    if (!f->ops->set_store_activations)
+        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: %s flows cannot store activations", f->ops->name);
+    if (f->layer_rebuild)
+        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: the flow is in store mode already");
+    nf_threads_init();
+    NF_TRY(reserve(f, x->n));
+    NF_TRY(nf_flow_set_store_activations(f, 1));
+    nf_tensor z = latent(f, f->train->z, x->n);
+    nf_status s = nf_flow_forward(f, x, &z, f->train->logdet);
+    if (s == NF_OK) s = profile_inverse(f, x);
+    if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
+    nf_flow_set_store_activations(f, 0);
+    return s;
 }
 
 nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {

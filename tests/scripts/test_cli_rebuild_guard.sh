@@ -5,6 +5,7 @@
 # at step 203 and the loss went from 5.9 to 30 000 bits/dim; with it the run must train
 # on through step 260 with no rollback, every step whose rebuild error passed the
 # tolerance must be a recomputed one (and no other), and the held-out bits/dim must fall.
+# --rebuild-profile writes the per-layer picture of steps 130 and 260.
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 FM=/usr/share/datasets/fashion-mnist
@@ -13,7 +14,7 @@ FM=/usr/share/datasets/fashion-mnist
 
 "$B" train --data "$T/fm.h5:/train/x" --val "$T/fm.h5:/test/x" --val-size 1000 --levels 2 --depth 8 --hidden 64 \
     --batch 64 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup 100 --steps 3000 --stop-after 260 --seed 3 \
-    --threads 2 --no-plots --no-gif --quiet --out "$T/run" >"$T/run.log" 2>"$T/run.err"; rc=$?
+    --threads 2 --rebuild-profile 130 --no-plots --no-gif --quiet --out "$T/run" >"$T/run.log" 2>"$T/run.err"; rc=$?
 [ $rc -eq 0 ] || fail "exit $rc: $(tail -3 "$T/run.err")"
 grep -q "rolled back\|stopping" "$T/run.err" && fail "the guarded run rolled back: $(grep rolled "$T/run.err" | head -2)"
 grep -q "^rebuild error over 260 steps: median [0-9.e+-]*, max [0-9.e+-]*; [0-9]* steps\? recomputed" "$T/run.log" ||
@@ -31,6 +32,12 @@ for r, e, c in zip(rows, err, rec):
 assert max(bpd[150:]) < 7.0, "a training loss exploded: max %.2f bits/dim after step 150" % max(bpd[150:])
 val = float(re.search(r"held-out objective on \d+ samples: \S+ \(bits/dim ([0-9.]+)\)", open(sys.argv[2]).read()).group(1))
 assert val < 6.0, "held-out bits/dim %.3f after 260 steps (5.46 seen; 7.6 untrained)" % val
+import json
+prof = [json.loads(l) for l in open(sys.argv[1].replace("metrics.csv", "metrics.jsonl")) if '"rebuild_profile"' in l]
+assert [p["step"] for p in prof] == [130, 260], [p["step"] for p in prof]
+layers = prof[0]["layers"]
+assert len(layers) == 50 and sum(l["kind"] == "coupling_affine" for l in layers) == 16, len(layers)
+assert all(l["error"] is not None for p in prof for l in p["layers"])
 print("steps recomputed: %d, largest rebuild error %.3g, held-out %.3f bits/dim" % (sum(rec), max(err), val))
 PY
 ok

@@ -5,6 +5,7 @@
 #include "nftest.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define POISON 0.05 /* the poisoned layer's rebuilt input is off by 5 % */
@@ -151,6 +152,33 @@ static void test_store_mode_not_recomputed(void **state) {
     nf_flow_destroy(f);
 }
 
+/* The per-layer picture names the poisoned inverse and touches no parameter or gradient. */
+static void test_rebuild_profile(void **state) {
+    (void)state;
+    nf_flow *f = small_glow();
+    nf_tensor x = nftest_randn(4, 2, 1, 8, 8, 5);
+    NF_ASSERT_OK(nf_flow_gradient(f, &x, -1, NULL, NULL)); /* ActNorm initialised, gradients set */
+    size_t np = nf_flow_num_params(f);
+    nf_real *before = malloc(2 * np * sizeof(nf_real));
+    memcpy(before, f->params.value, np * sizeof(nf_real));
+    memcpy(before + np, f->params.grad, np * sizeof(nf_real));
+    double err[64];
+    assert_true(f->nlayers <= 64);
+    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, err));
+    for (int i = 0; i < f->nlayers; i++) assert_true(err[i] < 1e-5); /* healthy: round-off */
+    poison_layer(f, 3);
+    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, err));
+    for (int i = 4; i < f->nlayers; i++) assert_true(err[i] < 1e-5);
+    assert_true(err[3] > 1e-2 && err[3] / err[4] > 1e3);
+    assert_true(memcmp(before, f->params.value, np * sizeof(nf_real)) == 0);
+    assert_true(memcmp(before + np, f->params.grad, np * sizeof(nf_real)) == 0);
+    assert_null(f->layer_rebuild); /* store mode ended */
+    NF_ASSERT_FAILS(nf_flow_rebuild_profile(f, &x, NULL), NF_ERR_ARG);
+    free(before);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+}
+
 /* ---------------------------------------------------------------- loss watch */
 
 static void test_loss_watch(void **state) {
@@ -183,6 +211,7 @@ int main(void) {
         cmocka_unit_test(test_poisoned_glow_recomputed),
         cmocka_unit_test(test_poisoned_sequential_recomputed),
         cmocka_unit_test(test_store_mode_not_recomputed),
+        cmocka_unit_test(test_rebuild_profile),
         cmocka_unit_test(test_loss_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,6 +116,18 @@ void metrics_event(cli_metrics *m, long step, const char *event, const char *msg
     fflush(m->jsonl);
 }
 
+void metrics_profile(cli_metrics *m, long step, const char *const *kind, const double *err, int n) {
+    if (!m->jsonl) return;
+    fprintf(m->jsonl, "{\"type\":\"rebuild_profile\",\"step\":%ld,\"layers\":[", step);
+    for (int i = 0; i < n; i++) {
+        fprintf(m->jsonl, "%s{\"layer\":%d,\"kind\":\"%s\",", i ? "," : "", i, kind[i]);
+        json_num(m->jsonl, "error", err[i], 1);
+        fputc('}', m->jsonl);
+    }
+    fputs("]}\n", m->jsonl);
+    fflush(m->jsonl);
+}
+
 void metrics_close(cli_metrics *m) {
     if (m->csv) fclose(m->csv);
     if (m->jsonl) fclose(m->jsonl);

@@ -33,6 +33,9 @@ void metrics_step(cli_metrics *m, const cli_step_record *r);
 void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim);
 /* An event line in the JSON file only: {"type": event, "step": step, "message": msg}. */
 void metrics_event(cli_metrics *m, long step, const char *event, const char *msg);
+/* A rebuild profile in the JSON file: {"type": "rebuild_profile", "step": step, "layers":
+ * [{"layer": i, "kind": kind[i], "error": err[i]}, ...]}. */
+void metrics_profile(cli_metrics *m, long step, const char *const *kind, const double *err, int n);
 void metrics_close(cli_metrics *m);
 
 /* The columns of a metrics.csv, read back (for plots). Arrays are malloc'ed; only rows

@@ -80,7 +80,9 @@ static const char help[] =
     "                        explosion, rolled back like NaN/Inf; 0 = off [3]\n"
     "  --rebuild-tol X       recompute a step from stored layer inputs when the batch the\n"
     "                        backward rebuilt is off by more than X (relative); 0 = every\n"
-    "                        step, -1 = only measure [1e-3]\n\n"
+    "                        step, -1 = only measure [1e-3]\n"
+    "  --rebuild-profile N   every N steps, each layer's rebuild error (which inverse\n"
+    "                        amplifies) as a rebuild_profile line in metrics.jsonl [off]\n\n"
     "OUTPUT\n"
     "  --out DIR             output directory [nflow_run; on --resume the checkpoint's]\n"
     "  --checkpoint-every N  write DIR/checkpoint.h5 every N steps [only at the end]\n"
@@ -164,6 +166,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"store-activations", OPT_FLAG, &c->store_activations},
         {"rebuild-tol", OPT_REAL, &c->rebuild_tol, -1, 1e30},
         {"loss-jump", OPT_REAL, &c->loss_jump, 0, 1e30},
+        {"rebuild-profile", OPT_LONG, &c->rebuild_profile, 1, BIG},
         OPT_END,
     };
     _Static_assert(sizeof t / sizeof t[0] <= NOPTS, "raise NOPTS: the flag table outgrew it");

@@ -37,6 +37,7 @@ typedef struct cli_train_config {
     int store_activations; /* debugging: backward from stored layer inputs (memory grows with depth) */
     double rebuild_tol;    /* recompute a step whose rebuilt batch is off by more (nf_flow_gradient) */
     double loss_jump;      /* bits/dim above the recent loss that count as an explosion; 0: off */
+    long rebuild_profile;  /* every this many steps a per-layer rebuild profile in metrics.jsonl; 0: never */
     /* output */
     const char *out;
     long checkpoint_every; /* steps; 0: only at the end */

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Says that a step's gradient was recomputed: the first few on stderr, all in the JSON. */
@@ -23,6 +24,21 @@ static void note_recompute(train_run_state *r, long step, const nf_grad_report *
     if (r->recomputed <= SHOWN) progress_note(&r->prog, "%s", msg);
     if (r->recomputed == SHOWN)
         progress_note(&r->prog, "(further recomputed steps are counted in metrics.csv and the summary)");
+}
+
+/* --rebuild-profile: each layer's rebuild error on this step's batch, into metrics.jsonl. */
+static int rebuild_profile(train_run_state *r) {
+    nf_flow *f = r->f;
+    double *err = malloc(sizeof(double) * (size_t)f->nlayers);
+    const char **kind = malloc(sizeof(char *) * (size_t)f->nlayers);
+    nf_status s = err && kind ? nf_flow_rebuild_profile(f, &r->x, err) : NF_ERR_NOMEM;
+    if (s == NF_OK) {
+        for (int i = 0; i < f->nlayers; i++) kind[i] = f->layers[i]->ops->name;
+        metrics_profile(&r->metrics, r->step, kind, err, f->nlayers);
+    }
+    free(err);
+    free(kind);
+    return s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "--rebuild-profile");
 }
 
 /* One optimiser step: the gradient with the rebuild guard, the loss-jump watch, the
@@ -190,6 +206,8 @@ int train_loop(train_run_state *r) {
         metrics_step(&r->metrics, &rec);
         if (r->step == r->first_step + 1) r->first_bpd = rec.bits_per_dim;
         progress_step(&r->prog, r->step, epoch, st.loss, rec.bits_per_dim, r->x.n);
+        if (c->rebuild_profile > 0 && r->step % c->rebuild_profile == 0 && (rc = rebuild_profile(r)) != CLI_OK)
+            return rc;
         if (r->gif_open && r->step % r->gif_every == 0 && (rc = train_gif_frame(r)) != CLI_OK) return rc;
         if (data_epoch(&r->train) > epoch_seen) {
             epoch_seen = data_epoch(&r->train);

@@ -59,6 +59,9 @@ int cli_load_model(const char *cmd, const char *path, nf_flow **f);
 /* CLI_OK if batches of shape s fit the model, else prints why and returns CLI_DATA. */
 int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what);
 
+/* "affine coupling (scale >= 0.001)" or "additive coupling", for banners and info. */
+const char *cli_coupling_text(const nf_glow_config *c, char *buf, size_t size);
+
 /* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);

@@ -81,13 +81,15 @@ int cmd_info(int argc, char **argv) {
     const nf_glow_config *c = nf_glow_get_config(f);
     nf_shape s = f->in;
     char b1[32], b2[32];
+    char coupling[64];
     if (json) {
         printf("{\"file\":\"%s\",\"kind\":\"%s\",\"flow\":\"%s\",\"input\":[%d,%d,%d,%d],\"layers\":%d,"
                "\"parameters\":%zu,\"frozen\":%zu",
                path, ckpt ? "checkpoint" : "model", f->ops->name, s.c, s.d, s.h, s.w, f->nlayers, P, frozen);
         if (c)
-            printf(",\"levels\":%d,\"depth\":%d,\"hidden\":%d,\"coupling\":\"%s\",\"squeeze\":\"%s\",\"conv1x1\":\"%s\"",
-                   c->levels, c->steps, c->hidden, c->coupling ? "additive" : "affine",
+            printf(",\"levels\":%d,\"depth\":%d,\"hidden\":%d,\"coupling\":\"%s\",\"coupling_min_scale\":%g,"
+                   "\"squeeze\":\"%s\",\"conv1x1\":\"%s\"",
+                   c->levels, c->steps, c->hidden, c->coupling ? "additive" : "affine", c->coupling_min_scale,
                    !c->multiscale ? "none" : c->squeeze ? "haar" : "space", c->conv1x1 ? "householder" : "lu");
         if (ckpt) printf(",\"iteration\":%ld,\"epoch\":%ld,\"adam_step\":%ld,\"lr\":%g", ts.iteration, ts.epoch, opt.step, opt.lr);
         if (!no_measure && ms == NF_OK) printf(",\"train_peak_bytes\":%zu,\"batch\":%d", peak, batch);
@@ -98,8 +100,8 @@ int cmd_info(int argc, char **argv) {
         printf("input         %d x %d x %d x %d (c x d x h x w), %zu dimensions\n", s.c, s.d, s.h, s.w,
                nf_shape_sample_count(s));
         if (c)
-            printf("architecture  L=%d K=%d hidden %d, %s coupling, %s 1x1 conv, %s\n", c->levels, c->steps,
-                   c->hidden, c->coupling ? "additive" : "affine", c->conv1x1 ? "Householder" : "LU",
+            printf("architecture  L=%d K=%d hidden %d, %s, %s 1x1 conv, %s\n", c->levels, c->steps, c->hidden,
+                   cli_coupling_text(c, coupling, sizeof coupling), c->conv1x1 ? "Householder" : "LU",
                    !c->multiscale ? "no squeeze" : c->squeeze ? "Haar squeeze + split" : "space squeeze + split");
         if (nf_flow_is_model(f)) {
             char *buf = NULL;

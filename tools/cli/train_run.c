@@ -149,9 +149,10 @@ static void banner(const train_run_state *r) {
     const cli_train_config *c = r->c;
     const nf_glow_config *g = nf_glow_get_config(r->f);
     nf_shape s = r->train.shape;
+    char coupling[64];
     if (g)
-        printf("nflow train: glow L=%d K=%d hidden %d, %s coupling, %s; %zu parameters\n", g->levels, g->steps,
-               g->hidden, g->coupling == NF_COUPLING_AFFINE ? "affine" : "additive",
+        printf("nflow train: glow L=%d K=%d hidden %d, %s, %s; %zu parameters\n", g->levels, g->steps, g->hidden,
+               cli_coupling_text(g, coupling, sizeof coupling),
                !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
                nf_flow_num_params(r->f));
     else if (nf_flow_is_model(r->f))

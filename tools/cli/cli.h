@@ -53,8 +53,9 @@ double cli_now(void);
 /* Sets the OpenMP and OpenBLAS thread counts (n > 0); no-op for n <= 0. */
 void cli_set_threads(int n);
 
-/* Loads a model or checkpoint file; prints the reason and returns an exit code on
- * failure (CLI_DATA for a missing or bad file). */
+/* Loads a model or checkpoint file in evaluation mode (batch norm on its running
+ * averages); prints the reason and returns an exit code on failure (CLI_DATA for a
+ * missing or bad file). */
 int cli_load_model(const char *cmd, const char *path, nf_flow **f);
 /* CLI_OK if batches of shape s fit the model, else prints why and returns CLI_DATA. */
 int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what);

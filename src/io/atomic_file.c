@@ -58,6 +58,28 @@ nf_status atomic_file_begin(atomic_file *af, const char *path) {
     return nf_fail(NF_ERR_IO, "cannot find a free temporary file name next to it");
 }
 
+nf_status atomic_file_write(atomic_file *af, const void *data, size_t size) {
+    NF_CHECK_NULL(af);
+    if (!af->tmp[0]) return nf_fail(NF_ERR_STATE, "atomic_file_write: no temporary file");
+    int fd = open(af->tmp, O_WRONLY | O_TRUNC);
+    int err = fd < 0 ? errno : 0;
+    const char *p = data;
+    while (!err && size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        p += n;
+        size -= (size_t)n;
+    }
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+    if (!err) return NF_OK;
+    atomic_file_abort(af);
+    return nf_fail(NF_ERR_IO, "cannot write the temporary file: %s", strerror(err));
+}
+
 void atomic_file_abort(atomic_file *af) {
     if (af && af->tmp[0]) unlink(af->tmp);
     if (af) af->tmp[0] = 0;

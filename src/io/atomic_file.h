@@ -15,6 +15,9 @@ typedef struct atomic_file {
 
 /* Creates an empty, uniquely named temporary file next to path. */
 nf_status atomic_file_begin(atomic_file *af, const char *path);
+/* Writes size bytes of data as the temporary file's whole content; on failure (a full
+ * disk) the temporary file is removed. */
+nf_status atomic_file_write(atomic_file *af, const void *data, size_t size);
 /* The temporary file is complete and closed by its writer: fsync it, rename it over
  * the target, fsync the directory. On failure the temporary file is removed. */
 nf_status atomic_file_commit(atomic_file *af);

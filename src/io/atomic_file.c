@@ -3,7 +3,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io/atomic_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,12 +28,52 @@ static void dir_of(const char *path, char *buf, size_t size) {
     else snprintf(buf, size, "%.*s", (int)(slash - path), path);
 }
 
+/* The writer's pid if name is "<base>.tmp-<pid>-<counter>-<8 hex digits>" (what
+ * atomic_file_begin makes for base), else 0. */
+static long temporary_owner(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) || strncmp(name + n, ".tmp-", 5)) return 0;
+    const char *p = name + n + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (errno || end == p || *p == '-' || *p == '+' || *end != '-' || pid <= 0) return 0;
+    p = end + 1;
+    (void)strtoul(p, &end, 10);
+    if (end == p || *p == '-' || *p == '+' || *end != '-') return 0;
+    p = end + 1;
+    for (int i = 0; i < 8; i++)
+        if (!isxdigit((unsigned char)p[i])) return 0;
+    return p[8] == 0 ? pid : 0;
+}
+
+int atomic_file_remove_stale(const char *path) {
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = temporary_owner(e->d_name, base);
+        /* a pid that runs (or that we may not signal) might still be writing */
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        removed += unlink(full) == 0;
+    }
+    closedir(d);
+    return removed;
+}
+
 nf_status atomic_file_begin(atomic_file *af, const char *path) {
     NF_CHECK_NULL(af);
     NF_CHECK_NULL(path);
     af->path = path;
     af->tmp[0] = 0;
     if (!path[0]) return nf_fail(NF_ERR_ARG, "cannot write a file with an empty name");
+    atomic_file_remove_stale(path); /* left by killed writers: they would fill the disk */
     for (int attempt = 0; attempt < 100; attempt++) {
         /* pid and counter separate processes and threads on one host; the clock's
          * nanoseconds separate hosts sharing a network directory */

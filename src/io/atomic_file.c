@@ -95,11 +95,11 @@ nf_status atomic_file_begin(atomic_file *af, const char *path) {
         if (errno != EEXIST) {
             int err = errno;
             af->tmp[0] = 0;
-            return nf_fail(NF_ERR_IO, "cannot create a temporary file next to it: %s", strerror(err));
+            return nf_fail(NF_ERR_WRITE, "cannot create a temporary file next to it: %s", strerror(err));
         }
     }
     af->tmp[0] = 0;
-    return nf_fail(NF_ERR_IO, "cannot find a free temporary file name next to it");
+    return nf_fail(NF_ERR_WRITE, "cannot find a free temporary file name next to it");
 }
 
 nf_status atomic_file_write(atomic_file *af, const void *data, size_t size) {
@@ -121,7 +121,7 @@ nf_status atomic_file_write(atomic_file *af, const void *data, size_t size) {
     if (fd >= 0 && close(fd) != 0 && !err) err = errno;
     if (!err) return NF_OK;
     atomic_file_abort(af);
-    return nf_fail(NF_ERR_IO, "cannot write the temporary file: %s", strerror(err));
+    return nf_fail(NF_ERR_WRITE, "cannot write the temporary file: %s", strerror(err));
 }
 
 void atomic_file_abort(atomic_file *af) {
@@ -148,19 +148,19 @@ nf_status atomic_file_commit(atomic_file *af) {
     if (sync_path(af->tmp, 0) < 0) {
         int err = errno;
         atomic_file_abort(af);
-        return nf_fail(NF_ERR_IO, "cannot flush the temporary file to disk: %s", strerror(err));
+        return nf_fail(NF_ERR_WRITE, "cannot flush the temporary file to disk: %s", strerror(err));
     }
     if (test_hook) test_hook("synced", af->tmp, af->path);
     if (rename(af->tmp, af->path) != 0) {
         int err = errno;
         atomic_file_abort(af);
-        return nf_fail(NF_ERR_IO, "cannot rename the temporary file over it: %s", strerror(err));
+        return nf_fail(NF_ERR_WRITE, "cannot rename the temporary file over it: %s", strerror(err));
     }
     af->tmp[0] = 0;
     if (test_hook) test_hook("renamed", NULL, af->path);
     char dir[4096];
     dir_of(af->path, dir, sizeof dir);
     if (sync_path(dir, 1) < 0)
-        return nf_fail(NF_ERR_IO, "written, but the directory '%s' could not be flushed: %s", dir, strerror(errno));
+        return nf_fail(NF_ERR_WRITE, "written, but the directory '%s' could not be flushed: %s", dir, strerror(errno));
     return NF_OK;
 }

@@ -72,4 +72,32 @@ check_clean "metrics on a full disk"
 # 3. a fresh run into the same directory: model.h5 (120 KB) is written first, into 50 KB
 full_disk 50 train "${ARGS[@]}" --steps 5 --out @M/run
 check_clean "model on a full disk"
+# 4. the HDF5 outputs of sample, encode and data: larger than the disk (200 KB), and a
+#    disk full from the start. Exit 1 and one line (HDF5's own message holds a newline),
+#    no .partial file, no crash or hang in HDF5's exit handler, no file that looks written.
+M2="$T/mnt2"
+mkdir -p "$M2"
+unshare -rm bash -s "$B" "$T/run/model.h5" "$M2" >"$T/outputs.log" 2>&1 <<'EOF2'
+B=$1 MODEL=$2 M=$3
+mount -t tmpfs -o size=200k tmpfs "$M" || exit 99
+run() { timeout 60 "$B" "$@" >/dev/null 2>"$M.err"; echo "rc $? lines $(wc -l <"$M.err") ls $(ls "$M" | tr '\n' ' ')| $(cat "$M.err")"; }
+run sample --model "$MODEL" --n 100000 --out "$M/s.h5"
+run encode --model "$MODEL" --data toy:banana --n 100000 --out "$M/z.h5"
+run data toy banana --n 100000 --out "$M/d.h5"
+run data seismic --n 300 --size 32,32 --out "$M/e.h5"
+dd if=/dev/zero of="$M/fill" bs=1k 2>/dev/null
+run data toy banana --n 10 --out "$M/d.h5"
+run sample --model "$MODEL" --n 10 --out "$M/s.h5"
+EOF2
+cat "$T/outputs.log"
+n=0
+while read -r line; do
+  n=$((n + 1))
+  case "$line" in
+    "rc 1 lines 1 ls | "*"No space left on device"*) ok ;;
+    "rc 1 lines 1 ls fill | "*"No space left on device"*) ok ;;
+    *) fail "output $n on a full disk: $line" ;;
+  esac
+done < <(grep '^rc ' "$T/outputs.log")
+[ "$n" = 6 ] || fail "expected 6 results from the output checks, got $n"
 finish

@@ -34,8 +34,9 @@ int cli_error(int code, const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* The exit code for a library failure: file/format/shape errors -> CLI_DATA, NaN/Inf
- * -> CLI_NUMERIC, bad arguments -> CLI_USAGE, the rest -> CLI_RUNTIME. */
+/* The exit code for a library failure: input file/format/shape errors -> CLI_DATA,
+ * NaN/Inf -> CLI_NUMERIC, bad arguments -> CLI_USAGE, the rest (out of memory, an
+ * output that cannot be written) -> CLI_RUNTIME. */
 int cli_exit_code(nf_status s);
 
 /* Prints "nflow <cmd>: <what>: <nf_last_error()>" and returns cli_exit_code(s). */

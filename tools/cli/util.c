@@ -10,12 +10,15 @@
 #include <time.h>
 
 int cli_error(int code, const char *cmd, const char *fmt, ...) {
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "nflow %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* one line whatever a file name or a library message holds */
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    fprintf(stderr, "nflow %s: %s\n", cmd, buf);
     return code;
 }
 
@@ -26,6 +29,7 @@ int cli_exit_code(nf_status s) {
     case NF_ERR_FORMAT:
     case NF_ERR_SHAPE: return CLI_DATA;
     case NF_ERR_NUMERIC: return CLI_NUMERIC;
+    case NF_ERR_WRITE: return CLI_RUNTIME; /* an output, not the data, is the problem */
     case NF_ERR_ARG: return CLI_USAGE;
     default: return CLI_RUNTIME;
     }

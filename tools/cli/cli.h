@@ -14,7 +14,7 @@ enum {
     CLI_RUNTIME = 1, /* runtime failure (out of memory, a library error, cannot write) */
     CLI_USAGE = 2,   /* bad flag, bad value, wrong number of arguments */
     CLI_DATA = 3,    /* data or model file missing, unreadable, of the wrong kind or shape */
-    CLI_NUMERIC = 4, /* the loss or the gradient became NaN/Inf and rollbacks did not help */
+    CLI_NUMERIC = 4, /* NaN/Inf: in the loss after the rollbacks, or in the data read */
     CLI_HELP = -1    /* internal: --help was printed, exit 0 */
 };
 
@@ -25,7 +25,8 @@ enum {
     "  1  runtime failure (out of memory, cannot write the output, library error)\n"    \
     "  2  usage error (unknown flag, bad value, missing argument)\n"                     \
     "  3  data or model file error (missing, unreadable, wrong kind, wrong shape)\n"     \
-    "  4  numerical failure (NaN/Inf loss that rollbacks could not cure)\n"
+    "  4  numerical failure (NaN/Inf loss that rollbacks could not cure, NaN/Inf in\n"   \
+    "     the data read)\n"
 
 /* Prints "nflow <cmd>: <message>" on stderr and returns code. */
 int cli_error(int code, const char *cmd, const char *fmt, ...)

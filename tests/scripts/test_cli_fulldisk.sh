@@ -2,14 +2,18 @@
 # A full disk while nflow writes a checkpoint, a model or a rewritten metrics file: the
 # run ends cleanly (exit 1, one line on stderr, no crash at exit), the previous files
 # stay loadable and unchanged, and no temporary file stays behind. The disk is a small
-# tmpfs mounted in a private mount namespace (unshare -rm); where that is not allowed
+# tmpfs mounted in a private mount namespace (unshare -rm, or -m as root); where that is not allowed
 # the test is skipped (exit 77, ctest's SKIP_RETURN_CODE).
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 
 mkdir -p "$T/probe"
-if ! unshare -rm sh -c "mount -t tmpfs -o size=64k tmpfs '$T/probe'" 2>/dev/null; then
-  echo "SKIP: cannot mount a tmpfs in a private mount namespace here (unshare -rm)"
+NS=""
+for ns in "unshare -rm" "unshare -m"; do # a user namespace, or root's own mount namespace
+  $ns sh -c "mount -t tmpfs -o size=64k tmpfs '$T/probe'" 2>/dev/null && { NS=$ns; break; }
+done
+if [ -z "$NS" ]; then
+  echo "SKIP: cannot mount a tmpfs in a private mount namespace here (unshare -rm or -m)"
   exit 77
 fi
 
@@ -24,7 +28,7 @@ ARGS=(--data toy:banana --squeeze none --levels 1 --depth 4 --hidden 64 --batch 
 full_disk() {
   local free_kb=$1; shift
   mkdir -p "$T/mnt" "$T/out"
-  unshare -rm bash -s "$T" "$B" "$free_kb" "$@" <<'EOF'
+  $NS bash -s "$T" "$B" "$free_kb" "$@" <<'EOF'
 T=$1 B=$2 FREE=$3; shift 3
 M=$T/mnt
 mount -t tmpfs -o size=2m tmpfs "$M" || exit 99
@@ -77,7 +81,7 @@ check_clean "model on a full disk"
 #    no .partial file, no crash or hang in HDF5's exit handler, no file that looks written.
 M2="$T/mnt2"
 mkdir -p "$M2"
-unshare -rm bash -s "$B" "$T/run/model.h5" "$M2" >"$T/outputs.log" 2>&1 <<'EOF2'
+$NS bash -s "$B" "$T/run/model.h5" "$M2" >"$T/outputs.log" 2>&1 <<'EOF2'
 B=$1 MODEL=$2 M=$3
 mount -t tmpfs -o size=200k tmpfs "$M" || exit 99
 run() { timeout 60 "$B" "$@" >/dev/null 2>"$M.err"; echo "rc $? lines $(wc -l <"$M.err") ls $(ls "$M" | tr '\n' ' ')| $(cat "$M.err")"; }

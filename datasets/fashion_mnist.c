@@ -110,8 +110,8 @@ cleanup:
     nf_free(labels);
     nf_free(out);
     nf_free(raw);
-    nfd_array_close(&ay);
-    nfd_array_close(&ax);
+    st = nfd_array_close(&ay, st);
+    st = nfd_array_close(&ax, st);
     if (lab.gz) gzclose(lab.gz);
     if (img.gz) gzclose(img.gz);
     return st;

@@ -1,8 +1,23 @@
 /* The converters' output files and arrays (see h5_writer.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "h5_writer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Gives the partial file's disk space back (truncating it through a descriptor of our
+ * own) and removes it. On a full disk this is what lets HDF5 write the metadata it still
+ * holds when the file closes, instead of failing the close and leaving the file open for
+ * its exit handler (which then crashes or loops). */
+static void release_partial(const nfd_out *o) {
+    int fd = open(o->partial, O_WRONLY | O_TRUNC);
+    if (fd >= 0) close(fd);
+    remove(o->partial);
+}
 
 nf_status nfd_out_create(nfd_out *o, const char *path) {
     o->file = H5I_INVALID_HID;
@@ -10,18 +25,44 @@ nf_status nfd_out_create(nfd_out *o, const char *path) {
     if (strlen(path) >= sizeof o->path) return nf_fail(NF_ERR_ARG, "output file name too long");
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->partial, sizeof o->partial, "%s.partial", path);
-    o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (o->file < 0) return nf_h5_fail(NF_ERR_IO, "cannot create '%s'", o->partial);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return nf_fail(NF_ERR_WRITE, "cannot write '%s': it is a directory", path);
+    /* Room for HDF5's first writes, claimed before HDF5 makes them: an H5Fcreate that
+     * fails to write its superblock leaves a file that HDF5's exit handler cannot close. */
+    int fd = open(o->partial, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int err = fd < 0 ? errno : posix_fallocate(fd, 0, 1 << 16);
+    if (err == EINVAL || err == EOPNOTSUPP) err = 0; /* file systems without fallocate */
+    if (fd >= 0) close(fd);
+    if (err) {
+        if (fd >= 0) remove(o->partial);
+        return nf_fail(NF_ERR_WRITE, "cannot create '%s': %s", o->partial, strerror(err));
+    }
+    /* strong close: closing the file also closes a dataset whose close failed */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return nf_h5_fail(NF_ERR_WRITE, "cannot set up '%s'", o->partial);
+    }
+    o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (o->file < 0) {
+        nf_status st = nf_h5_fail(NF_ERR_WRITE, "cannot create '%s'", o->partial);
+        release_partial(o);
+        return st;
+    }
     return NF_OK;
 }
 
 nf_status nfd_out_finish(nfd_out *o, nf_status st) {
     if (o->file < 0) return st;
-    if (st == NF_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0) st = nf_h5_fail(NF_ERR_IO, "cannot flush '%s'", o->partial);
-    if (H5Fclose(o->file) < 0 && st == NF_OK) st = nf_h5_fail(NF_ERR_IO, "cannot close '%s'", o->partial);
+    if (st == NF_OK && H5Fflush(o->file, H5F_SCOPE_GLOBAL) < 0)
+        st = nf_h5_fail(NF_ERR_WRITE, "cannot write '%s'", o->partial);
+    if (st != NF_OK) release_partial(o); /* before the close, which needs the space */
+    if (H5Fclose(o->file) < 0 && st == NF_OK) st = nf_h5_fail(NF_ERR_WRITE, "cannot close '%s'", o->partial);
     o->file = H5I_INVALID_HID;
     if (st == NF_OK && rename(o->partial, o->path) != 0)
-        st = nf_fail(NF_ERR_IO, "cannot rename '%s' to '%s'", o->partial, o->path);
+        st = nf_fail(NF_ERR_WRITE, "cannot rename '%s' to '%s': %s", o->partial, o->path, strerror(errno));
     if (st != NF_OK) remove(o->partial);
     return st;
 }
@@ -43,14 +84,14 @@ nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t fty
     if (chunk[0] > dims[0]) chunk[0] = dims[0] > 0 ? dims[0] : 1;
     for (int r = 1; r < rank; r++) chunk[r] = dims[r];
     a->chunk_n = (long long)chunk[0];
-    NF_H5_CHECK(space = H5Screate_simple(rank, dims, NULL), NF_ERR_IO, "%s: dataspace", path);
-    NF_H5_CHECK(lcpl = H5Pcreate(H5P_LINK_CREATE), NF_ERR_IO, "%s: properties", path);
-    NF_H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1), NF_ERR_IO, "%s: properties", path);
-    NF_H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), NF_ERR_IO, "%s: properties", path);
-    NF_H5_CHECK(H5Pset_chunk(dcpl, rank, chunk), NF_ERR_IO, "%s: chunking", path);
-    NF_H5_CHECK(H5Pset_shuffle(dcpl), NF_ERR_IO, "%s: shuffle filter", path);
-    NF_H5_CHECK(H5Pset_deflate(dcpl, 4), NF_ERR_IO, "%s: gzip filter", path);
-    NF_H5_CHECK(a->dset = H5Dcreate2(file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT), NF_ERR_IO,
+    NF_H5_CHECK(space = H5Screate_simple(rank, dims, NULL), NF_ERR_WRITE, "%s: dataspace", path);
+    NF_H5_CHECK(lcpl = H5Pcreate(H5P_LINK_CREATE), NF_ERR_WRITE, "%s: properties", path);
+    NF_H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1), NF_ERR_WRITE, "%s: properties", path);
+    NF_H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), NF_ERR_WRITE, "%s: properties", path);
+    NF_H5_CHECK(H5Pset_chunk(dcpl, rank, chunk), NF_ERR_WRITE, "%s: chunking", path);
+    NF_H5_CHECK(H5Pset_shuffle(dcpl), NF_ERR_WRITE, "%s: shuffle filter", path);
+    NF_H5_CHECK(H5Pset_deflate(dcpl, 4), NF_ERR_WRITE, "%s: gzip filter", path);
+    NF_H5_CHECK(a->dset = H5Dcreate2(file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT), NF_ERR_WRITE,
                 "cannot create dataset %s", path);
 cleanup:
     NF_H5_CLOSE(H5Pclose, dcpl);
@@ -69,10 +110,10 @@ nf_status nfd_array_append(nfd_array *a, long long n, const void *data) {
                        (unsigned long long)a->dims[0]);
     count[0] = (hsize_t)n;
     for (int r = 1; r < a->rank; r++) count[r] = a->dims[r];
-    NF_H5_CHECK(fspace = H5Dget_space(a->dset), NF_ERR_IO, "append: dataspace");
-    NF_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), NF_ERR_IO, "append: selection");
-    NF_H5_CHECK(mspace = H5Screate_simple(a->rank, count, NULL), NF_ERR_IO, "append: dataspace");
-    NF_H5_CHECK(H5Dwrite(a->dset, a->mtype, mspace, fspace, H5P_DEFAULT, data), NF_ERR_IO,
+    NF_H5_CHECK(fspace = H5Dget_space(a->dset), NF_ERR_WRITE, "append: dataspace");
+    NF_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), NF_ERR_WRITE, "append: selection");
+    NF_H5_CHECK(mspace = H5Screate_simple(a->rank, count, NULL), NF_ERR_WRITE, "append: dataspace");
+    NF_H5_CHECK(H5Dwrite(a->dset, a->mtype, mspace, fspace, H5P_DEFAULT, data), NF_ERR_WRITE,
                 "cannot write samples [%lld, %lld)", a->written, a->written + n);
     a->written += n;
 cleanup:
@@ -81,7 +122,13 @@ cleanup:
     return st;
 }
 
-void nfd_array_close(nfd_array *a) { NF_H5_CLOSE(H5Dclose, a->dset); }
+nf_status nfd_array_close(nfd_array *a, nf_status st) {
+    /* the close writes the chunks still in HDF5's cache: a full disk shows here */
+    if (a->dset >= 0 && H5Dclose(a->dset) < 0 && st == NF_OK)
+        st = nf_h5_fail(NF_ERR_WRITE, "cannot write the last samples of an array");
+    a->dset = H5I_INVALID_HID;
+    return st;
+}
 
 nf_status nfd_array_put_stats(nfd_array *a, const nf_chan_stats *st) {
     double *mean = nf_alloc(sizeof(double) * (size_t)st->c), *std = nf_alloc(sizeof(double) * (size_t)st->c);

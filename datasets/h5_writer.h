@@ -14,10 +14,12 @@ typedef struct nfd_out {
     char partial[4200];   /* written first */
 } nfd_out;
 
-/* Creates path.partial (replacing a stale one). */
+/* Creates path.partial (replacing a stale one); NF_ERR_WRITE when it cannot (path is a
+ * directory, the disk is full). */
 nf_status nfd_out_create(nfd_out *o, const char *path);
-/* st == NF_OK: flushes, closes and renames into place; otherwise closes and removes the
- * partial file. Returns st, or the failure to finish. */
+/* st == NF_OK: flushes, closes and renames into place; otherwise (or when that fails)
+ * removes the partial file and closes it. Returns st, or the failure to finish
+ * (NF_ERR_WRITE). */
 nf_status nfd_out_finish(nfd_out *o, nf_status st);
 
 typedef struct nfd_array {
@@ -34,7 +36,9 @@ nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t fty
                            const hsize_t *dims);
 /* Writes the next n samples from data (n, dims[1:]). */
 nf_status nfd_array_append(nfd_array *a, long long n, const void *data);
-void nfd_array_close(nfd_array *a);
+/* Closes the array (safe on a closed one); returns st, or NF_ERR_WRITE when the samples
+ * HDF5 still held could not be written. */
+nf_status nfd_array_close(nfd_array *a, nf_status st);
 
 /* Stores per-channel statistics as the nflow_mean / nflow_std attributes. */
 nf_status nfd_array_put_stats(nfd_array *a, const nf_chan_stats *st);

@@ -205,8 +205,8 @@ cleanup:
     nf_free(k.org);
     nf_free(k.buf);
     nf_chan_stats_free(&k.stats);
-    nfd_array_close(&k.origin);
-    nfd_array_close(&k.x);
+    st = nfd_array_close(&k.origin, st);
+    st = nfd_array_close(&k.x, st);
     return st;
 }
 

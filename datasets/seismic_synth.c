@@ -124,10 +124,10 @@ cleanup:
     nf_free(xs);
     nf_chan_stats_free(&sr);
     nf_chan_stats_free(&sx);
-    nfd_array_close(&aw);
-    nfd_array_close(&at);
-    nfd_array_close(&ar);
-    nfd_array_close(&ax);
+    st = nfd_array_close(&aw, st);
+    st = nfd_array_close(&at, st);
+    st = nfd_array_close(&ar, st);
+    st = nfd_array_close(&ax, st);
     st = nfd_out_finish(&out, st);
     nf_h5_quiet_end(&q);
     return st;

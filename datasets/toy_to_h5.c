@@ -34,7 +34,7 @@ nf_status nf_convert_toy(const char *out_path, const char *density, long long n,
     NF_H5_TRY(nf_h5_write_string_attr(a.dset, "density", density));
     NF_H5_TRY(nf_h5_write_i64_attr(a.dset, "seed", (long long)seed));
 cleanup:
-    nfd_array_close(&a);
+    st = nfd_array_close(&a, st);
     nf_chan_stats_free(&stats);
     st = nfd_out_finish(&out, st);
     nf_h5_quiet_end(&q);

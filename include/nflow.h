@@ -60,10 +60,11 @@ typedef enum nf_status {
     NF_ERR_ARG = 1,      /* NULL pointer or impossible value */
     NF_ERR_SHAPE = 2,    /* tensor shapes disagree with the layer/network */
     NF_ERR_NOMEM = 3,    /* allocation failed */
-    NF_ERR_IO = 4,       /* file missing, unreadable or unwritable */
+    NF_ERR_IO = 4,       /* file missing or unreadable */
     NF_ERR_FORMAT = 5,   /* file of the wrong kind, version or content */
     NF_ERR_NUMERIC = 6,  /* NaN/Inf or a singular matrix */
-    NF_ERR_STATE = 7     /* call made in the wrong order */
+    NF_ERR_STATE = 7,    /* call made in the wrong order */
+    NF_ERR_WRITE = 8     /* an output file cannot be written: full disk, no permission, a directory */
 } nf_status;
 
 /* The message of the last failure on this thread ("" if none). */

@@ -26,6 +26,7 @@ const char *nf_status_name(nf_status s) {
     case NF_ERR_FORMAT: return "NF_ERR_FORMAT";
     case NF_ERR_NUMERIC: return "NF_ERR_NUMERIC";
     case NF_ERR_STATE: return "NF_ERR_STATE";
+    case NF_ERR_WRITE: return "NF_ERR_WRITE";
     }
     return "NF_ERR_UNKNOWN";
 }

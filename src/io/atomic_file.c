@@ -3,7 +3,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io/atomic_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,12 +28,52 @@ static void dir_of(const char *path, char *buf, size_t size) {
     else snprintf(buf, size, "%.*s", (int)(slash - path), path);
 }
 
+/* The writer's pid if name is "<base>.tmp-<pid>-<counter>-<8 hex digits>" (what
+ * atomic_file_begin makes for base), else 0. */
+static long temporary_owner(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) || strncmp(name + n, ".tmp-", 5)) return 0;
+    const char *p = name + n + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (errno || end == p || *p == '-' || *p == '+' || *end != '-' || pid <= 0) return 0;
+    p = end + 1;
+    (void)strtoul(p, &end, 10);
+    if (end == p || *p == '-' || *p == '+' || *end != '-') return 0;
+    p = end + 1;
+    for (int i = 0; i < 8; i++)
+        if (!isxdigit((unsigned char)p[i])) return 0;
+    return p[8] == 0 ? pid : 0;
+}
+
+int atomic_file_remove_stale(const char *path) {
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = temporary_owner(e->d_name, base);
+        /* a pid that runs (or that we may not signal) might still be writing */
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        removed += unlink(full) == 0;
+    }
+    closedir(d);
+    return removed;
+}
+
 nf_status atomic_file_begin(atomic_file *af, const char *path) {
     NF_CHECK_NULL(af);
     NF_CHECK_NULL(path);
     af->path = path;
     af->tmp[0] = 0;
     if (!path[0]) return nf_fail(NF_ERR_ARG, "cannot write a file with an empty name");
+    atomic_file_remove_stale(path); /* left by killed writers: they would fill the disk */
     for (int attempt = 0; attempt < 100; attempt++) {
         /* pid and counter separate processes and threads on one host; the clock's
          * nanoseconds separate hosts sharing a network directory */
@@ -51,11 +95,33 @@ nf_status atomic_file_begin(atomic_file *af, const char *path) {
         if (errno != EEXIST) {
             int err = errno;
             af->tmp[0] = 0;
-            return nf_fail(NF_ERR_IO, "cannot create a temporary file next to it: %s", strerror(err));
+            return nf_fail(NF_ERR_WRITE, "cannot create a temporary file next to it: %s", strerror(err));
         }
     }
     af->tmp[0] = 0;
-    return nf_fail(NF_ERR_IO, "cannot find a free temporary file name next to it");
+    return nf_fail(NF_ERR_WRITE, "cannot find a free temporary file name next to it");
+}
+
+nf_status atomic_file_write(atomic_file *af, const void *data, size_t size) {
+    NF_CHECK_NULL(af);
+    if (!af->tmp[0]) return nf_fail(NF_ERR_STATE, "atomic_file_write: no temporary file");
+    int fd = open(af->tmp, O_WRONLY | O_TRUNC);
+    int err = fd < 0 ? errno : 0;
+    const char *p = data;
+    while (!err && size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        p += n;
+        size -= (size_t)n;
+    }
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+    if (!err) return NF_OK;
+    atomic_file_abort(af);
+    return nf_fail(NF_ERR_WRITE, "cannot write the temporary file: %s", strerror(err));
 }
 
 void atomic_file_abort(atomic_file *af) {
@@ -82,19 +148,19 @@ nf_status atomic_file_commit(atomic_file *af) {
     if (sync_path(af->tmp, 0) < 0) {
         int err = errno;
         atomic_file_abort(af);
-        return nf_fail(NF_ERR_IO, "cannot flush the temporary file to disk: %s", strerror(err));
+        return nf_fail(NF_ERR_WRITE, "cannot flush the temporary file to disk: %s", strerror(err));
     }
     if (test_hook) test_hook("synced", af->tmp, af->path);
     if (rename(af->tmp, af->path) != 0) {
         int err = errno;
         atomic_file_abort(af);
-        return nf_fail(NF_ERR_IO, "cannot rename the temporary file over it: %s", strerror(err));
+        return nf_fail(NF_ERR_WRITE, "cannot rename the temporary file over it: %s", strerror(err));
     }
     af->tmp[0] = 0;
     if (test_hook) test_hook("renamed", NULL, af->path);
     char dir[4096];
     dir_of(af->path, dir, sizeof dir);
     if (sync_path(dir, 1) < 0)
-        return nf_fail(NF_ERR_IO, "written, but the directory '%s' could not be flushed: %s", dir, strerror(errno));
+        return nf_fail(NF_ERR_WRITE, "written, but the directory '%s' could not be flushed: %s", dir, strerror(errno));
     return NF_OK;
 }

@@ -13,8 +13,16 @@ typedef struct atomic_file {
     char tmp[4096];   /* the temporary file, created empty by atomic_file_begin */
 } atomic_file;
 
-/* Creates an empty, uniquely named temporary file next to path. */
+/* Removes the temporary files of path ("<path>.tmp-<pid>-…") whose writing process no
+ * longer exists on this host (killed runs); returns how many. A file whose pid runs,
+ * even as another program, stays. */
+int atomic_file_remove_stale(const char *path);
+/* Removes path's stale temporary files, then creates an empty, uniquely named
+ * temporary file next to it. */
 nf_status atomic_file_begin(atomic_file *af, const char *path);
+/* Writes size bytes of data as the temporary file's whole content; on failure (a full
+ * disk) the temporary file is removed. */
+nf_status atomic_file_write(atomic_file *af, const void *data, size_t size);
 /* The temporary file is complete and closed by its writer: fsync it, rename it over
  * the target, fsync the directory. On failure the temporary file is removed. */
 nf_status atomic_file_commit(atomic_file *af);

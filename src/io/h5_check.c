@@ -6,10 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* H5Ewalk2 callback: keeps the first (most specific, walking upward) description. */
+/* H5Ewalk2 callback: keeps the first (most specific, walking upward) description, on
+ * one line: HDF5's write errors carry ctime()'s newline, and a message is one line. */
 static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *client) {
     char *desc = client;
-    if (n == 0 && err->desc) snprintf(desc, 256, "%s", err->desc);
+    if (n != 0 || !err->desc) return 0;
+    size_t k = 0;
+    for (const char *p = err->desc; *p && k < 255; p++) {
+        char c = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+        if (c == ' ' && (k == 0 || desc[k - 1] == ' ')) continue; /* no runs of blanks */
+        if (c == ',' && k > 0 && desc[k - 1] == ' ') k--;         /* "2026\n, filename" */
+        desc[k++] = c;
+    }
+    desc[k] = 0;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "io/model_file.h"
 
 #include "io/atomic_file.h"
+#include "io/h5_image.h"
 #include "io/model_kinds.h"
 #include "io/model_stamp.h"
 
@@ -131,26 +132,40 @@ cleanup:
     return st;
 }
 
-nf_status model_file_write(const char *path, model_writer write, const void *arg) {
-    atomic_file af;
-    NF_TRY(atomic_file_begin(&af, path));
+/* Builds the whole file in memory (h5_image.h) and stamps it: no byte reaches the disk
+ * here, so a full disk cannot fail an HDF5 flush or close. name only labels the file
+ * (the temporary file's name: unique, as HDF5 wants for files open at once). */
+static nf_status build_image(const char *name, model_writer write, const void *arg, h5_image *img) {
     nf_status st = NF_OK;
     hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+    memset(img, 0, sizeof *img);
     NF_H5_CHECK(fcpl = model_h5_create_fcpl(), NF_ERR_IO, "cannot set up file creation");
     NF_H5_CHECK(fapl = model_h5_fapl(), NF_ERR_IO, "cannot set up file access");
-    NF_H5_CHECK(file = H5Fcreate(af.tmp, H5F_ACC_TRUNC, fcpl, fapl), NF_ERR_IO, "cannot create the temporary file");
+    NF_H5_TRY(h5_image_fapl(fapl, img));
+    NF_H5_CHECK(file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl), NF_ERR_IO, "cannot create the file in memory");
     NF_H5_TRY(write(file, arg));
-    NF_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), NF_ERR_IO, "cannot flush the file");
     herr_t closed = H5Fclose(file);
     file = H5I_INVALID_HID;
-    NF_H5_CHECK(closed, NF_ERR_IO, "cannot close the file");
-    NF_H5_TRY(model_stamp_write(af.tmp));
-    st = atomic_file_commit(&af);
+    NF_H5_CHECK(closed, NF_ERR_IO, "cannot close the file in memory");
+    NF_H5_TRY(h5_image_finish(img, MODEL_STAMP_BYTES));
+    model_stamp_fill(img->data, img->size);
 cleanup:
     NF_H5_CLOSE(H5Fclose, file);
     NF_H5_CLOSE(H5Pclose, fapl);
     NF_H5_CLOSE(H5Pclose, fcpl);
-    if (st != NF_OK) atomic_file_abort(&af);
+    if (st != NF_OK) h5_image_free(img);
+    return st;
+}
+
+nf_status model_file_write(const char *path, model_writer write, const void *arg) {
+    atomic_file af;
+    NF_TRY(atomic_file_begin(&af, path));
+    h5_image img;
+    nf_status st = build_image(af.tmp, write, arg, &img);
+    if (st == NF_OK) st = atomic_file_write(&af, img.data, img.size);
+    if (st == NF_OK) st = atomic_file_commit(&af); /* removes the temporary file on failure */
+    else atomic_file_abort(&af);
+    h5_image_free(&img);
     return st;
 }
 

@@ -16,8 +16,9 @@ nf_status model_write(hid_t file, const nf_flow *f, const char *format);
  * is NULL. */
 nf_status model_read(hid_t file, nf_flow **out, char *format, size_t size);
 
-/* Creates path's temporary file with the model-file property lists, lets write fill
- * it, flushes and closes it, and renames it over path (atomic_file.h). */
+/* Lets write fill a file with the model-file property lists, built in memory, stamps
+ * it, and writes it to path through a temporary file renamed over it (atomic_file.h).
+ * Takes as much memory again as the file's size while it writes. */
 typedef nf_status (*model_writer)(hid_t file, const void *arg);
 nf_status model_file_write(const char *path, model_writer write, const void *arg);
 

@@ -40,18 +40,12 @@ static nf_status crc_of_body(FILE *fp, uint32_t *crc, uint64_t *size) {
     return NF_OK;
 }
 
-nf_status model_stamp_write(const char *path) {
-    FILE *fp = fopen(path, "r+b");
-    if (!fp) return nf_fail(NF_ERR_IO, "cannot reopen the file to stamp it: %s", strerror(errno));
-    uint32_t crc;
-    uint64_t size;
-    nf_status st = crc_of_body(fp, &crc, &size);
+void model_stamp_fill(unsigned char *image, size_t size) {
+    if (size < MODEL_STAMP_BYTES) return;
+    uint32_t crc = model_crc32(0, image + MODEL_STAMP_BYTES, size - MODEL_STAMP_BYTES);
     char stamp[MODEL_STAMP_BYTES] = {0};
-    snprintf(stamp, sizeof stamp, STAMP_MAGIC "bytes %" PRIu64 "\ncrc32 %08" PRIx32 "\n", size, crc);
-    if (st == NF_OK && (fseek(fp, 0, SEEK_SET) != 0 || fwrite(stamp, 1, sizeof stamp, fp) != sizeof stamp))
-        st = nf_fail(NF_ERR_IO, "cannot write the file's stamp: %s", strerror(errno));
-    if (fclose(fp) != 0 && st == NF_OK) st = nf_fail(NF_ERR_IO, "cannot close the stamped file: %s", strerror(errno));
-    return st;
+    snprintf(stamp, sizeof stamp, STAMP_MAGIC "bytes %" PRIu64 "\ncrc32 %08" PRIx32 "\n", (uint64_t)size, crc);
+    memcpy(image, stamp, sizeof stamp);
 }
 
 nf_status model_stamp_check(const char *path) {

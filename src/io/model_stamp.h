@@ -11,8 +11,9 @@
 
 #define MODEL_STAMP_BYTES 512 /* the HDF5 user block size the files are created with */
 
-/* Writes the stamp into the user block of the closed HDF5 file at path. */
-nf_status model_stamp_write(const char *path);
+/* Writes the stamp into the user block (the first MODEL_STAMP_BYTES) of the complete
+ * file image of size bytes (nothing for an image shorter than the user block). */
+void model_stamp_fill(unsigned char *image, size_t size);
 /* Checks path against its stamp: NF_OK if it matches or if the file has no stamp
  * (written by another program, or its stamp cleared after an edit); NF_ERR_FORMAT for
  * a size or checksum mismatch; NF_ERR_IO if it cannot be read. */

@@ -42,8 +42,8 @@ nf_status nf_preprocess_sample(const nf_preprocess *p, nf_real *x, long long ind
     }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
-            return nf_fail(NF_ERR_NUMERIC, "%s: sample %lld holds %s (value %zu)", where, index,
-                           isnan(x[i]) ? "NaN" : "Inf or a number beyond float range", i);
+            return nf_fail(NF_ERR_NUMERIC, "%s: sample %lld holds %s at element %zu of %zu (both counted from 0)",
+                           where, index, isnan(x[i]) ? "NaN" : "Inf or a number beyond float range", i, n);
     if (!p->normalize) return NF_OK;
     for (int c = 0; c < p->c; c++) {
         /* x = (v - mean_c) / std_c */

@@ -148,7 +148,7 @@ gif "$T/i/training.gif" 3 || fail "image training.gif"
 /usr/bin/python3 -c "import h5py, sys; x = h5py.File(sys.argv[1], 'r')['x']; assert x.shape == (16, 1, 16, 16), x.shape" \
     "$T/is.h5" || fail "image samples shape"
 "$B" plot warp --model "$T/i/model.h5" --out "$T/w2.png" >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 2 ] && grep -q "needs a model of 2-D points" "$T/err" || fail "warp on an image model: exit $rc $(cat "$T/err")"
+[ $rc -eq 3 ] && grep -q "needs a model of 2-D points" "$T/err" || fail "warp on an image model: exit $rc $(cat "$T/err")"
 ok
 
 finish

@@ -70,7 +70,7 @@ static void test_toy_file(void **state) {
     for (int i = 0; i < 4; i++) NF_ASSERT_OK(nf_convert_toy(h5t_path(dir, "toy.h5", 2), names[i], 100, 1));
     NF_ASSERT_FAILS(nf_convert_toy(h5t_path(dir, "bad.h5", 2), "spiral", 100, 1), NF_ERR_ARG);
     NF_ASSERT_FAILS(nf_convert_toy(h5t_path(dir, "bad.h5", 2), "moons", 0, 1), NF_ERR_ARG);
-    NF_ASSERT_FAILS(nf_convert_toy("/nonexistent-dir/x.h5", "moons", 10, 1), NF_ERR_IO);
+    NF_ASSERT_FAILS(nf_convert_toy("/nonexistent-dir/x.h5", "moons", 10, 1), NF_ERR_WRITE);
     assert_false(exists(h5t_path(dir, "bad.h5", 2)));
     assert_false(exists(h5t_path(dir, "bad.h5.partial", 2)));
 }

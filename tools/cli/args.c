@@ -81,6 +81,12 @@ static int set_value(const char *cmd, cli_opt *o, const char *val) {
     case OPT_LONG: {
         long v = strtol(val, &end, 10);
         const char *what = "an integer";
+        if (!errno && end != val && (*end == 'e' || *end == 'E' || *end == '.')) {
+            /* exponent notation (--steps 1e6, 2.5e3): fine when the value is a whole number */
+            double d = strtod(val, &end);
+            if (errno || *end || !(d == floor(d)) || fabs(d) > 9007199254740992.0) return bad_number(cmd, o, what, val);
+            v = (long)d;
+        }
         if (errno || end == val || *end || (double)v < o->lo || (double)v > o->hi) return bad_number(cmd, o, what, val);
         if (o->kind == OPT_INT) *(int *)o->value = (int)v;
         else *(long *)o->value = v;

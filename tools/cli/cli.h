@@ -14,7 +14,7 @@ enum {
     CLI_RUNTIME = 1, /* runtime failure (out of memory, a library error, cannot write) */
     CLI_USAGE = 2,   /* bad flag, bad value, wrong number of arguments */
     CLI_DATA = 3,    /* data or model file missing, unreadable, of the wrong kind or shape */
-    CLI_NUMERIC = 4, /* the loss or the gradient became NaN/Inf and rollbacks did not help */
+    CLI_NUMERIC = 4, /* NaN/Inf: in the loss after the rollbacks, or in the data read */
     CLI_HELP = -1    /* internal: --help was printed, exit 0 */
 };
 
@@ -25,7 +25,8 @@ enum {
     "  1  runtime failure (out of memory, cannot write the output, library error)\n"    \
     "  2  usage error (unknown flag, bad value, missing argument)\n"                     \
     "  3  data or model file error (missing, unreadable, wrong kind, wrong shape)\n"     \
-    "  4  numerical failure (NaN/Inf loss that rollbacks could not cure)\n"
+    "  4  numerical failure (NaN/Inf loss that rollbacks could not cure, NaN/Inf in\n"   \
+    "     the data read)\n"
 
 /* Prints "nflow <cmd>: <message>" on stderr and returns code. */
 int cli_error(int code, const char *cmd, const char *fmt, ...)
@@ -34,8 +35,9 @@ int cli_error(int code, const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* The exit code for a library failure: file/format/shape errors -> CLI_DATA, NaN/Inf
- * -> CLI_NUMERIC, bad arguments -> CLI_USAGE, the rest -> CLI_RUNTIME. */
+/* The exit code for a library failure: input file/format/shape errors -> CLI_DATA,
+ * NaN/Inf -> CLI_NUMERIC, bad arguments -> CLI_USAGE, the rest (out of memory, an
+ * output that cannot be written) -> CLI_RUNTIME. */
 int cli_exit_code(nf_status s);
 
 /* Prints "nflow <cmd>: <what>: <nf_last_error()>" and returns cli_exit_code(s). */
@@ -53,8 +55,9 @@ double cli_now(void);
 /* Sets the OpenMP and OpenBLAS thread counts (n > 0); no-op for n <= 0. */
 void cli_set_threads(int n);
 
-/* Loads a model or checkpoint file; prints the reason and returns an exit code on
- * failure (CLI_DATA for a missing or bad file). */
+/* Loads a model or checkpoint file in evaluation mode (batch norm on its running
+ * averages); prints the reason and returns an exit code on failure (CLI_DATA for a
+ * missing or bad file). */
 int cli_load_model(const char *cmd, const char *path, nf_flow **f);
 /* CLI_OK if batches of shape s fit the model, else prints why and returns CLI_DATA. */
 int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what);

@@ -78,8 +78,9 @@ int h5out_attr(cli_h5out *o, int idx, const char *name, const char *value) {
 int h5out_close(cli_h5out *o, int ok) {
     h5out_impl *h = o->impl;
     if (!h) return ok ? CLI_OK : CLI_RUNTIME;
-    for (int i = 0; i < H5OUT_MAX_ARRAYS; i++) nfd_array_close(&h->a[i]);
-    nf_status s = nfd_out_finish(&h->out, ok ? NF_OK : NF_ERR_IO);
+    nf_status s = ok ? NF_OK : NF_ERR_WRITE;
+    for (int i = 0; i < H5OUT_MAX_ARRAYS; i++) s = nfd_array_close(&h->a[i], s);
+    s = nfd_out_finish(&h->out, s);
     nf_h5_quiet_end(&h->quiet);
     free(h);
     o->impl = NULL;

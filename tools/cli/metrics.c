@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A number for JSON: non-finite values become null. */
 static void json_num(FILE *f, const char *key, double v, int last) {
@@ -50,8 +51,12 @@ static int truncate_rows(const char *cmd, const char *path, long keep, int json)
     }
     free(line);
     fclose(in);
-    if (fclose(out) != 0 || rename(tmp, path) != 0)
-        return cli_error(CLI_RUNTIME, cmd, "cannot rewrite %s: %s", path, strerror(errno));
+    int bad = ferror(out);
+    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+        int err = errno ? errno : EIO;
+        unlink(tmp); /* a full disk must not leave the half-written copy behind */
+        return cli_error(CLI_RUNTIME, cmd, "cannot rewrite %s: %s", path, strerror(err));
+    }
     return CLI_OK;
 }
 

@@ -78,7 +78,9 @@ static int data_points(const plot_opts *o, nf_flow *f, nf_tensor *pts, int max) 
 static int grid(const plot_opts *o, nf_flow *f) {
     int n = o->n > 0 ? (int)o->n : 64;
     if (f) {
-        if (!pictures_is_image(f)) return cli_error(CLI_USAGE, "plot", "grid needs a model of 1- or 3-channel images");
+        if (!pictures_is_image(f))
+            return cli_error(CLI_DATA, "plot", "grid needs a model of 1- or 3-channel images; this one takes %dx%dx%dx%d",
+                             f->in.c, f->in.d, f->in.h, f->in.w);
         return pictures_image_grid("plot", f, n, o->temperature, -0.5, 0.5, o->out, (uint64_t)o->seed);
     }
     if (!o->data) return cli_error(CLI_USAGE, "plot", "grid needs --model or --data");
@@ -130,7 +132,7 @@ int cmd_plot(int argc, char **argv) {
     } else if (!f) {
         rc = cli_error(CLI_USAGE, "plot", "%s needs --model FILE", kinds[kind]);
     } else if (!pictures_is_2d(f)) {
-        rc = cli_error(CLI_USAGE, "plot", "%s needs a model of 2-D points; this one takes %dx%dx%dx%d", kinds[kind],
+        rc = cli_error(CLI_DATA, "plot", "%s needs a model of 2-D points; this one takes %dx%dx%dx%d", kinds[kind],
                        f->in.c, f->in.d, f->in.h, f->in.w);
     } else {
         nf_tensor pts;

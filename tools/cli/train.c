@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char help[] =
     "NAME\n"
@@ -216,12 +217,22 @@ static char **saved_args(const char *resume, char **buf, int *argc) {
     return av;
 }
 
-static void write_args(const char *out, int argc, char **argv) {
-    char path[4200];
-    FILE *f = fopen(cli_path(path, sizeof path, out, "args.txt"), "w");
-    if (!f) return; /* --resume then needs the flags again; not worth failing a run for */
-    for (int i = 1; i < argc; i++) fprintf(f, "%s\n", argv[i]);
-    fclose(f);
+/* --resume names a checkpoint that loads, before its directory's args.txt is read: a
+ * directory or a data file is named as such, not reported as a missing --data. */
+static int check_resume(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(CLI_DATA, "train", "--resume %s is a directory; give the checkpoint in it (%s/checkpoint.h5)",
+                         path, path);
+    nf_flow *f = NULL;
+    nf_adam opt;
+    nf_train_state ts;
+    memset(&opt, 0, sizeof opt);
+    nf_status s = nf_checkpoint_load(&f, &opt, &ts, path);
+    if (s != NF_OK) return cli_nf_error(s, "train", "--resume");
+    nf_flow_destroy(f);
+    nf_adam_free(&opt);
+    return CLI_OK;
 }
 
 /* Parses the command line (over the saved flags of a resumed run). */
@@ -235,6 +246,7 @@ static int parse(train_flags *f, cli_opt *opts, int argc, char **argv, char **sa
         if (cli_given(opts, arch_flags[i]))
             return cli_error(CLI_USAGE, "train", "--%s cannot change on --resume: the architecture comes from %s",
                              arch_flags[i], f->c.resume);
+    if ((rc = check_resume(f->c.resume)) != CLI_OK) return rc;
     int sargc = 0;
     *saved_argv = saved_args(f->c.resume, saved_buf, &sargc);
     if (!*saved_argv) return CLI_OK;
@@ -265,7 +277,9 @@ int cmd_train(int argc, char **argv) {
     }
     if (rc == CLI_OK && !c->out) c->out = "nflow_run";
     if (rc == CLI_OK && !c->data)
-        rc = cli_error(CLI_USAGE, "train", "--data is required (FILE.h5:/DATASET or toy:NAME; see --help)");
+        rc = c->resume ? cli_error(CLI_USAGE, "train", "--data is required: there is no args.txt beside %s to take it "
+                                   "from", c->resume)
+                       : cli_error(CLI_USAGE, "train", "--data is required (FILE.h5:/DATASET or toy:NAME; see --help)");
     if (rc == CLI_OK && cli_given(opts, "steps") && cli_given(opts, "epochs"))
         rc = cli_error(CLI_USAGE, "train", "give --steps or --epochs, not both");
     if (rc == CLI_OK && f.schedule == SCHED_STEP && c->sched.step_every <= 0)
@@ -292,9 +306,8 @@ int cmd_train(int argc, char **argv) {
         c->plots = !f.no_plots;
         if (f.no_gif) c->gif_every = -1;
         if (!cli_given(opts, "steps") && cli_given(opts, "epochs")) c->steps = 0;
-        rc = cli_mkdirs("train", c->out);
+        if (!c->resume) c->argc = argc, c->argv = argv;
     }
-    if (rc == CLI_OK && !c->resume) write_args(c->out, argc, argv);
     if (rc == CLI_OK) rc = train_run(c, NULL);
     free(saved_argv);
     free(saved_buf);

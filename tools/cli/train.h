@@ -42,6 +42,8 @@ typedef struct cli_train_config {
     const char *out;
     long checkpoint_every; /* steps; 0: only at the end */
     const char *resume;    /* checkpoint file */
+    int argc;              /* argv[1..argc-1]: the flags written to OUT/args.txt once the */
+    char *const *argv;     /* data and model are validated; argv NULL: no args.txt (resume, demo) */
     long log_every;        /* 0: about 20 lines per run */
     int quiet;
     int plots;             /* write the pictures at the end */
@@ -65,9 +67,10 @@ typedef struct cli_train_result {
  * tolerance NF_REBUILD_TOL_DEFAULT, loss jumps of 3 bits/dim. */
 void train_config_default(cli_train_config *c);
 
-/* Runs a training: opens the data, builds or resumes the model, trains, validates each
- * epoch, writes metrics, checkpoints, the model and the plots into c->out. Returns an
- * exit code (messages already printed). res may be NULL. */
+/* Runs a training: opens the data, builds or resumes the model; only then creates
+ * c->out, locks it against other runs (run_lock.h) and writes args.txt; trains,
+ * validates each epoch, writes metrics, checkpoints, the model and the plots into
+ * c->out. Returns an exit code (messages already printed). res may be NULL. */
 int train_run(const cli_train_config *c, cli_train_result *res);
 
 #endif

@@ -3,6 +3,7 @@
 #include "train_internal.h"
 
 #include "cli.h"
+#include "run_lock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -211,6 +212,15 @@ static int finish(train_run_state *r, cli_train_result *res) {
     return rc;
 }
 
+/* OUT/args.txt: the flags of the run, read back by --resume. */
+static void write_args(const char *out, int argc, char *const *argv) {
+    char path[4200];
+    FILE *f = fopen(cli_path(path, sizeof path, out, "args.txt"), "w");
+    if (!f) return; /* --resume then needs the flags again; not worth failing a run for */
+    for (int i = 1; i < argc; i++) fprintf(f, "%s\n", argv[i]);
+    fclose(f);
+}
+
 int train_run(const cli_train_config *c, cli_train_result *res) {
     train_run_state r;
     memset(&r, 0, sizeof r);
@@ -219,8 +229,8 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     r.val_step = -1;
     snprintf(r.out, sizeof r.out, "%s", c->out);
     cli_set_threads(c->threads);
-    int rc = cli_mkdirs("train", c->out);
-    if (rc == CLI_OK) rc = open_data(&r);
+    int lock = -1;
+    int rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
     if (rc == CLI_OK) rc = store_mode(&r);
     if (rc == CLI_OK) {
@@ -230,6 +240,10 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
         r.stop = c->stop_after > 0 && r.first_step + c->stop_after < r.total ? r.first_step + c->stop_after : r.total;
         rc = alloc_buffers(&r);
     }
+    /* Only a validated run touches its directory, and only one run at a time. */
+    if (rc == CLI_OK) rc = cli_mkdirs("train", c->out);
+    if (rc == CLI_OK) rc = run_lock("train", c->out, &lock);
+    if (rc == CLI_OK && c->argv) write_args(c->out, c->argc, c->argv);
     if (rc == CLI_OK) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
     if (rc == CLI_OK) {
         banner(&r);
@@ -260,5 +274,6 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     data_close(&r.val);
     free(r.val_mean);
     free(r.val_std);
+    run_unlock(lock);
     return rc;
 }

@@ -10,12 +10,15 @@
 #include <time.h>
 
 int cli_error(int code, const char *cmd, const char *fmt, ...) {
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "nflow %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* one line whatever a file name or a library message holds */
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    fprintf(stderr, "nflow %s: %s\n", cmd, buf);
     return code;
 }
 
@@ -26,6 +29,7 @@ int cli_exit_code(nf_status s) {
     case NF_ERR_FORMAT:
     case NF_ERR_SHAPE: return CLI_DATA;
     case NF_ERR_NUMERIC: return CLI_NUMERIC;
+    case NF_ERR_WRITE: return CLI_RUNTIME; /* an output, not the data, is the problem */
     case NF_ERR_ARG: return CLI_USAGE;
     default: return CLI_RUNTIME;
     }
@@ -80,6 +84,9 @@ void cli_set_threads(int n) {
 
 int cli_load_model(const char *cmd, const char *path, nf_flow **f) {
     nf_status s = nf_model_load(f, path);
+    /* Every command that loads a finished model evaluates it: batch norm uses its
+     * running averages, so results do not depend on --batch and inverses work. */
+    if (s == NF_OK && nf_flow_is_model(*f) && (s = nf_model_set_training(*f, 0)) != NF_OK) nf_flow_destroy(*f);
     if (s == NF_OK) return CLI_OK;
     *f = NULL;
     return cli_error(s == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_DATA, cmd, "%s", nf_last_error());

@@ -54,6 +54,8 @@ typedef struct nf_train_state {
                                            e.g. shuffle seed and next batch index */
     int ndata_pos;      /* 0..NF_DATA_POS_MAX values of data_pos in use */
     nf_rng rng;         /* the loop's generator (batches, dequantisation noise, ...) */
+    int has_trainer;    /* trainer holds nf_trainer's state (files before it: 0 on load) */
+    nf_trainer_state trainer;
 } nf_train_state;
 
 /* Writes a model file (as nf_model_save) plus the optimiser (hyper-parameters, step,

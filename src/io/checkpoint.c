@@ -4,6 +4,7 @@
  * training loop needs to continue bit for bit where it stopped. */
 #include "io/model_file.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -43,6 +44,16 @@ static nf_status write_state(hid_t file, const nf_train_state *s) {
     NF_H5_TRY(model_attr_put_i64(g, "ndata_pos", s->ndata_pos));
     NF_H5_TRY(model_attr_put_u64v(g, "data_pos", s->data_pos, NF_DATA_POS_MAX));
     NF_H5_TRY(model_attr_put_u64v(g, "rng_state", s->rng.s, 4));
+    if (s->has_trainer) {
+        const nf_trainer_state *t = &s->trainer;
+        NF_H5_TRY(model_attr_put_f64(g, "lr_scale", t->lr_scale));
+        NF_H5_TRY(model_attr_put_i64(g, "rollbacks", t->rollbacks));
+        NF_H5_TRY(model_attr_put_i64(g, "recomputed", t->recomputed));
+        NF_H5_TRY(model_attr_put_f64(g, "loss_watch_rise", t->watch.rise));
+        NF_H5_TRY(model_attr_put_f64(g, "loss_watch_level", t->watch.level));
+        NF_H5_TRY(model_attr_put_f64(g, "loss_watch_spread", t->watch.spread));
+        NF_H5_TRY(model_attr_put_i64(g, "loss_watch_seen", t->watch.seen));
+    }
 cleanup:
     NF_H5_CLOSE(H5Gclose, g);
     return st;
@@ -126,6 +137,27 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
         goto cleanup;
     }
     t.epoch = (long)epoch, t.iteration = (long)iteration, t.ndata_pos = (int)ndata;
+    t.has_trainer = model_attr_exists(g, "lr_scale") > 0;
+    if (t.has_trainer) {
+        nf_trainer_state *r = &t.trainer;
+        long long rollbacks, recomputed, seen;
+        NF_H5_TRY(model_attr_get_f64(g, "lr_scale", &r->lr_scale));
+        NF_H5_TRY(model_attr_get_i64(g, "rollbacks", &rollbacks));
+        NF_H5_TRY(model_attr_get_i64(g, "recomputed", &recomputed));
+        NF_H5_TRY(model_attr_get_f64(g, "loss_watch_rise", &r->watch.rise));
+        NF_H5_TRY(model_attr_get_f64(g, "loss_watch_level", &r->watch.level));
+        NF_H5_TRY(model_attr_get_f64(g, "loss_watch_spread", &r->watch.spread));
+        NF_H5_TRY(model_attr_get_i64(g, "loss_watch_seen", &seen));
+        if (!(r->lr_scale > 0 && r->lr_scale <= 1) || rollbacks < 0 || rollbacks > INT_MAX || recomputed < 0 ||
+            seen < 0 || !(r->watch.rise >= 0) || !isfinite(r->watch.level) || !(r->watch.spread >= 0)) {
+            st = nf_fail(NF_ERR_FORMAT, "train_state: impossible trainer state (lr_scale %g, rollbacks %lld, "
+                         "recomputed %lld, loss watch %g %g %g %lld)", r->lr_scale, rollbacks, recomputed,
+                         r->watch.rise, r->watch.level, r->watch.spread, seen);
+            goto cleanup;
+        }
+        r->step = t.iteration;
+        r->rollbacks = (int)rollbacks, r->recomputed = (long)recomputed, r->watch.seen = (long)seen;
+    }
     *s = t;
 cleanup:
     NF_H5_CLOSE(H5Gclose, g);

@@ -1,203 +1,252 @@
-/* The training step, evaluation and sampling of any flow. */
-#include "flows/flow_internal.h"
-#include "threads.h"
+/* The training loop as an object: schedule, rebuild-guarded gradient, loss watch,
+ * clipping, Adam, and rollback to the last good state when a step fails. */
+#include "nf_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-struct nf_train_buffers {
-    int cap;              /* samples the buffers hold */
-    nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as the backward rebuilt it */
-    double *logdet;       /* (cap) */
+/* Parameters and Adam moments kept to roll back to. */
+typedef struct snapshot {
+    nf_real *value, *m, *v; /* (count) each */
+    long adam_step;
+    long step;              /* the training step this state precedes */
+    int valid;
+} snapshot;
+
+struct nf_trainer {
+    nf_flow *f;
+    nf_trainer_config cfg;
+    nf_adam opt;
+    nf_trainer_state st;
+    snapshot good, pending;  /* before the last taken step; before the current one */
+    nf_train_callback cb;
+    void *user;
+    char msg[768];
 };
 
-void nf_train_buffers_free(nf_flow *f) {
-    if (!f->train) return;
-    nf_free(f->train->z);
-    nf_free(f->train->dz);
-    nf_free(f->train->xr);
-    nf_free(f->train->logdet);
-    nf_free(f->train);
-    f->train = NULL;
+static nf_status snapshot_init(snapshot *s, size_t count) {
+    memset(s, 0, sizeof *s);
+    s->value = nf_alloc(sizeof(nf_real) * (count ? count : 1));
+    s->m = nf_alloc(sizeof(nf_real) * (count ? count : 1));
+    s->v = nf_alloc(sizeof(nf_real) * (count ? count : 1));
+    return s->value && s->m && s->v ? NF_OK : nf_fail(NF_ERR_NOMEM, "trainer: out of memory for the rollback state");
 }
 
-static nf_status reserve(nf_flow *f, int n) {
-    if (!f->train) {
-        f->train = nf_calloc(1, sizeof *f->train);
-        if (!f->train) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory");
-    }
-    struct nf_train_buffers *t = f->train;
-    if (n <= t->cap) return NF_OK;
-    size_t D = nf_shape_sample_count(f->in);
-    nf_free(t->z);
-    nf_free(t->dz);
-    nf_free(t->xr);
-    nf_free(t->logdet);
-    t->z = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->dz = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->xr = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->logdet = nf_alloc(sizeof(double) * (size_t)n);
-    t->cap = (t->z && t->dz && t->xr && t->logdet) ? n : 0;
-    if (!t->cap) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory for a batch of %d", n);
+static void snapshot_free(snapshot *s) {
+    nf_free(s->value);
+    nf_free(s->m);
+    nf_free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static void snapshot_take(snapshot *s, const nf_flow *f, const nf_adam *opt, long step) {
+    size_t bytes = sizeof(nf_real) * f->params.count;
+    memcpy(s->value, f->params.value, bytes);
+    memcpy(s->m, opt->m, bytes);
+    memcpy(s->v, opt->v, bytes);
+    s->adam_step = opt->step;
+    s->step = step;
+    s->valid = 1;
+}
+
+static void snapshot_restore(const snapshot *s, nf_flow *f, nf_adam *opt) {
+    size_t bytes = sizeof(nf_real) * f->params.count;
+    memcpy(f->params.value, s->value, bytes);
+    memcpy(opt->m, s->m, bytes);
+    memcpy(opt->v, s->v, bytes);
+    opt->step = s->adam_step;
+}
+
+nf_trainer_config nf_trainer_config_default(long steps, double lr) {
+    nf_trainer_config c;
+    memset(&c, 0, sizeof c);
+    c.schedule = (nf_schedule){NF_SCHEDULE_CONSTANT, lr, 0, 0, 0, 0.5};
+    c.steps = steps;
+    c.max_rollbacks = 3;
+    c.rebuild_tol = NF_REBUILD_TOL_DEFAULT;
+    return c;
+}
+
+double nf_trainer_loss_jump_bits(double bits, size_t D) { return bits * (double)D * log(2.0); }
+
+static nf_status check_config(const nf_trainer_config *c) {
+    const nf_schedule *s = &c->schedule;
+    if (c->steps < 1) return nf_fail(NF_ERR_ARG, "nf_trainer: steps must be >= 1, got %ld", c->steps);
+    if (!(s->lr > 0) || !isfinite(s->lr)) return nf_fail(NF_ERR_ARG, "nf_trainer: learning rate must be > 0, got %g", s->lr);
+    if ((unsigned)s->kind > NF_SCHEDULE_STEP) return nf_fail(NF_ERR_ARG, "nf_trainer: unknown schedule kind %d", s->kind);
+    if (!(s->lr_min >= 0) || s->warmup < 0 || (s->kind == NF_SCHEDULE_STEP && (s->step_every < 1 || !(s->gamma > 0))))
+        return nf_fail(NF_ERR_ARG, "nf_trainer: impossible schedule (lr_min %g, warm-up %ld, step every %ld, gamma %g)",
+                       s->lr_min, s->warmup, s->step_every, s->gamma);
+    if (!(c->weight_decay >= 0) || !(c->clip >= 0) || c->max_rollbacks < 0 || !(c->loss_jump >= 0) ||
+        isnan(c->rebuild_tol))
+        return nf_fail(NF_ERR_ARG,
+                       "nf_trainer: impossible setting (weight decay %g, clip %g, rollbacks %d, loss jump %g, "
+                       "rebuild tolerance %g)",
+                       c->weight_decay, c->clip, c->max_rollbacks, c->loss_jump, c->rebuild_tol);
     return NF_OK;
 }
 
-static nf_tensor latent(nf_flow *f, nf_real *data, int n) {
-    return nf_tensor_view(data, n, (int)nf_shape_sample_count(f->in), 1, 1, 1);
-}
-
-static nf_status check(const char *fn, nf_flow *f, const nf_tensor *x) {
-    if (!f) return nf_fail(NF_ERR_ARG, "%s: flow is NULL", fn);
-    if (!x || !x->data) return nf_fail(NF_ERR_ARG, "%s: batch is NULL", fn);
-    if (x->n <= 0) return nf_fail(NF_ERR_SHAPE, "%s: empty batch", fn);
+/* Takes over opt (emptied) or makes a fresh one. */
+static nf_status create(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg, nf_adam *opt,
+                        const nf_trainer_state *st) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    NF_CHECK_NULL(f);
+    NF_CHECK_NULL(cfg);
+    NF_TRY(check_config(cfg));
+    size_t count = nf_flow_num_params(f);
+    if (opt && (opt->count != count || !opt->m || !opt->v))
+        return nf_fail(NF_ERR_SHAPE, "nf_trainer_resume: the optimiser holds %zu moments, the flow %zu parameters",
+                       opt->count, count);
+    nf_trainer *t = nf_calloc(1, sizeof *t);
+    if (!t) return nf_fail(NF_ERR_NOMEM, "nf_trainer: out of memory");
+    t->f = f;
+    t->cfg = *cfg;
+    nf_status s = NF_OK;
+    if (opt) {
+        t->opt = *opt;
+        memset(opt, 0, sizeof *opt);
+    } else {
+        s = nf_adam_init(&t->opt, count, cfg->schedule.lr);
+    }
+    t->opt.weight_decay = cfg->weight_decay;
+    if (st) {
+        t->st = *st;
+    } else {
+        t->st.lr_scale = 1;
+        if (s == NF_OK && cfg->loss_jump > 0) s = nf_loss_watch_init(&t->st.watch, cfg->loss_jump);
+    }
+    t->st.watch.rise = cfg->loss_jump; /* the setting of this run, the history of the checkpoint */
+    if (s == NF_OK && cfg->max_rollbacks > 0) s = snapshot_init(&t->good, count);
+    if (s == NF_OK && cfg->max_rollbacks > 0) s = snapshot_init(&t->pending, count);
+    if (s != NF_OK) {
+        nf_trainer_destroy(t);
+        return s;
+    }
+    *out = t;
     return NF_OK;
 }
 
-/* max_b |xr_b - x_b| / |x_b|; NaN if any rebuilt value is NaN. */
-static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
-    size_t D = nf_tensor_sample_count(x);
-    double worst = 0;
-    for (int b = 0; b < x->n; b++) {
-        const nf_real *p = xr + (size_t)b * D, *q = x->data + (size_t)b * D;
-        double num = 0, den = 0;
-        for (size_t k = 0; k < D; k++) {
-            double d = (double)p[k] - q[k];
-            num += d * d;
-            den += (double)q[k] * q[k];
-        }
-        double e = sqrt(num) / (sqrt(den) + 1e-30);
-        if (isnan(e)) return e;
-        if (e > worst) worst = e;
-    }
-    return worst;
+nf_status nf_trainer_create(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg) {
+    return create(out, f, cfg, NULL, NULL);
 }
 
-/* Forward, loss and backward; the rebuilt batch goes to f->train->xr. */
-static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
-    nf_tensor z = latent(f, f->train->z, x->n), dz = latent(f, f->train->dz, x->n);
-    nf_tensor xr = *x;
-    xr.data = f->train->xr;
-    double dlogdet;
-    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
-    NF_TRY(nf_loss_nll(&z, f->train->logdet, &dz, &dlogdet, st));
-    nf_flow_zero_grad(f);
-    return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
-}
-
-/* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
- * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
-/* Store mode, after a forward of x: an inverse of its latents (in f->train->z) that
- * records every layer's rebuilt-input error in f->layer_rebuild. */
-static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
-    nf_tensor z = latent(f, f->train->z, x->n), xr = *x;
-    xr.data = f->train->xr;
-    return nf_flow_inverse(f, &z, &xr);
-}
-
-static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
-    if (!f->layer_rebuild) return NF_OK;
-    NF_TRY(profile_inverse(f, x));
-    const double floor = 1e-7; /* float32 round-off: no layer is blamed for amplifying less */
-    for (int i = 0; i < f->nlayers; i++) {
-        double out = i + 1 < f->nlayers ? f->layer_rebuild[i + 1] : 0;
-        double gain = f->layer_rebuild[i] / fmax(out, floor);
-        if (r->worst_layer < 0 || gain > r->worst_gain) r->worst_layer = i, r->worst_gain = gain;
-    }
-    return NF_OK;
-}
-
-/* The same step from stored layer inputs: the exact gradient, and which inverse amplified. */
-static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf_grad_report *r) {
-    if (!f->ops->set_store_activations)
-        return nf_fail(NF_ERR_NUMERIC,
-                       "rebuilt inputs are off by %.3g (relative) and %s flows cannot store activations to "
-                       "recompute the step",
-                       r->rebuild_error, f->ops->name);
-    size_t before = nf_mem_current();
-    NF_TRY(nf_flow_set_store_activations(f, 1));
-    nf_status s = gradient_pass(f, x, st);
-    size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
-    r->recompute_bytes = held > before ? held - before : 0;
-    r->recomputed = 1;
-    if (s == NF_OK) s = worst_inverse(f, x, r);
-    nf_flow_set_store_activations(f, 0); /* frees the stored inputs */
-    return s;
-}
-
-nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
-                           nf_grad_report *rep) {
-    nf_grad_report r = {0, 0, -1, 0, 0};
-    if (rep) *rep = r;
-    NF_TRY(check(__func__, f, x));
-    nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
-    NF_TRY(reserve(f, x->n));
-    nf_loss_stats s = {0};
-    nf_status status = gradient_pass(f, x, &s);
-    if (status == NF_OK) {
-        r.rebuild_error = rebuild_error(f->train->xr, x);
-        int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
-        if (!stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol)) status = recompute(f, x, &s, &r);
-    }
-    if (st) *st = s;
-    if (rep) *rep = r;
-    return status;
-}
-
-nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
-    NF_TRY(check(__func__, f, x));
-    NF_CHECK_NULL(err);
-    if (!f->ops->set_store_activations)
-        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: %s flows cannot store activations", f->ops->name);
-    if (f->layer_rebuild)
-        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: the flow is in store mode already");
-    nf_threads_init();
-    NF_TRY(reserve(f, x->n));
-    NF_TRY(nf_flow_set_store_activations(f, 1));
-    nf_tensor z = latent(f, f->train->z, x->n);
-    nf_status s = nf_flow_forward(f, x, &z, f->train->logdet);
-    if (s == NF_OK) s = profile_inverse(f, x);
-    if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
-    nf_flow_set_store_activations(f, 0);
-    return s;
-}
-
-nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
+nf_status nf_trainer_resume(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg, nf_adam *opt,
+                            const nf_trainer_state *st) {
     NF_CHECK_NULL(opt);
-    NF_TRY(nf_flow_gradient(f, x, NF_REBUILD_TOL_DEFAULT, st, NULL));
-    return nf_adam_step(opt, &f->params);
-}
-
-nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
-    NF_TRY(check(__func__, f, x));
     NF_CHECK_NULL(st);
-    NF_TRY(reserve(f, x->n));
-    nf_tensor z = latent(f, f->train->z, x->n);
-    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
-    return nf_loss_nll(&z, f->train->logdet, NULL, NULL, st);
+    if (!(st->lr_scale > 0) || st->step < 0 || st->rollbacks < 0)
+        return nf_fail(NF_ERR_ARG, "nf_trainer_resume: impossible state (step %ld, lr scale %g, rollbacks %d)",
+                       st->step, st->lr_scale, st->rollbacks);
+    return create(out, f, cfg, opt, st);
 }
 
-nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng) {
-    NF_TRY(check(__func__, f, x));
-    NF_CHECK_NULL(rng);
-    if (!(temperature >= 0) || !isfinite(temperature))
-        return nf_fail(NF_ERR_ARG, "nf_flow_sample: temperature must be >= 0, got %g", temperature);
-    NF_TRY(reserve(f, x->n));
-    nf_tensor z = latent(f, f->train->z, x->n);
-    nf_rng_fill_normal(rng, z.data, nf_tensor_count(&z), temperature);
-    return nf_flow_inverse(f, &z, x);
+void nf_trainer_set_callback(nf_trainer *t, nf_train_callback cb, void *user) {
+    if (!t) return;
+    t->cb = cb;
+    t->user = user;
 }
 
-nf_status nf_clip_grad_norm(nf_params *p, double max_norm, double *norm) {
-    NF_CHECK_NULL(p);
-    if (!(max_norm > 0)) return nf_fail(NF_ERR_ARG, "nf_clip_grad_norm: max norm must be > 0, got %g", max_norm);
-    double sq = 0;
-    for (size_t i = 0; i < p->count; i++) sq += (double)p->grad[i] * p->grad[i];
-    double nrm = sqrt(sq);
-    if (norm) *norm = nrm;
-    if (!isfinite(nrm)) return nf_fail(NF_ERR_NUMERIC, "nf_clip_grad_norm: the gradient is not finite");
-    if (nrm > max_norm) {
-        nf_real scale = (nf_real)(max_norm / nrm);
-        for (size_t i = 0; i < p->count; i++) p->grad[i] *= scale;
+static void emit(nf_trainer *t, const nf_train_event *ev) {
+    if (t->cb) t->cb(t->user, ev);
+}
+
+static void emit_message(nf_trainer *t, nf_train_event_kind kind, long step, const nf_grad_report *g) {
+    nf_train_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.step = step;
+    if (g) ev.grad = *g;
+    ev.message = t->msg;
+    emit(t, &ev);
+}
+
+static void note_recompute(nf_trainer *t, long step, const nf_grad_report *g) {
+    char where[160] = "";
+    if (g->worst_layer >= 0)
+        snprintf(where, sizeof where, "; layer %d (%s) amplified the error most, %.3gx", g->worst_layer,
+                 t->f->layers[g->worst_layer]->ops->name, g->worst_gain);
+    snprintf(t->msg, sizeof t->msg,
+             "step %ld: the batch rebuilt by the backward was off by %.3g (tolerance %g); gradient recomputed from "
+             "stored inputs (%.1f MiB)%s",
+             step, g->rebuild_error, t->cfg.rebuild_tol, (double)g->recompute_bytes / (1 << 20), where);
+    emit_message(t, NF_EVENT_RECOMPUTE, step, g);
+}
+
+/* After a failed step: the last good state back and the rate halved, or the end. */
+static nf_status rollback(nf_trainer *t, long step, const char *why) {
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", why);
+    if (t->cfg.max_rollbacks <= 0 || !t->good.valid || t->st.rollbacks >= t->cfg.max_rollbacks) {
+        if (t->good.valid) snapshot_restore(&t->good, t->f, &t->opt);
+        snprintf(t->msg, sizeof t->msg,
+                 "step %ld: %s; stopping after %d rollback%s (try a lower learning rate or gradient clipping)", step,
+                 reason, t->st.rollbacks, t->st.rollbacks == 1 ? "" : "s");
+        emit_message(t, NF_EVENT_STOP, step, NULL);
+        return nf_fail(NF_ERR_NUMERIC, "%s", t->msg);
     }
+    /* The parameters and Adam's own step count go back; the step counter does not (a
+     * caller counting batches stays monotonic): the next step repeats this number. */
+    snapshot_restore(&t->good, t->f, &t->opt);
+    t->st.rollbacks++;
+    t->st.lr_scale *= 0.5;
+    snprintf(t->msg, sizeof t->msg,
+             "step %ld: %s; rolled back to the state before step %ld and halved the learning rate "
+             "(now x%g of the schedule; rollback %d of %d)",
+             step, reason, t->good.step + 1, t->st.lr_scale, t->st.rollbacks, t->cfg.max_rollbacks);
+    t->pending.valid = 0;
+    emit_message(t, NF_EVENT_ROLLBACK, step, NULL);
     return NF_OK;
+}
+
+nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
+    if (taken) *taken = 0;
+    NF_CHECK_NULL(t);
+    nf_flow *f = t->f;
+    long step = t->st.step + 1;
+    t->opt.lr = nf_schedule_lr(&t->cfg.schedule, step, t->cfg.steps) * t->st.lr_scale;
+    if (t->cfg.max_rollbacks > 0) snapshot_take(&t->pending, f, &t->opt, t->st.step);
+    nf_loss_stats ls;
+    nf_grad_report g;
+    double gnorm = NAN;
+    nf_status s = nf_flow_gradient(f, x, t->cfg.rebuild_tol, &ls, &g);
+    if (g.recomputed) {
+        t->st.recomputed++;
+        note_recompute(t, step, &g);
+    }
+    if (s == NF_OK && t->cfg.loss_jump > 0) s = nf_loss_watch_step(&t->st.watch, ls.loss);
+    if (s == NF_OK) s = nf_clip_grad_norm(&f->params, t->cfg.clip > 0 ? t->cfg.clip : HUGE_VAL, &gnorm);
+    if (s == NF_OK) s = nf_adam_step(&t->opt, &f->params);
+    if (s == NF_ERR_NUMERIC) return rollback(t, step, nf_last_error());
+    if (s != NF_OK) return s;
+    t->st.step = step;
+    if (t->cfg.max_rollbacks > 0) {
+        snapshot tmp = t->good;
+        t->good = t->pending;
+        t->pending = tmp;
+    }
+    if (taken) *taken = 1;
+    nf_train_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = NF_EVENT_STEP;
+    ev.step = step;
+    ev.loss = ls;
+    ev.lr = t->opt.lr;
+    ev.grad_norm = gnorm;
+    ev.grad = g;
+    emit(t, &ev);
+    return NF_OK;
+}
+
+const nf_trainer_state *nf_trainer_state_of(const nf_trainer *t) { return t ? &t->st : NULL; }
+const nf_adam *nf_trainer_optimizer(const nf_trainer *t) { return t ? &t->opt : NULL; }
+long nf_trainer_good_step(const nf_trainer *t) { return t && t->good.valid ? t->good.step : -1; }
+
+void nf_trainer_destroy(nf_trainer *t) {
+    if (!t) return;
+    nf_adam_free(&t->opt);
+    snapshot_free(&t->good);
+    snapshot_free(&t->pending);
+    nf_free(t);
 }

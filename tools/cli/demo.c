@@ -92,7 +92,7 @@ static int images(const char *dir, int kind, long steps, int threads, cli_train_
     c.val = val[0] ? val : NULL;
     c.val_size = 2000;
     c.batch = 32;
-    c.sched = (cli_schedule){SCHED_COSINE, 1e-3, 1e-4, 20, 0, 0.5};
+    c.sched = (nf_schedule){NF_SCHEDULE_COSINE, 1e-3, 1e-4, 20, 0, 0.5};
     c.clip = 50;
     c.steps = steps;
     c.seed = 1;

@@ -282,7 +282,7 @@ int cmd_train(int argc, char **argv) {
                        : cli_error(CLI_USAGE, "train", "--data is required (FILE.h5:/DATASET or toy:NAME; see --help)");
     if (rc == CLI_OK && cli_given(opts, "steps") && cli_given(opts, "epochs"))
         rc = cli_error(CLI_USAGE, "train", "give --steps or --epochs, not both");
-    if (rc == CLI_OK && f.schedule == SCHED_STEP && c->sched.step_every <= 0)
+    if (rc == CLI_OK && f.schedule == NF_SCHEDULE_STEP && c->sched.step_every <= 0)
         rc = cli_error(CLI_USAGE, "train", "--schedule step needs --lr-step N");
     if (rc == CLI_OK && f.nan_list) {
         c->n_nan_at = cli_parse_long_list(f.nan_list, c->nan_at, CLI_MAX_NAN_INJECT, 1);
@@ -295,7 +295,7 @@ int cmd_train(int argc, char **argv) {
     if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
     if (rc == CLI_OK && f.flow == 1 && !c->spec) c->spec = "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {
-        c->sched.kind = (cli_schedule_kind)f.schedule;
+        c->sched.kind = (nf_schedule_kind)f.schedule;
         c->normalize = f.normalize == 0 ? NF_NORM_AUTO : f.normalize == 1 ? NF_NORM_NONE
                        : f.normalize == 2 ? NF_NORM_STORED : NF_NORM_COMPUTE;
         c->glow.coupling = f.coupling ? NF_COUPLING_ADDITIVE : NF_COUPLING_AFFINE;

@@ -5,9 +5,9 @@
 
 #include <nflow.h>
 
-#include "schedule.h"
 
 #define CLI_MAX_NAN_INJECT 8
+#define CLI_SCHEDULE_CHOICES "constant|cosine|step" /* in nf_schedule_kind order */
 
 typedef struct cli_train_config {
     /* model */
@@ -22,7 +22,7 @@ typedef struct cli_train_config {
     int batch;
     int normalize;         /* nf_norm_mode for float HDF5 data */
     /* optimisation */
-    cli_schedule sched;
+    nf_schedule sched;
     double clip;           /* max gradient 2-norm, 0: none */
     double weight_decay;
     long steps;            /* total steps; 0: from epochs */

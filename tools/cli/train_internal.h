@@ -1,5 +1,5 @@
-/* The state of one training run, shared by train_run.c (set-up, resume, finish),
- * train_loop.c (steps, rollbacks, validation, checkpoints) and train_snapshot.c. */
+/* The state of one training run, shared by train_run.c (set-up, resume, finish) and
+ * train_loop.c (steps through nf_trainer, validation, checkpoints). */
 #ifndef NFLOW_CLI_TRAIN_INTERNAL_H
 #define NFLOW_CLI_TRAIN_INTERNAL_H
 
@@ -10,41 +10,24 @@
 #include "progress.h"
 #include "train.h"
 
-/* Parameters and optimiser state kept in memory to roll back to. */
-typedef struct cli_snapshot {
-    size_t count;
-    nf_real *value, *m, *v; /* (count) each */
-    long adam_step;
-    long step;              /* the training step this state precedes */
-    int valid;
-} cli_snapshot;
-
-int snapshot_init(cli_snapshot *s, size_t count);
-void snapshot_free(cli_snapshot *s);
-void snapshot_take(cli_snapshot *s, const nf_flow *f, const nf_adam *opt, long step);
-void snapshot_restore(const cli_snapshot *s, nf_flow *f, nf_adam *opt);
-void snapshot_swap(cli_snapshot *a, cli_snapshot *b);
-
 typedef struct train_run_state {
     const cli_train_config *c;
     cli_data train, val;
     int have_val;
     nf_flow *f;
-    nf_adam opt;
-    int opt_ready;
+    nf_trainer *trainer;   /* optimiser, schedule, guard, loss watch, rollbacks */
+    nf_adam resume_opt;    /* a checkpoint's optimiser until the trainer takes it over */
+    nf_train_state resume; /* a checkpoint's training state */
     nf_rng rng;            /* dequantisation noise of the training batches */
     long step, total;      /* steps done, steps to do in all */
     long first_step;       /* steps already done when this process started */
     long stop;             /* this process stops after this step (<= total; --stop-after) */
-    double lr_scale;       /* halved by each rollback */
-    int rollbacks;
+    long epoch;            /* the epoch the current batch starts in, 1-based */
     long next_nan;         /* index into c->nan_at of the next injection */
     nf_tensor x;           /* (batch, c, d, h, w) */
-    nf_loss_watch watch;   /* loss explosions (c->loss_jump > 0) */
-    long recomputed;       /* steps whose gradient the rebuild guard recomputed, in all */
-    double *rebuild;       /* (total - first_step) rebuild errors of this process's steps */
+    long recomputed_before;/* steps the guard recomputed before this process started */
+    double *rebuild;       /* (stop - first_step) rebuild errors of this process's steps */
     size_t recompute_bytes;/* the most memory one recomputed step held */
-    cli_snapshot good, pending;
     cli_metrics metrics;
     cli_progress prog;
     cli_gif gif;
@@ -65,11 +48,9 @@ typedef struct train_run_state {
     double t0;
 } train_run_state;
 
-/* The words of nf_train_state.data_pos nflow train uses (train_loop.c). */
-#define TRAIN_STATE_WORDS 8
-_Static_assert(TRAIN_STATE_WORDS <= NF_DATA_POS_MAX, "the training state must fit a checkpoint");
-/* Restores what train_checkpoint saved beyond the model, optimiser and RNG. */
-void train_state_get(train_run_state *r, const nf_train_state *ts);
+/* From a checkpoint's state: the step and the CLI's own words into r; older
+ * checkpoints' trainer state (kept in data_pos then) into ts->trainer. */
+void train_state_get(train_run_state *r, nf_train_state *ts);
 
 /* The loop of steps from r->step to r->total; returns an exit code. */
 int train_loop(train_run_state *r);

@@ -9,21 +9,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Says that a step's gradient was recomputed: the first few on stderr, all in the JSON. */
-static void note_recompute(train_run_state *r, long step, const nf_grad_report *g) {
-    char msg[512], where[160] = "";
-    if (g->worst_layer >= 0)
-        snprintf(where, sizeof where, "; layer %d (%s) amplified the error most, %.3gx", g->worst_layer,
-                 r->f->layers[g->worst_layer]->ops->name, g->worst_gain);
-    snprintf(msg, sizeof msg,
-             "step %ld: the batch rebuilt by the backward was off by %.3g (tolerance %g); gradient recomputed from "
-             "stored inputs (%.1f MiB)%s",
-             step, g->rebuild_error, r->c->rebuild_tol, (double)g->recompute_bytes / (1 << 20), where);
-    metrics_event(&r->metrics, step, "recompute", msg);
+/* The trainer's events: metrics rows and progress for steps; recomputes (the first few
+ * on stderr, all in the JSON), rollbacks and the stop on stderr and in the JSON. */
+static void on_event(void *user, const nf_train_event *ev) {
+    train_run_state *r = user;
     enum { SHOWN = 5 };
-    if (r->recomputed <= SHOWN) progress_note(&r->prog, "%s", msg);
-    if (r->recomputed == SHOWN)
-        progress_note(&r->prog, "(further recomputed steps are counted in metrics.csv and the summary)");
+    switch (ev->kind) {
+    case NF_EVENT_STEP: {
+        size_t D = nf_shape_sample_count(r->f->in);
+        double bpd = data_bits_per_dim(ev->loss.loss, D, r->train.nll_offset);
+        cli_step_record rec = {ev->step,     r->epoch,        ev->loss.loss,          ev->loss.half_sq,
+                               ev->loss.logdet, bpd,          ev->lr,                 ev->grad_norm,
+                               cli_now() - r->t0, ev->grad.rebuild_error, ev->grad.recomputed};
+        metrics_step(&r->metrics, &rec);
+        r->rebuild[ev->step - r->first_step - 1] = ev->grad.rebuild_error;
+        r->last_loss = ev->loss.loss;
+        if (ev->step == r->first_step + 1) r->first_bpd = bpd;
+        progress_step(&r->prog, ev->step, r->epoch, ev->loss.loss, bpd, r->x.n);
+        break;
+    }
+    case NF_EVENT_RECOMPUTE: {
+        long n = nf_trainer_state_of(r->trainer)->recomputed;
+        if (ev->grad.recompute_bytes > r->recompute_bytes) r->recompute_bytes = ev->grad.recompute_bytes;
+        metrics_event(&r->metrics, ev->step, "recompute", ev->message);
+        if (n - r->recomputed_before <= SHOWN) progress_note(&r->prog, "%s", ev->message);
+        if (n - r->recomputed_before == SHOWN)
+            progress_note(&r->prog, "(further recomputed steps are counted in metrics.csv and the summary)");
+        break;
+    }
+    case NF_EVENT_ROLLBACK:
+        progress_note(&r->prog, "%s", ev->message);
+        metrics_event(&r->metrics, ev->step, "rollback", ev->message);
+        break;
+    case NF_EVENT_STOP:
+        progress_finish(&r->prog);
+        metrics_event(&r->metrics, ev->step, "stop", ev->message);
+        break;
+    }
+}
+
+/* After the trainer gave up: keep the last good parameters (which the flow holds now). */
+static int stopped(train_run_state *r) {
+    char path[4200], msg[1024];
+    snprintf(msg, sizeof msg, "%s", nf_last_error());
+    long good = nf_trainer_good_step(r->trainer);
+    if (good >= 0) {
+        cli_path(path, sizeof path, r->out, "model_last_good.h5");
+        if (nf_model_save(r->f, path) == NF_OK)
+            fprintf(stderr, "nflow train: the last good parameters (before step %ld) are in %s\n", good + 1, path);
+    }
+    return cli_error(CLI_NUMERIC, "train", "%s", msg);
 }
 
 /* --rebuild-profile: each layer's rebuild error on this step's batch, into metrics.jsonl. */
@@ -39,55 +74,6 @@ static int rebuild_profile(train_run_state *r) {
     free(err);
     free(kind);
     return s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "--rebuild-profile");
-}
-
-/* One optimiser step: the gradient with the rebuild guard, the loss-jump watch, the
- * norm, Adam. NF_ERR_NUMERIC means the step produced NaN/Inf or an exploded loss and
- * nothing was updated. */
-static nf_status one_step(train_run_state *r, nf_loss_stats *st, double *gnorm, nf_grad_report *g) {
-    nf_flow *f = r->f;
-    nf_status s = nf_flow_gradient(f, &r->x, r->c->rebuild_tol, st, g);
-    if (s == NF_OK && r->c->loss_jump > 0) s = nf_loss_watch_step(&r->watch, st->loss);
-    /* The norm is always measured (it goes to the metrics); clipping only with --clip. */
-    if (s == NF_OK) s = nf_clip_grad_norm(&f->params, r->c->clip > 0 ? r->c->clip : HUGE_VAL, gnorm);
-    if (s == NF_OK) s = nf_adam_step(&r->opt, &f->params);
-    return s;
-}
-
-/* After a non-finite step: restore the last good state and halve the learning rate,
- * or stop when the rollbacks are used up. */
-static int rollback(train_run_state *r, long step) {
-    const cli_train_config *c = r->c;
-    char msg[512];
-    const char *why = nf_last_error();
-    if (c->max_rollbacks <= 0 || !r->good.valid || r->rollbacks >= c->max_rollbacks) {
-        progress_finish(&r->prog);
-        if (r->good.valid) {
-            char path[4200];
-            snapshot_restore(&r->good, r->f, &r->opt);
-            cli_path(path, sizeof path, r->out, "model_last_good.h5");
-            if (nf_model_save(r->f, path) == NF_OK)
-                fprintf(stderr, "nflow train: the last good parameters (before step %ld) are in %s\n",
-                        r->good.step + 1, path);
-        }
-        snprintf(msg, sizeof msg, "step %ld: %s; stopping after %d rollback%s (try a lower --lr or --clip)", step,
-                 why, r->rollbacks, r->rollbacks == 1 ? "" : "s");
-        metrics_event(&r->metrics, step, "stop", msg);
-        return cli_error(CLI_NUMERIC, "train", "%s", msg);
-    }
-    snapshot_restore(&r->good, r->f, &r->opt);
-    r->rollbacks++;
-    r->lr_scale *= 0.5;
-    snprintf(msg, sizeof msg,
-             "step %ld: %s; rolled back to the state before step %ld and halved the learning rate "
-             "(now x%g of the schedule; rollback %d of %d)",
-             step, why, r->good.step + 1, r->lr_scale, r->rollbacks, c->max_rollbacks);
-    progress_note(&r->prog, "%s", msg);
-    metrics_event(&r->metrics, step, "rollback", msg);
-    /* The step counter keeps counting batches (metrics stay monotonic); the parameters
-     * and Adam's own step count are those before step good.step + 1 again. */
-    r->pending.valid = 0;
-    return CLI_OK;
 }
 
 /* Testing hook (--debug-nan-at): poisons one parameter after the listed steps, with
@@ -123,29 +109,34 @@ int train_validate(train_run_state *r, nf_loss_stats *st) {
     return CLI_OK;
 }
 
-/* data_pos: the stream position, then what the CLI itself needs to continue exactly:
- * the rate scale, rollbacks, the next NaN injection, the loss watch, the recomputed
- * steps. Checkpoints of older versions have the first four only. */
-static uint64_t double_bits(double v) {
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
+/* data_pos: the stream position and the next --debug-nan-at index (the trainer's own
+ * state is named in the checkpoint). Checkpoints of older versions kept the trainer's
+ * state in data_pos too: the rate scale, rollbacks, (8 words) the loss watch and the
+ * recomputed steps. */
 static double bits_double(uint64_t u) {
     double v;
     memcpy(&v, &u, sizeof v);
     return v;
 }
 
-void train_state_get(train_run_state *r, const nf_train_state *ts) {
-    r->lr_scale = bits_double(ts->data_pos[1]);
-    r->rollbacks = (int)ts->data_pos[2];
+void train_state_get(train_run_state *r, nf_train_state *ts) {
+    r->step = ts->iteration;
+    if (ts->has_trainer) {
+        r->next_nan = (long)ts->data_pos[1];
+        return;
+    }
+    nf_trainer_state *t = &ts->trainer;
+    t->step = ts->iteration;
+    t->lr_scale = bits_double(ts->data_pos[1]);
+    t->rollbacks = (int)ts->data_pos[2];
     r->next_nan = (long)ts->data_pos[3];
-    if (ts->ndata_pos < TRAIN_STATE_WORDS) return;
-    r->watch.level = bits_double(ts->data_pos[4]);
-    r->watch.spread = bits_double(ts->data_pos[5]);
-    r->watch.seen = (long)ts->data_pos[6];
-    r->recomputed = (long)ts->data_pos[7];
+    if (ts->ndata_pos >= 8) {
+        t->watch.level = bits_double(ts->data_pos[4]);
+        t->watch.spread = bits_double(ts->data_pos[5]);
+        t->watch.seen = (long)ts->data_pos[6];
+        t->recomputed = (long)ts->data_pos[7];
+    }
+    ts->has_trainer = 1;
 }
 
 int train_checkpoint(train_run_state *r) {
@@ -155,57 +146,35 @@ int train_checkpoint(train_run_state *r) {
     memset(&ts, 0, sizeof ts);
     ts.epoch = (long)data_epoch(&r->train);
     ts.iteration = r->step;
-    uint64_t words[TRAIN_STATE_WORDS] = {data_position(&r->train), double_bits(r->lr_scale), (uint64_t)r->rollbacks,
-                                         (uint64_t)r->next_nan,         double_bits(r->watch.level),
-                                         double_bits(r->watch.spread),  (uint64_t)r->watch.seen,
-                                         (uint64_t)r->recomputed};
-    memcpy(ts.data_pos, words, sizeof words);
-    ts.ndata_pos = TRAIN_STATE_WORDS;
+    ts.data_pos[0] = data_position(&r->train);
+    ts.data_pos[1] = (uint64_t)r->next_nan;
+    ts.ndata_pos = 2;
     ts.rng = r->rng;
-    nf_status s = nf_checkpoint_save(r->f, &r->opt, &ts, path);
+    ts.has_trainer = 1;
+    ts.trainer = *nf_trainer_state_of(r->trainer);
+    nf_status s = nf_checkpoint_save(r->f, nf_trainer_optimizer(r->trainer), &ts, path);
     if (s != NF_OK) /* a failed write is a runtime failure, not a data error */
-        return cli_error(s == NF_ERR_IO ? CLI_RUNTIME : cli_exit_code(s), "train", "writing %s: %s", path,
-                         nf_last_error());
+        return cli_error(s == NF_ERR_IO || s == NF_ERR_WRITE ? CLI_RUNTIME : cli_exit_code(s), "train",
+                         "writing %s: %s", path, nf_last_error());
     return CLI_OK;
 }
 
 int train_loop(train_run_state *r) {
     const cli_train_config *c = r->c;
-    size_t D = nf_shape_sample_count(r->f->in);
     long epoch_seen = data_epoch(&r->train);
     int rc;
+    nf_trainer_set_callback(r->trainer, on_event, r);
     while (r->step < r->stop) {
-        long epoch = (long)data_epoch(&r->train) + 1; /* the epoch this batch starts in, 1-based */
+        r->epoch = (long)data_epoch(&r->train) + 1; /* the epoch this batch starts in, 1-based */
         nf_status s = data_next(&r->train, &r->x, &r->rng);
         if (s != NF_OK) return cli_nf_error(s, "train", "reading a batch");
-        r->opt.lr = schedule_lr(&c->sched, r->step + 1, r->total) * r->lr_scale;
-        if (c->max_rollbacks > 0) snapshot_take(&r->pending, r->f, &r->opt, r->step);
-        nf_loss_stats st;
-        nf_grad_report g;
-        double gnorm = NAN;
-        s = one_step(r, &st, &gnorm, &g);
-        if (g.recomputed) {
-            r->recomputed++;
-            if (g.recompute_bytes > r->recompute_bytes) r->recompute_bytes = g.recompute_bytes;
-            note_recompute(r, r->step + 1, &g);
-        }
-        if (s == NF_ERR_NUMERIC) {
-            if ((rc = rollback(r, r->step + 1)) != CLI_OK) return rc;
-            continue;
-        }
+        int taken;
+        s = nf_trainer_step(r->trainer, &r->x, &taken);
+        if (s == NF_ERR_NUMERIC) return stopped(r);
         if (s != NF_OK) return cli_nf_error(s, "train", "training step");
-        r->step++;
-        if (c->max_rollbacks > 0) snapshot_swap(&r->good, &r->pending);
+        if (!taken) continue;
+        r->step = nf_trainer_state_of(r->trainer)->step;
         inject_nan(r);
-        r->last_loss = st.loss;
-
-        cli_step_record rec = {r->step, epoch, st.loss, st.half_sq, st.logdet,
-                               data_bits_per_dim(st.loss, D, r->train.nll_offset), r->opt.lr, gnorm,
-                               cli_now() - r->t0, g.rebuild_error, g.recomputed};
-        r->rebuild[r->step - r->first_step - 1] = g.rebuild_error;
-        metrics_step(&r->metrics, &rec);
-        if (r->step == r->first_step + 1) r->first_bpd = rec.bits_per_dim;
-        progress_step(&r->prog, r->step, epoch, st.loss, rec.bits_per_dim, r->x.n);
         if (c->rebuild_profile > 0 && r->step % c->rebuild_profile == 0 && (rc = rebuild_profile(r)) != CLI_OK)
             return rc;
         if (r->gif_open && r->step % r->gif_every == 0 && (rc = train_gif_frame(r)) != CLI_OK) return rc;

@@ -17,7 +17,7 @@ void train_config_default(cli_train_config *c) {
     c->val_split = 0.05;
     c->batch = 64;
     c->normalize = NF_NORM_AUTO;
-    c->sched = (cli_schedule){SCHED_CONSTANT, 1e-3, 0.0, 0, 0, 0.5};
+    c->sched = (nf_schedule){NF_SCHEDULE_CONSTANT, 1e-3, 0.0, 0, 0, 0.5};
     c->epochs = 1;
     c->seed = 1;
     c->max_rollbacks = 3;
@@ -82,30 +82,20 @@ static int open_data(train_run_state *r) {
     return rc;
 }
 
-/* The loss-jump watch in the loss's units: loss_jump bits/dim over D dimensions. */
-static int watch_init(train_run_state *r) {
-    if (r->c->loss_jump <= 0) return CLI_OK;
-    double rise = r->c->loss_jump * (double)nf_shape_sample_count(r->train.shape) * log(2.0);
-    return nf_loss_watch_init(&r->watch, rise) == NF_OK ? CLI_OK : cli_nf_error(NF_ERR_ARG, "train", "--loss-jump");
-}
-
 static int build_model(train_run_state *r) {
     const cli_train_config *c = r->c;
     nf_shape s = r->train.shape;
     if (c->resume) {
-        nf_train_state ts;
-        nf_status st = nf_checkpoint_load(&r->f, &r->opt, &ts, c->resume);
+        nf_train_state *ts = &r->resume;
+        nf_status st = nf_checkpoint_load(&r->f, &r->resume_opt, ts, c->resume);
         if (st != NF_OK) return cli_nf_error(st, "train", c->resume);
-        r->opt_ready = 1;
         int rc = cli_check_shape("train", r->f, s, c->data);
         if (rc != CLI_OK) return rc;
-        if (ts.ndata_pos != 4 && ts.ndata_pos != TRAIN_STATE_WORDS)
+        if (ts->has_trainer ? ts->ndata_pos != 2 : ts->ndata_pos != 4 && ts->ndata_pos != 8)
             return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
-        r->step = ts.iteration;
-        if ((rc = watch_init(r)) != CLI_OK) return rc;
-        train_state_get(r, &ts);
-        r->rng = ts.rng;
-        if ((st = data_seek(&r->train, ts.data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
+        train_state_get(r, ts);
+        r->rng = ts->rng;
+        if ((st = data_seek(&r->train, ts->data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
         return CLI_OK;
     }
     nf_status st;
@@ -120,12 +110,25 @@ static int build_model(train_run_state *r) {
         if ((st = nf_glow_config_check(&g)) != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
         if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
     }
-    if ((st = nf_adam_init(&r->opt, nf_flow_num_params(r->f), c->sched.lr)) != NF_OK)
-        return cli_nf_error(st, "train", "optimiser");
-    r->opt_ready = 1;
-    r->opt.weight_decay = c->weight_decay;
     nf_rng_seed(&r->rng, c->seed ^ 0x5EED);
-    return watch_init(r);
+    return CLI_OK;
+}
+
+/* The trainer over the run's total steps: fresh, or with a checkpoint's optimiser and state. */
+static int make_trainer(train_run_state *r) {
+    const cli_train_config *c = r->c;
+    nf_trainer_config tc = nf_trainer_config_default(r->total, c->sched.lr);
+    tc.schedule = c->sched;
+    tc.weight_decay = c->weight_decay;
+    tc.clip = c->clip;
+    tc.max_rollbacks = c->max_rollbacks;
+    tc.rebuild_tol = c->rebuild_tol;
+    tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
+    nf_status s = c->resume ? nf_trainer_resume(&r->trainer, r->f, &tc, &r->resume_opt, &r->resume.trainer)
+                            : nf_trainer_create(&r->trainer, r->f, &tc);
+    if (s != NF_OK) return cli_nf_error(s, "train", "setting up the trainer");
+    r->recomputed_before = nf_trainer_state_of(r->trainer)->recomputed;
+    return CLI_OK;
 }
 
 /* The debugging mode that keeps every layer's input (nf_flow_set_store_activations). */
@@ -137,11 +140,9 @@ static int store_mode(train_run_state *r) {
 
 static int alloc_buffers(train_run_state *r) {
     nf_shape s = r->train.shape;
-    size_t count = nf_flow_num_params(r->f);
     long left = r->stop > r->first_step ? r->stop - r->first_step : 0;
     r->rebuild = malloc(sizeof(double) * (size_t)(left + 1));
-    if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
-        (r->c->max_rollbacks > 0 && (snapshot_init(&r->good, count) || snapshot_init(&r->pending, count))))
+    if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK)
         return cli_error(CLI_RUNTIME, "train", "out of memory for a batch of %d", s.n);
     return CLI_OK;
 }
@@ -183,9 +184,10 @@ static void rebuild_summary(train_run_state *r) {
     long n = r->step - r->first_step;
     if (n <= 0) return;
     qsort(r->rebuild, (size_t)n, sizeof *r->rebuild, cmp_double);
+    long k = nf_trainer_state_of(r->trainer)->recomputed;
     printf("rebuild error over %ld steps: median %.3g, max %.3g; %ld step%s recomputed from stored inputs in all", n,
-           r->rebuild[n / 2], r->rebuild[n - 1], r->recomputed, r->recomputed == 1 ? "" : "s");
-    if (r->recomputed) printf(" (at most %.1f MiB extra)", (double)r->recompute_bytes / (1 << 20));
+           r->rebuild[n / 2], r->rebuild[n - 1], k, k == 1 ? "" : "s");
+    if (k > r->recomputed_before) printf(" (at most %.1f MiB extra)", (double)r->recompute_bytes / (1 << 20));
     printf("\n");
 }
 
@@ -225,7 +227,6 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     train_run_state r;
     memset(&r, 0, sizeof r);
     r.c = c;
-    r.lr_scale = 1;
     r.val_step = -1;
     snprintf(r.out, sizeof r.out, "%s", c->out);
     cli_set_threads(c->threads);
@@ -238,8 +239,9 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
         r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train.size / (double)c->batch);
         if (r.total < 1) r.total = 1;
         r.stop = c->stop_after > 0 && r.first_step + c->stop_after < r.total ? r.first_step + c->stop_after : r.total;
-        rc = alloc_buffers(&r);
+        rc = make_trainer(&r);
     }
+    if (rc == CLI_OK) rc = alloc_buffers(&r);
     /* Only a validated run touches its directory, and only one run at a time. */
     if (rc == CLI_OK) rc = cli_mkdirs("train", c->out);
     if (rc == CLI_OK) rc = run_lock("train", c->out, &lock);
@@ -256,7 +258,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     if (rc == CLI_OK) rc = finish(&r, res);
     if (res) {
         res->steps = r.step;
-        res->rollbacks = r.rollbacks;
+        res->rollbacks = r.trainer ? nf_trainer_state_of(r.trainer)->rollbacks : 0;
         res->seconds = cli_now() - r.t0;
         res->final_loss = r.last_loss;
         res->first_bpd = r.first_bpd;
@@ -264,11 +266,10 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     train_gif_close(&r);
     nf_tensor_free(&r.look);
     metrics_close(&r.metrics);
-    snapshot_free(&r.good);
-    snapshot_free(&r.pending);
     free(r.rebuild);
     nf_tensor_free(&r.x);
-    if (r.opt_ready) nf_adam_free(&r.opt);
+    nf_trainer_destroy(r.trainer);
+    nf_adam_free(&r.resume_opt);
     if (r.f) nf_flow_destroy(r.f);
     data_close(&r.train);
     data_close(&r.val);

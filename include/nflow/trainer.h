@@ -1,0 +1,118 @@
+/*
+ * nflow/trainer.h — the training loop as a library object (included by nflow.h).
+ *
+ * nf_trainer owns what a training run needs besides the data: Adam (or AdamW), the
+ * learning-rate schedule, gradient clipping, the rebuild guard (nf_flow_gradient), the
+ * loss-explosion watch and NaN/Inf recovery by rolling back to the last good parameters
+ * with a halved rate. The caller brings batches; metrics and messages come back through
+ * a callback; the trainer's state is named and goes into checkpoints.
+ *
+ *     nf_trainer_config tc = nf_trainer_config_default(3000, 1e-3);
+ *     tc.schedule.kind = NF_SCHEDULE_COSINE;
+ *     nf_trainer *t;
+ *     nf_trainer_create(&t, flow, &tc);
+ *     while (nf_trainer_state_of(t)->step < 3000) {
+ *         next_batch(&x);
+ *         if (nf_trainer_step(t, &x, NULL) != NF_OK) break;  // exhausted rollbacks
+ *     }
+ *     nf_trainer_destroy(t);
+ */
+#ifndef NFLOW_TRAINER_H
+#define NFLOW_TRAINER_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- schedules */
+
+typedef enum nf_schedule_kind {
+    NF_SCHEDULE_CONSTANT = 0,
+    NF_SCHEDULE_COSINE = 1, /* lr -> lr_min over the steps after warm-up */
+    NF_SCHEDULE_STEP = 2    /* lr * gamma^floor(t / step_every) */
+} nf_schedule_kind;
+
+typedef struct nf_schedule {
+    nf_schedule_kind kind;
+    double lr;        /* base rate */
+    double lr_min;    /* cosine: the rate it decays towards (reached one step after the last) */
+    long warmup;      /* steps of linear warm-up from lr/warmup to lr (0: none) */
+    long step_every;  /* step: multiply by gamma every step_every steps */
+    double gamma;
+} nf_schedule;
+
+/* The rate for step (1-based) of total steps. */
+double nf_schedule_lr(const nf_schedule *s, long step, long total);
+
+/* ---------------------------------------------------------------- the trainer */
+
+typedef struct nf_trainer_config {
+    nf_schedule schedule;
+    long steps;          /* the run's length: the schedule's span (a process may stop earlier) */
+    double weight_decay; /* decoupled (AdamW); 0 = Adam */
+    double clip;         /* clip the gradient 2-norm to this; 0 = off (the norm is measured anyway) */
+    int max_rollbacks;   /* failed steps rolled back before giving up; 0 = the first failure stops */
+    double rebuild_tol;  /* nf_flow_gradient's tolerance; < 0 only measures */
+    double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
+} nf_trainer_config;
+
+/* Constant rate lr over steps, no clipping, no weight decay, 3 rollbacks, rebuild
+ * tolerance NF_REBUILD_TOL_DEFAULT, no loss watch (its rise depends on the data:
+ * nf_trainer_loss_jump_bits turns bits/dim into it). */
+nf_trainer_config nf_trainer_config_default(long steps, double lr);
+/* A rise of `bits` bits per dimension over D dimensions, in loss units. */
+double nf_trainer_loss_jump_bits(double bits, size_t D);
+
+/* What a checkpoint must keep of the trainer to continue exactly. */
+typedef struct nf_trainer_state {
+    long step;          /* optimiser steps taken */
+    double lr_scale;    /* 1, halved by each rollback */
+    int rollbacks;
+    long recomputed;    /* steps whose gradient the rebuild guard recomputed */
+    nf_loss_watch watch;
+} nf_trainer_state;
+
+typedef enum nf_train_event_kind {
+    NF_EVENT_STEP,      /* a step was taken */
+    NF_EVENT_RECOMPUTE, /* the rebuild guard recomputed this step's gradient */
+    NF_EVENT_ROLLBACK,  /* the step failed; the last good state came back, rate halved */
+    NF_EVENT_STOP       /* the step failed with no rollback left; the run must stop */
+} nf_train_event_kind;
+
+typedef struct nf_train_event {
+    nf_train_event_kind kind;
+    long step;            /* the step it is about (1-based: state.step after a taken step) */
+    nf_loss_stats loss;   /* STEP */
+    double lr;            /* STEP: the rate used */
+    double grad_norm;     /* STEP: before clipping */
+    nf_grad_report grad;  /* STEP, RECOMPUTE */
+    const char *message;  /* RECOMPUTE, ROLLBACK, STOP: one line, no newline */
+} nf_train_event;
+
+typedef void (*nf_train_callback)(void *user, const nf_train_event *ev);
+
+typedef struct nf_trainer nf_trainer;
+
+/* A trainer for f (which it uses, not owns) with a fresh optimiser. */
+nf_status nf_trainer_create(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg);
+/* The same continuing from a checkpoint's optimiser (taken over: opt is emptied) and
+ * trainer state. */
+nf_status nf_trainer_resume(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg, nf_adam *opt,
+                            const nf_trainer_state *st);
+void nf_trainer_set_callback(nf_trainer *t, nf_train_callback cb, void *user);
+/* One step on the batch x. NF_OK when the step was taken or rolled back (*taken, if not
+ * NULL, says which; the callback got the event); NF_ERR_NUMERIC when a step failed with
+ * no rollback left (the flow then holds the last good parameters, nf_last_error() says
+ * why); other errors as nf_flow_gradient. */
+nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken);
+const nf_trainer_state *nf_trainer_state_of(const nf_trainer *t);
+const nf_adam *nf_trainer_optimizer(const nf_trainer *t);
+/* The step the last good parameters precede (after a STOP: what the flow holds now). */
+long nf_trainer_good_step(const nf_trainer *t);
+void nf_trainer_destroy(nf_trainer *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,204 @@
+/* The gradient of a batch with the rebuild guard, the plain training step, evaluation,
+ * sampling, clipping and the rebuild profile of any flow. */
+#include "flows/flow_internal.h"
+#include "threads.h"
+
+#include <math.h>
+#include <string.h>
+
+struct nf_train_buffers {
+    int cap;              /* samples the buffers hold */
+    nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as the backward rebuilt it */
+    double *logdet;       /* (cap) */
+};
+
+void nf_train_buffers_free(nf_flow *f) {
+    if (!f->train) return;
+    nf_free(f->train->z);
+    nf_free(f->train->dz);
+    nf_free(f->train->xr);
+    nf_free(f->train->logdet);
+    nf_free(f->train);
+    f->train = NULL;
+}
+
+static nf_status reserve(nf_flow *f, int n) {
+    if (!f->train) {
+        f->train = nf_calloc(1, sizeof *f->train);
+        if (!f->train) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory");
+    }
+    struct nf_train_buffers *t = f->train;
+    if (n <= t->cap) return NF_OK;
+    size_t D = nf_shape_sample_count(f->in);
+    nf_free(t->z);
+    nf_free(t->dz);
+    nf_free(t->xr);
+    nf_free(t->logdet);
+    t->z = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->dz = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->xr = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->logdet = nf_alloc(sizeof(double) * (size_t)n);
+    t->cap = (t->z && t->dz && t->xr && t->logdet) ? n : 0;
+    if (!t->cap) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory for a batch of %d", n);
+    return NF_OK;
+}
+
+static nf_tensor latent(nf_flow *f, nf_real *data, int n) {
+    return nf_tensor_view(data, n, (int)nf_shape_sample_count(f->in), 1, 1, 1);
+}
+
+static nf_status check(const char *fn, nf_flow *f, const nf_tensor *x) {
+    if (!f) return nf_fail(NF_ERR_ARG, "%s: flow is NULL", fn);
+    if (!x || !x->data) return nf_fail(NF_ERR_ARG, "%s: batch is NULL", fn);
+    if (x->n <= 0) return nf_fail(NF_ERR_SHAPE, "%s: empty batch", fn);
+    return NF_OK;
+}
+
+/* max_b |xr_b - x_b| / |x_b|; NaN if any rebuilt value is NaN. */
+static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
+    size_t D = nf_tensor_sample_count(x);
+    double worst = 0;
+    for (int b = 0; b < x->n; b++) {
+        const nf_real *p = xr + (size_t)b * D, *q = x->data + (size_t)b * D;
+        double num = 0, den = 0;
+        for (size_t k = 0; k < D; k++) {
+            double d = (double)p[k] - q[k];
+            num += d * d;
+            den += (double)q[k] * q[k];
+        }
+        double e = sqrt(num) / (sqrt(den) + 1e-30);
+        if (isnan(e)) return e;
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Forward, loss and backward; the rebuilt batch goes to f->train->xr. */
+static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
+    nf_tensor z = latent(f, f->train->z, x->n), dz = latent(f, f->train->dz, x->n);
+    nf_tensor xr = *x;
+    xr.data = f->train->xr;
+    double dlogdet;
+    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
+    NF_TRY(nf_loss_nll(&z, f->train->logdet, &dz, &dlogdet, st));
+    nf_flow_zero_grad(f);
+    return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
+}
+
+/* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
+ * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
+/* Store mode, after a forward of x: an inverse of its latents (in f->train->z) that
+ * records every layer's rebuilt-input error in f->layer_rebuild. */
+static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
+    nf_tensor z = latent(f, f->train->z, x->n), xr = *x;
+    xr.data = f->train->xr;
+    return nf_flow_inverse(f, &z, &xr);
+}
+
+static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
+    if (!f->layer_rebuild) return NF_OK;
+    NF_TRY(profile_inverse(f, x));
+    const double floor = 1e-7; /* float32 round-off: no layer is blamed for amplifying less */
+    for (int i = 0; i < f->nlayers; i++) {
+        double out = i + 1 < f->nlayers ? f->layer_rebuild[i + 1] : 0;
+        double gain = f->layer_rebuild[i] / fmax(out, floor);
+        if (r->worst_layer < 0 || gain > r->worst_gain) r->worst_layer = i, r->worst_gain = gain;
+    }
+    return NF_OK;
+}
+
+/* The same step from stored layer inputs: the exact gradient, and which inverse amplified. */
+static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf_grad_report *r) {
+    if (!f->ops->set_store_activations)
+        return nf_fail(NF_ERR_NUMERIC,
+                       "rebuilt inputs are off by %.3g (relative) and %s flows cannot store activations to "
+                       "recompute the step",
+                       r->rebuild_error, f->ops->name);
+    size_t before = nf_mem_current();
+    NF_TRY(nf_flow_set_store_activations(f, 1));
+    nf_status s = gradient_pass(f, x, st);
+    size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
+    r->recompute_bytes = held > before ? held - before : 0;
+    r->recomputed = 1;
+    if (s == NF_OK) s = worst_inverse(f, x, r);
+    nf_flow_set_store_activations(f, 0); /* frees the stored inputs */
+    return s;
+}
+
+nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
+                           nf_grad_report *rep) {
+    nf_grad_report r = {0, 0, -1, 0, 0};
+    if (rep) *rep = r;
+    NF_TRY(check(__func__, f, x));
+    nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
+    NF_TRY(reserve(f, x->n));
+    nf_loss_stats s = {0};
+    nf_status status = gradient_pass(f, x, &s);
+    if (status == NF_OK) {
+        r.rebuild_error = rebuild_error(f->train->xr, x);
+        int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
+        if (!stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol)) status = recompute(f, x, &s, &r);
+    }
+    if (st) *st = s;
+    if (rep) *rep = r;
+    return status;
+}
+
+nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
+    NF_TRY(check(__func__, f, x));
+    NF_CHECK_NULL(err);
+    if (!f->ops->set_store_activations)
+        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: %s flows cannot store activations", f->ops->name);
+    if (f->layer_rebuild)
+        return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: the flow is in store mode already");
+    nf_threads_init();
+    NF_TRY(reserve(f, x->n));
+    NF_TRY(nf_flow_set_store_activations(f, 1));
+    nf_tensor z = latent(f, f->train->z, x->n);
+    nf_status s = nf_flow_forward(f, x, &z, f->train->logdet);
+    if (s == NF_OK) s = profile_inverse(f, x);
+    if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
+    nf_flow_set_store_activations(f, 0);
+    return s;
+}
+
+nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
+    NF_CHECK_NULL(opt);
+    NF_TRY(nf_flow_gradient(f, x, NF_REBUILD_TOL_DEFAULT, st, NULL));
+    return nf_adam_step(opt, &f->params);
+}
+
+nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
+    NF_TRY(check(__func__, f, x));
+    NF_CHECK_NULL(st);
+    NF_TRY(reserve(f, x->n));
+    nf_tensor z = latent(f, f->train->z, x->n);
+    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
+    return nf_loss_nll(&z, f->train->logdet, NULL, NULL, st);
+}
+
+nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng) {
+    NF_TRY(check(__func__, f, x));
+    NF_CHECK_NULL(rng);
+    if (!(temperature >= 0) || !isfinite(temperature))
+        return nf_fail(NF_ERR_ARG, "nf_flow_sample: temperature must be >= 0, got %g", temperature);
+    NF_TRY(reserve(f, x->n));
+    nf_tensor z = latent(f, f->train->z, x->n);
+    nf_rng_fill_normal(rng, z.data, nf_tensor_count(&z), temperature);
+    return nf_flow_inverse(f, &z, x);
+}
+
+nf_status nf_clip_grad_norm(nf_params *p, double max_norm, double *norm) {
+    NF_CHECK_NULL(p);
+    if (!(max_norm > 0)) return nf_fail(NF_ERR_ARG, "nf_clip_grad_norm: max norm must be > 0, got %g", max_norm);
+    double sq = 0;
+    for (size_t i = 0; i < p->count; i++) sq += (double)p->grad[i] * p->grad[i];
+    double nrm = sqrt(sq);
+    if (norm) *norm = nrm;
+    if (!isfinite(nrm)) return nf_fail(NF_ERR_NUMERIC, "nf_clip_grad_norm: the gradient is not finite");
+    if (nrm > max_norm) {
+        nf_real scale = (nf_real)(max_norm / nrm);
+        for (size_t i = 0; i < p->count; i++) p->grad[i] *= scale;
+    }
+    return NF_OK;
+}

@@ -12,19 +12,31 @@
  *     cfg.hidden = 16; cfg.levels = 1; cfg.steps = 10; cfg.multiscale = 0;
  *     nf_flow *g = NULL;
  *     if (nf_glow_create(&g, &cfg) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); return 1; }
- *     nf_adam opt;
- *     nf_adam_init(&opt, nf_flow_num_params(g), 9e-4);
+ *     nf_trainer_config tc = nf_trainer_config_default(400, 9e-4);  // 400 steps, Adam
+ *     tc.schedule.kind = NF_SCHEDULE_COSINE;         // 9e-4 -> 0 ...
+ *     tc.schedule.warmup = 20;                       // ... after 20 warm-up steps
+ *     tc.loss_jump = nf_trainer_loss_jump_bits(3, 2); // roll back a 3 bits/dim jump
+ *     nf_trainer *t = NULL;
+ *     if (nf_trainer_create(&t, g, &tc) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); return 1; }
+ *     nf_trainer_set_callback(t, print_step, NULL);  // metrics, recomputes, rollbacks
  *     nf_tensor x;                                   // (150, 2, 1, 1, 1)
  *     nf_tensor_alloc(&x, 150, 2, 1, 1, 1);
  *     nf_rng rng; nf_rng_seed(&rng, 1);
- *     for (int it = 0; it < 400; it++) {
+ *     while (nf_trainer_state_of(t)->step < 400) {
  *         nf_sample_banana(&rng, x.data, x.n);       // a fresh batch
- *         nf_loss_stats st;
- *         nf_train_step(g, &opt, &x, &st);           // forward, backward, Adam
- *         printf("%d %.4f\n", it, st.loss);
+ *         if (nf_trainer_step(t, &x, NULL) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); break; }
  *     }
  *     nf_flow_sample(g, &x, 1.0, &rng);              // x <- G^-1(z), z ~ N(0, I)
- *     nf_adam_free(&opt); nf_tensor_free(&x); nf_flow_destroy(g);
+ *     nf_trainer_destroy(t); nf_tensor_free(&x); nf_flow_destroy(g);
+ *
+ * with, for example,
+ *
+ *     static void print_step(void *user, const nf_train_event *ev) {
+ *         if (ev->kind == NF_EVENT_STEP) printf("%ld %.4f\n", ev->step, ev->loss.loss);
+ *         else printf("%s\n", ev->message);
+ *     }
+ *
+ * nf_train_step (one plain step) and nf_flow_gradient are the pieces underneath.
  *
  * Conventions
  *  - Every function that can fail returns nf_status; on failure nf_last_error()

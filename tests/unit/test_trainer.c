@@ -1,0 +1,202 @@
+/* nf_trainer: the schedule, rollback to the last good state with a halved rate (NaN and
+ * finite loss jumps), the stop when rollbacks run out, and a checkpointed resume that
+ * continues bit for bit. */
+#include "nftest.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct log_t {
+    int steps, recomputes, rollbacks, stops;
+    char last[512];
+} log_t;
+
+static void record(void *user, const nf_train_event *ev) {
+    log_t *l = user;
+    switch (ev->kind) {
+    case NF_EVENT_STEP: l->steps++; break;
+    case NF_EVENT_RECOMPUTE: l->recomputes++; break;
+    case NF_EVENT_ROLLBACK: l->rollbacks++; break;
+    case NF_EVENT_STOP: l->stops++; break;
+    }
+    if (ev->message) snprintf(l->last, sizeof l->last, "%s", ev->message);
+}
+
+static nf_flow *banana_glow(void) {
+    nf_glow_config c = nf_glow_config_default(2, 1, 1);
+    c.hidden = 8, c.levels = 1, c.steps = 3, c.multiscale = 0;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    return f;
+}
+
+/* n steps on banana batches drawn from rng. */
+static void run(nf_trainer *t, nf_rng *rng, int n) {
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    long end = nf_trainer_state_of(t)->step + n;
+    while (nf_trainer_state_of(t)->step < end) {
+        nf_sample_banana(rng, x.data, x.n);
+        NF_ASSERT_OK(nf_trainer_step(t, &x, NULL));
+    }
+    nf_tensor_free(&x);
+}
+
+static void test_schedules(void **state) {
+    (void)state;
+    nf_schedule s = {NF_SCHEDULE_COSINE, 1e-3, 1e-5, 10, 0, 0.5};
+    assert_true(fabs(nf_schedule_lr(&s, 5, 110) - 5e-4) < 1e-15);   /* warm-up: linear */
+    assert_true(fabs(nf_schedule_lr(&s, 11, 110) - 1e-3) < 1e-15);  /* first step after it */
+    assert_true(nf_schedule_lr(&s, 110, 110) > 1e-5 && nf_schedule_lr(&s, 110, 110) < 1.1e-5);
+    nf_schedule st = {NF_SCHEDULE_STEP, 1.0, 0, 0, 10, 0.5};
+    assert_true(nf_schedule_lr(&st, 10, 100) == 1.0 && nf_schedule_lr(&st, 11, 100) == 0.5);
+}
+
+/* A NaN parameter: the next step is rolled back to the state before the previous one,
+ * the rate halves, the step counter does not move back; then the run goes on. */
+static void test_rollback_on_nan(void **state) {
+    (void)state;
+    nf_flow *f = banana_glow();
+    nf_trainer_config tc = nf_trainer_config_default(100, 1e-3);
+    nf_trainer *t = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
+    log_t l = {0};
+    nf_trainer_set_callback(t, record, &l);
+    nf_rng rng;
+    nf_rng_seed(&rng, 3);
+    run(t, &rng, 19);
+    size_t np = nf_flow_num_params(f);
+    nf_real *before20 = malloc(np * sizeof(nf_real)); /* what a rollback must restore */
+    memcpy(before20, f->params.value, np * sizeof(nf_real));
+    run(t, &rng, 1);
+    assert_int_equal(nf_trainer_good_step(t), 19);
+    f->params.value[0] = NAN;
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    nf_sample_banana(&rng, x.data, x.n);
+    int taken = 1;
+    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    assert_int_equal(taken, 0);
+    assert_int_equal(l.rollbacks, 1);
+    assert_non_null(strstr(l.last, "step 21: "));
+    assert_non_null(strstr(l.last, "rolled back to the state before step 20"));
+    assert_int_equal(nf_trainer_state_of(t)->step, 20);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    assert_true(memcmp(before20, f->params.value, np * sizeof(nf_real)) == 0);
+    assert_int_equal(nf_trainer_optimizer(t)->step, 19); /* Adam's count went back too */
+    run(t, &rng, 10);
+    assert_true(nf_trainer_optimizer(t)->lr <= 0.5e-3);
+    free(before20);
+    nf_tensor_free(&x);
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+}
+
+/* No rollback allowed: the first failure stops with NF_ERR_NUMERIC; a finite loss jump
+ * counts as a failure when the watch is on. */
+static void test_stop_on_jump(void **state) {
+    (void)state;
+    nf_flow *f = banana_glow();
+    nf_trainer_config tc = nf_trainer_config_default(100, 1e-3);
+    tc.max_rollbacks = 1;
+    tc.loss_jump = nf_trainer_loss_jump_bits(3, 2);
+    nf_trainer *t = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
+    log_t l = {0};
+    nf_trainer_set_callback(t, record, &l);
+    nf_rng rng;
+    nf_rng_seed(&rng, 4);
+    run(t, &rng, 40);
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    f->params.value[1] += 10; /* ActNorm: finite but far off */
+    nf_sample_banana(&rng, x.data, x.n);
+    int taken = 1;
+    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken)); /* the one rollback allowed */
+    assert_int_equal(taken, 0);
+    assert_non_null(strstr(l.last, "the loss jumped"));
+    f->params.value[1] += 10;
+    NF_ASSERT_FAILS(nf_trainer_step(t, &x, &taken), NF_ERR_NUMERIC);
+    assert_int_equal(l.stops, 1);
+    assert_non_null(strstr(nf_last_error(), "stopping after 1 rollback"));
+    assert_true(fabs(f->params.value[1]) < 5); /* the last good parameters are back */
+    nf_tensor_free(&x);
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+}
+
+/* Checkpoint after 30 steps, resume, 30 more: bit-identical to 60 uninterrupted. */
+static void test_checkpointed_resume(void **state) {
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "test_trainer_%d.h5", (int)getpid());
+    nf_trainer_config tc = nf_trainer_config_default(60, 2e-3);
+    tc.schedule.kind = NF_SCHEDULE_COSINE;
+    tc.loss_jump = nf_trainer_loss_jump_bits(3, 2);
+    nf_rng ra, rb;
+    nf_rng_seed(&ra, 9);
+    nf_rng_seed(&rb, 9);
+
+    nf_flow *a = banana_glow();
+    nf_trainer *ta = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&ta, a, &tc));
+    run(ta, &ra, 60);
+
+    nf_flow *b = banana_glow();
+    nf_trainer *tb = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&tb, b, &tc));
+    run(tb, &rb, 30);
+    nf_train_state ts = {0};
+    ts.iteration = 30, ts.rng = rb, ts.has_trainer = 1, ts.trainer = *nf_trainer_state_of(tb);
+    NF_ASSERT_OK(nf_checkpoint_save(b, nf_trainer_optimizer(tb), &ts, path));
+    nf_trainer_destroy(tb);
+    nf_flow_destroy(b);
+
+    nf_flow *c = NULL;
+    nf_adam opt;
+    nf_train_state back;
+    NF_ASSERT_OK(nf_checkpoint_load(&c, &opt, &back, path));
+    assert_true(back.has_trainer);
+    assert_int_equal(back.trainer.step, 30);
+    assert_true(back.trainer.watch.level == ts.trainer.watch.level);
+    assert_int_equal(back.trainer.watch.seen, ts.trainer.watch.seen);
+    nf_trainer *tc2 = NULL;
+    NF_ASSERT_OK(nf_trainer_resume(&tc2, c, &tc, &opt, &back.trainer));
+    run(tc2, &back.rng, 30);
+    size_t np = nf_flow_num_params(a);
+    assert_true(memcmp(a->params.value, c->params.value, np * sizeof(nf_real)) == 0);
+    nf_trainer_destroy(ta);
+    nf_trainer_destroy(tc2);
+    nf_flow_destroy(a);
+    nf_flow_destroy(c);
+    unlink(path);
+}
+
+static void test_bad_config(void **state) {
+    (void)state;
+    nf_flow *f = banana_glow();
+    nf_trainer *t = NULL;
+    nf_trainer_config tc = nf_trainer_config_default(0, 1e-3);
+    NF_ASSERT_FAILS(nf_trainer_create(&t, f, &tc), NF_ERR_ARG);
+    tc = nf_trainer_config_default(10, -1);
+    NF_ASSERT_FAILS(nf_trainer_create(&t, f, &tc), NF_ERR_ARG);
+    tc = nf_trainer_config_default(10, 1e-3);
+    tc.schedule.kind = NF_SCHEDULE_STEP; /* needs step_every */
+    NF_ASSERT_FAILS(nf_trainer_create(&t, f, &tc), NF_ERR_ARG);
+    assert_null(t);
+    nf_flow_destroy(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_rollback_on_nan),
+        cmocka_unit_test(test_stop_on_jump),
+        cmocka_unit_test(test_checkpointed_resume),
+        cmocka_unit_test(test_bad_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

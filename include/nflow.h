@@ -308,7 +308,7 @@ struct nf_flow {
     double *layer_rebuild; /* store mode, after nf_flow_inverse of the stored batch's latents:
                               (nlayers) relative error of each layer's rebuilt input, the
                               errors of the layers above included */
-    struct nf_train_buffers *train; /* the trainer's z/dz/logdet, kept between steps */
+    struct nf_flow_scratch *scratch; /* whole-flow passes' z/dz/x/logdet, kept between calls */
 };
 
 /* Checked calls through the flow's ops. */

@@ -105,6 +105,38 @@ void nf_flow_drift_reset(nf_flow *f) {
     f->drift_layer = -1;
 }
 
+static void scratch_free(nf_flow *f) {
+    struct nf_flow_scratch *t = f->scratch;
+    if (!t) return;
+    nf_free(t->z);
+    nf_free(t->dz);
+    nf_free(t->xr);
+    nf_free(t->logdet);
+    nf_free(t);
+    f->scratch = NULL;
+}
+
+nf_status nf_flow_scratch_reserve(nf_flow *f, int n) {
+    if (!f->scratch) {
+        f->scratch = nf_calloc(1, sizeof *f->scratch);
+        if (!f->scratch) return nf_fail(NF_ERR_NOMEM, "%s flow: out of memory", f->ops->name);
+    }
+    struct nf_flow_scratch *t = f->scratch;
+    if (n <= t->cap) return NF_OK;
+    size_t D = nf_shape_sample_count(f->in);
+    nf_free(t->z);
+    nf_free(t->dz);
+    nf_free(t->xr);
+    nf_free(t->logdet);
+    t->z = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->dz = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->xr = nf_alloc(sizeof(nf_real) * D * (size_t)n);
+    t->logdet = nf_alloc(sizeof(double) * (size_t)n);
+    t->cap = (t->z && t->dz && t->xr && t->logdet) ? n : 0;
+    if (!t->cap) return nf_fail(NF_ERR_NOMEM, "%s flow: out of memory for a batch of %d", f->ops->name, n);
+    return NF_OK;
+}
+
 void nf_flow_base_free(nf_flow *f) {
     for (int i = 0; i < f->nlayers; i++) nf_layer_destroy(f->layers[i]);
     nf_free(f->layers);
@@ -113,5 +145,5 @@ void nf_flow_base_free(nf_flow *f) {
     nf_params_free(&f->params);
     nf_free(f->layer_rebuild);
     f->layer_rebuild = NULL;
-    nf_train_buffers_free(f);
+    scratch_free(f);
 }

@@ -1,4 +1,5 @@
-/* What flow implementations share: base clean-up and the trainer's buffers. */
+/* What flow implementations share: base clean-up, store-mode bookkeeping and the
+ * buffers of whole-flow passes. */
 #ifndef NF_FLOW_INTERNAL_H
 #define NF_FLOW_INTERNAL_H
 
@@ -17,7 +18,14 @@ void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *sto
 void nf_flow_note_rebuild(nf_flow *f, int layer, const nf_real *x, const nf_real *stored, size_t cnt);
 /* Store mode, at the start of a backward: no drift seen yet. */
 void nf_flow_drift_reset(nf_flow *f);
-/* Frees the z/dz/logdet buffers nf_train_step keeps in f->train (train/trainer.c). */
-void nf_train_buffers_free(nf_flow *f);
+/* Buffers for passes over a whole flow (gradient, evaluation, sampling: train/), kept
+ * between calls in f->scratch and freed with the flow. */
+struct nf_flow_scratch {
+    int cap;              /* samples the buffers hold */
+    nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as a backward rebuilt it */
+    double *logdet;       /* (cap) */
+};
+/* Makes f->scratch hold at least n samples. */
+nf_status nf_flow_scratch_reserve(nf_flow *f, int n);
 
 #endif

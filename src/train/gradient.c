@@ -6,43 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-struct nf_train_buffers {
-    int cap;              /* samples the buffers hold */
-    nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as the backward rebuilt it */
-    double *logdet;       /* (cap) */
-};
-
-void nf_train_buffers_free(nf_flow *f) {
-    if (!f->train) return;
-    nf_free(f->train->z);
-    nf_free(f->train->dz);
-    nf_free(f->train->xr);
-    nf_free(f->train->logdet);
-    nf_free(f->train);
-    f->train = NULL;
-}
-
-static nf_status reserve(nf_flow *f, int n) {
-    if (!f->train) {
-        f->train = nf_calloc(1, sizeof *f->train);
-        if (!f->train) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory");
-    }
-    struct nf_train_buffers *t = f->train;
-    if (n <= t->cap) return NF_OK;
-    size_t D = nf_shape_sample_count(f->in);
-    nf_free(t->z);
-    nf_free(t->dz);
-    nf_free(t->xr);
-    nf_free(t->logdet);
-    t->z = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->dz = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->xr = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    t->logdet = nf_alloc(sizeof(double) * (size_t)n);
-    t->cap = (t->z && t->dz && t->xr && t->logdet) ? n : 0;
-    if (!t->cap) return nf_fail(NF_ERR_NOMEM, "trainer: out of memory for a batch of %d", n);
-    return NF_OK;
-}
-
 static nf_tensor latent(nf_flow *f, nf_real *data, int n) {
     return nf_tensor_view(data, n, (int)nf_shape_sample_count(f->in), 1, 1, 1);
 }
@@ -73,25 +36,25 @@ static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
     return worst;
 }
 
-/* Forward, loss and backward; the rebuilt batch goes to f->train->xr. */
+/* Forward, loss and backward; the rebuilt batch goes to f->scratch->xr. */
 static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
-    nf_tensor z = latent(f, f->train->z, x->n), dz = latent(f, f->train->dz, x->n);
+    nf_tensor z = latent(f, f->scratch->z, x->n), dz = latent(f, f->scratch->dz, x->n);
     nf_tensor xr = *x;
-    xr.data = f->train->xr;
+    xr.data = f->scratch->xr;
     double dlogdet;
-    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
-    NF_TRY(nf_loss_nll(&z, f->train->logdet, &dz, &dlogdet, st));
+    NF_TRY(nf_flow_forward(f, x, &z, f->scratch->logdet));
+    NF_TRY(nf_loss_nll(&z, f->scratch->logdet, &dz, &dlogdet, st));
     nf_flow_zero_grad(f);
     return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
 }
 
 /* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
  * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
-/* Store mode, after a forward of x: an inverse of its latents (in f->train->z) that
+/* Store mode, after a forward of x: an inverse of its latents (in f->scratch->z) that
  * records every layer's rebuilt-input error in f->layer_rebuild. */
 static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
-    nf_tensor z = latent(f, f->train->z, x->n), xr = *x;
-    xr.data = f->train->xr;
+    nf_tensor z = latent(f, f->scratch->z, x->n), xr = *x;
+    xr.data = f->scratch->xr;
     return nf_flow_inverse(f, &z, &xr);
 }
 
@@ -131,11 +94,11 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
     if (rep) *rep = r;
     NF_TRY(check(__func__, f, x));
     nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
-    NF_TRY(reserve(f, x->n));
+    NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_loss_stats s = {0};
     nf_status status = gradient_pass(f, x, &s);
     if (status == NF_OK) {
-        r.rebuild_error = rebuild_error(f->train->xr, x);
+        r.rebuild_error = rebuild_error(f->scratch->xr, x);
         int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
         if (!stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol)) status = recompute(f, x, &s, &r);
     }
@@ -152,10 +115,10 @@ nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
     if (f->layer_rebuild)
         return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: the flow is in store mode already");
     nf_threads_init();
-    NF_TRY(reserve(f, x->n));
+    NF_TRY(nf_flow_scratch_reserve(f, x->n));
     NF_TRY(nf_flow_set_store_activations(f, 1));
-    nf_tensor z = latent(f, f->train->z, x->n);
-    nf_status s = nf_flow_forward(f, x, &z, f->train->logdet);
+    nf_tensor z = latent(f, f->scratch->z, x->n);
+    nf_status s = nf_flow_forward(f, x, &z, f->scratch->logdet);
     if (s == NF_OK) s = profile_inverse(f, x);
     if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
     nf_flow_set_store_activations(f, 0);
@@ -171,10 +134,10 @@ nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_st
 nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
     NF_TRY(check(__func__, f, x));
     NF_CHECK_NULL(st);
-    NF_TRY(reserve(f, x->n));
-    nf_tensor z = latent(f, f->train->z, x->n);
-    NF_TRY(nf_flow_forward(f, x, &z, f->train->logdet));
-    return nf_loss_nll(&z, f->train->logdet, NULL, NULL, st);
+    NF_TRY(nf_flow_scratch_reserve(f, x->n));
+    nf_tensor z = latent(f, f->scratch->z, x->n);
+    NF_TRY(nf_flow_forward(f, x, &z, f->scratch->logdet));
+    return nf_loss_nll(&z, f->scratch->logdet, NULL, NULL, st);
 }
 
 nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng) {
@@ -182,8 +145,8 @@ nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *r
     NF_CHECK_NULL(rng);
     if (!(temperature >= 0) || !isfinite(temperature))
         return nf_fail(NF_ERR_ARG, "nf_flow_sample: temperature must be >= 0, got %g", temperature);
-    NF_TRY(reserve(f, x->n));
-    nf_tensor z = latent(f, f->train->z, x->n);
+    NF_TRY(nf_flow_scratch_reserve(f, x->n));
+    nf_tensor z = latent(f, f->scratch->z, x->n);
     nf_rng_fill_normal(rng, z.data, nf_tensor_count(&z), temperature);
     return nf_flow_inverse(f, &z, x);
 }

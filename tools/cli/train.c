@@ -59,7 +59,7 @@ static const char help[] =
     "                        data and 2-D toys must use none)\n"
     "  --conv1x1 KIND        lu|householder [lu]\n"
     "  --min-scale X         affine coupling: floor of the scale s (inverting a coupling\n"
-    "                        amplifies errors by at most 1/X) [1e-3]\n\n"
+    "                        amplifies errors by at most 1/X) [0.1]\n\n"
     "OPTIMISATION\n"
     "  --lr X                Adam learning rate [1e-3]\n"
     "  --schedule KIND       constant|cosine|step [constant]\n"

@@ -6,20 +6,21 @@
 # (median, max), final held-out bits/dim and its distance to the stored run.
 #
 #   tools/acceptance/rebuild_guard.sh [--config fm|deep|seismic|deep64] [--seeds "1 2 3 4 5"]
-#       [--threads "1 2"] [--out DIR] [--nflow PATH] [--jobs N]
+#       [--threads "1 2"] [--out DIR] [--nflow PATH] [--jobs N] [--extra "FLAGS"]
 #
 # fm:      README's recipe: Fashion-MNIST, Glow L=2 K=8 hidden 64, batch 64, cosine
 #          1e-3 -> 1e-5 over 3000 steps, 100 warm-up
 # deep:    Fashion-MNIST padded to 32x32, L=3 K=32 hidden 128, 2000 steps
 # seismic: synthetic seismic 32x32 (nflow data seismic), L=2 K=8 hidden 64, 2000 steps
 # deep64:  Fashion-MNIST, L=2 K=64 hidden 64, 2000 steps
+# --extra adds flags to every training (e.g. "--min-scale 1e-3", the old coupling floor).
 # Runs that finished already (model.h5 or a recorded exit status) are not run again, so
 # the script can be stopped and restarted. --jobs N runs N trainings at once (use it
 # with one thread each on a machine with N cores). Needs about 8 min per fm run on
 # two cores; the table goes to OUT/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CONFIG=fm SEEDS="1 2 3 4 5" THREADS="1 2" OUT="" NFLOW=build/nflow JOBS=1
+CONFIG=fm SEEDS="1 2 3 4 5" THREADS="1 2" OUT="" NFLOW=build/nflow JOBS=1 EXTRA=
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) CONFIG=$2; shift 2 ;;
@@ -28,7 +29,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --nflow) NFLOW=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    --extra) EXTRA=$2; shift 2 ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "rebuild_guard.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -53,7 +55,8 @@ one() { # seed threads mode
   if [ -f "$dir.rc" ]; then return; fi
   rm -rf "$dir"
   set +e
-  "$NFLOW" train "${ARCH[@]}" "${COMMON[@]}" "${extra[@]}" --seed "$1" --threads "$2" --out "$dir" \
+  # shellcheck disable=SC2086 # EXTRA is a list of flags
+  "$NFLOW" train "${ARCH[@]}" "${COMMON[@]}" "${extra[@]}" $EXTRA --seed "$1" --threads "$2" --out "$dir" \
       >"$dir.log" 2>"$dir.err"
   echo $? >"$dir.rc"
   set -e

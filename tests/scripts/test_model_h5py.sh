@@ -64,6 +64,9 @@ def read_model(path, want_format="nflow-model"):
         cfg[k] = text(a[k])
         check(cfg[k] in allowed, f"attribute {k} = {cfg[k]}")
     cfg["seed"] = int(a["seed"])
+    # the affine couplings' scale floor; files written before it was a setting had 1e-3
+    cfg["coupling_min_scale"] = float(a["coupling_min_scale"]) if "coupling_min_scale" in a else 1e-3
+    check(0 < cfg["coupling_min_scale"] < 1, "coupling_min_scale in (0, 1)")
     check(list(a["input_shape"]) == [cfg["channels"], cfg["depth"], cfg["height"], cfg["width"]], "input_shape")
     nlayers, nparams = int(a["nlayers"]), int(a["nparams"])
     names = sorted(f["layers"].keys())
@@ -136,7 +139,7 @@ def squeeze(x, haar):  # (n, c, h, w) -> (n, 4c, h/2, w/2), block k = pixel (k /
         p = np.einsum("km,nmchw->nkchw", HAAR, p)
     return p.reshape(n, 4 * c, h // 2, w // 2)
 
-def layer_forward(kind, B, x, logdet):
+def layer_forward(kind, B, x, logdet, eps):  # eps: the affine couplings' scale floor
     hw = x.shape[2] * x.shape[3]
     if kind == "actnorm":  # y = exp(logscale) * x + bias per channel
         logdet += hw * np.sum(B["logscale"], dtype=np.float64)
@@ -151,7 +154,7 @@ def layer_forward(kind, B, x, logdet):
         out = subnet(xb, B)
         if kind == "coupling_additive":  # ya = xa + NN(xb)
             return np.concatenate([xa + out, xb], axis=1)
-        s = 1e-3 + (1 - 1e-3) * sigmoid(out[:, :ca] + 2.0)  # (raw, t) = NN(xb), s = eps + (1-eps) sigmoid(raw + 2)
+        s = eps + (1 - eps) * sigmoid(out[:, :ca] + 2.0)  # (raw, t) = NN(xb)
         logdet += np.sum(np.log(s), axis=(1, 2, 3))
         return np.concatenate([s * xa + out[:, ca:], xb], axis=1)
     if kind in ("squeeze", "haar"):
@@ -166,7 +169,7 @@ def glow_forward(cfg, layers, x):
     for level in range(L):
         count = 3 * K + (1 if cfg["multiscale"] else 0)
         for kind, B, _ in layers[i:i + count]:
-            x = layer_forward(kind, B, x, logdet)
+            x = layer_forward(kind, B, x, logdet, cfg["coupling_min_scale"])
         i += count
         if cfg["multiscale"] and level < L - 1:  # split: the last c - c/2 channels leave as latents
             keep = x.shape[1] // 2
@@ -192,7 +195,7 @@ for name in ("vector", "image_a", "image_b"):
         check(kind != "actnorm" or int(g.attrs["initialized"]) == 1, f"{name}: trained ActNorm initialised")
     if name == "vector":  # one layer by itself: ActNorm
         kind, B, _ = layers[0]
-        y = layer_forward(kind, B, x.astype(np.float64), np.zeros(len(x)))
+        y = layer_forward(kind, B, x.astype(np.float64), np.zeros(len(x)), cfg["coupling_min_scale"])
         y_nflow = np.loadtxt(f"{work}/vector_actnorm_y.txt", ndmin=2).reshape(y.shape)
         err = np.max(np.abs(y - y_nflow)) / np.max(np.abs(y_nflow))
         print(f"actnorm: max relative error {err:.2e}")

@@ -42,7 +42,8 @@ extern "C" {
  * "NC"); otherwise the shape: a last axis of 1, 3 or 4 smaller than every spatial axis
  * means channels last (a guess nf_dataset_layout() reports), a first axis smaller than
  * every other means channels first, and a shape that is neither, with a last axis of 1, 3
- * or 4, is refused as ambiguous; any other shape is channels first.
+ * or 4, is refused as ambiguous; any other shape is channels first. Messages call the
+ * option by its command-line name, --layout (nflow's --layout nchw = NF_LAYOUT_NCHW).
  *
  * Reading. Samples are read by hyperslab into a buffer of at most memory_budget bytes,
  * never the whole dataset, so peak memory does not depend on N. The samples of the range

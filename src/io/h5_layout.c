@@ -78,7 +78,7 @@ nf_status nf_h5_layout_decide(nf_h5_layout *l, const char *name, int rank, const
         for (int i = 0; i < 3 && by_rank[rank][i]; i++)
             if (n < sizeof up && !strcmp(up, by_rank[rank][i])) set(l, by_rank[rank][i]);
         if (!l->axes[0])
-            return nf_fail(NF_ERR_FORMAT, "%s: nflow_layout '%s' does not fit rank %d (use %s, or --layout / opt.layout)",
+            return nf_fail(NF_ERR_FORMAT, "%s: nflow_layout '%s' does not fit rank %d (use %s, or override it with --layout)",
                            name, attr, rank, allowed(rank));
     } else if (rank < 4 || !guess_it) {
         set(l, by_rank[rank][0]);
@@ -91,7 +91,7 @@ nf_status nf_h5_layout_decide(nf_h5_layout *l, const char *name, int rank, const
             shape_text(rank, dims, shape, sizeof shape);
             return nf_fail(NF_ERR_FORMAT,
                            "%s: cannot tell whether %s stores channels first (%s) or last (%s); say which with "
-                           "--layout %s|%s (opt.layout) or the nflow_layout attribute",
+                           "--layout %s|%s or the nflow_layout attribute",
                            name, shape, by_rank[rank][0], by_rank[rank][1], option_names[NF_LAYOUT_NCHW],
                            option_names[NF_LAYOUT_NHWC]);
         }
@@ -108,8 +108,8 @@ void nf_h5_layout_note(const nf_h5_layout *l, const char *name, int rank, const 
     shape_text(rank, dims, shape, sizeof shape);
     if (l->channels_last)
         snprintf(buf, cap,
-                 "%s %s read as %s (channels last), guessed from the shape; --layout nchw (opt.layout) or the "
-                 "nflow_layout attribute says otherwise",
+                 "%s %s read as %s (channels last), guessed from the shape; --layout nchw or the nflow_layout "
+                 "attribute says otherwise",
                  name, shape, l->axes);
     else
         snprintf(buf, cap, "%s %s read as %s: one channel, (N, 1, %llu, %llu)", name, shape, l->axes,

@@ -72,6 +72,21 @@ typedef struct nf_seismic_options {
 nf_seismic_options nf_seismic_options_default(void);
 nf_status nf_generate_seismic(const nf_seismic_options *o);
 
+/* A NumPy .npy array (format 1-3, C order, either byte order; bool, u1..u8, i1..i8, f2,
+ * f4, f8; rank 1 to 5) -> output:/x with its element type and shape unchanged (stored
+ * little-endian, bool as uint8), copied in pieces of about 4 MiB. labels: an optional
+ * second .npy of the same length -> /y. layout: NF_LAYOUT_AUTO writes no attribute (nflow
+ * guesses when reading), any other value is recorded as nflow_layout. Fortran-order
+ * arrays, other element types and truncated files fail with NF_ERR_FORMAT. */
+typedef struct nf_npy_options {
+    const char *input;   /* .npy file of the data */
+    const char *labels;  /* .npy file of labels or conditioning data, or NULL */
+    const char *output;  /* HDF5 file written */
+    nf_layout layout;    /* recorded as the nflow_layout attribute unless NF_LAYOUT_AUTO */
+} nf_npy_options;
+
+nf_status nf_convert_npy(const nf_npy_options *o);
+
 #ifdef __cplusplus
 }
 #endif

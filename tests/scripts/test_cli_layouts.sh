@@ -7,10 +7,8 @@
 # same losses step for step and the same evaluation.
 # argv[1] = build directory. Needs python3-h5py and python3-numpy (skips without them).
 source "$(dirname "$0")/cli_common.sh"
+need_h5py
 py=/usr/bin/python3
-if ! "$py" -c 'import h5py, numpy' 2>/dev/null; then
-  echo "SKIPPED: /usr/bin/python3 cannot import h5py and numpy"; exit 0
-fi
 "$py" - "$T" <<'PY'
 import sys, numpy as np, h5py
 d = sys.argv[1]

@@ -5,10 +5,8 @@
 # and non-.npy files are refused with one line and exit 3; the converted NHWC file trains.
 # argv[1] = build directory. Needs python3-h5py and python3-numpy (skips without them).
 source "$(dirname "$0")/cli_common.sh"
+need_h5py
 py=/usr/bin/python3
-if ! "$py" -c 'import h5py, numpy' 2>/dev/null; then
-  echo "SKIPPED: /usr/bin/python3 cannot import h5py and numpy"; exit 0
-fi
 "$py" - "$T" <<'PY'
 import sys, numpy as np
 from numpy.lib import format as npf

@@ -87,6 +87,43 @@ typedef struct nf_npy_options {
 
 nf_status nf_convert_npy(const nf_npy_options *o);
 
+/* A folder of PNG and JPEG pictures (found by their first bytes, recursively; the
+ * entries of each folder in byte order of their names; names starting with '.' skipped)
+ * -> output holding
+ *   /x            (N, C, H, W) uint8, nflow_layout "NCHW": C = 3 (RGB) or 1 (gray, ITU-R
+ *                 601 luma); every picture scaled, keeping its aspect ratio, to cover H x W
+ *                 and centre-cropped (crop: centre-cropped at its own scale, smaller ones
+ *                 skipped); H x W = height x width, or the first picture's size when 0;
+ *                 transparent PNG pixels composited on black
+ *   /y            (N,) int32: the index of the picture's sub-folder of dir in /class_names
+ *   /class_names  (K,) strings: the sub-folders of dir, sorted, then "." when pictures lie
+ *                 directly in dir
+ *   /names        (N,) strings: each picture's path below dir
+ * Pictures are decoded one at a time and written a chunk at a time, so memory does not
+ * grow with the folder. A file that cannot be read or decoded (or has a picture
+ * extension but is no PNG/JPEG) is skipped and reported through on_skip; other files are
+ * ignored and counted. Fails (and writes nothing) when no picture could be read. */
+typedef struct nf_images_options {
+    const char *dir;     /* the folder */
+    const char *output;  /* HDF5 file written */
+    int height, width;   /* output size; 0, 0: the first picture's */
+    int gray;            /* 1: one gray channel; 0: RGB */
+    int crop;            /* 1: centre-crop only (no scaling) */
+    void (*on_skip)(void *ctx, const char *path, const char *why); /* each bad file; may be NULL */
+    void *ctx;
+} nf_images_options;
+
+typedef struct nf_images_result {
+    long long written;   /* pictures in /x */
+    long long skipped;   /* bad files (reported through on_skip) */
+    long long ignored;   /* files that are not pictures */
+    int height, width, channels;
+    int classes;         /* entries of /class_names */
+    char size_from[512]; /* the picture whose size was taken, when the size was not given */
+} nf_images_result;
+
+nf_status nf_convert_images(const nf_images_options *o, nf_images_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,7 +16,13 @@ static const char *dir;
 /* pixel (y, x, c) of the test pictures: a pattern that differs in every channel and pixel */
 static unsigned char pattern(int y, int x, int c) { return (unsigned char)((y * 37 + x * 11 + c * 85) % 256); }
 
-static void write_png(const char *path, int h, int w, int channels, int constant) {
+typedef unsigned char (*pixel_fn)(int y, int x, int c);
+static unsigned char const100(int y, int x, int c) { return (unsigned char)(100 + 40 * c); }
+static unsigned char const20(int y, int x, int c) { return (unsigned char)(20 + 40 * c); }
+static unsigned char ramp(int y, int x, int c) { return (unsigned char)(4 * x); }
+
+/* channels 1 (gray), 3 (RGB) or 4 (RGBA, opaque) */
+static void write_png(const char *path, int h, int w, int channels, pixel_fn fn) {
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -25,9 +31,7 @@ static void write_png(const char *path, int h, int w, int channels, int constant
     unsigned char *px = malloc((size_t)h * w * channels);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            for (int c = 0; c < channels; c++)
-                px[((size_t)y * w + x) * channels + c] = c == 3 ? 255 : constant >= 0 ? (unsigned char)(constant + 40 * c)
-                                                                                    : pattern(y, x, c);
+            for (int c = 0; c < channels; c++) px[((size_t)y * w + x) * channels + c] = c == 3 ? 255 : fn(y, x, c);
     assert_true(png_image_write_to_file(&img, path, 0, px, 0, NULL));
     free(px);
 }
@@ -141,11 +145,11 @@ static void test_png_exact_and_labels(void **state) {
     mkdir(sub("a/cats/deeper"), 0755);
     mkdir(sub("a/dogs"), 0755);
     mkdir(sub("a/.hidden"), 0755);
-    write_png(sub("a/cats/1.png"), 12, 10, 3, -1);
-    write_png(sub("a/cats/deeper/2.png"), 12, 10, 1, -1); /* gray -> R = G = B */
-    write_png(sub("a/dogs/3.PNG"), 12, 10, 4, -1);        /* opaque RGBA */
-    write_png(sub("a/top.png"), 16, 14, 3, -1);           /* larger: centre crop (resize at scale 1 crops) */
-    write_png(sub("a/.hidden/4.png"), 12, 10, 3, -1);
+    write_png(sub("a/cats/1.png"), 12, 10, 3, pattern);
+    write_png(sub("a/cats/deeper/2.png"), 12, 10, 1, pattern); /* gray -> R = G = B */
+    write_png(sub("a/dogs/3.PNG"), 12, 10, 4, pattern);        /* opaque RGBA */
+    write_png(sub("a/top.png"), 16, 14, 3, pattern);           /* larger: centre crop (resize at scale 1 crops) */
+    write_png(sub("a/.hidden/4.png"), 12, 10, 3, pattern);
     write_bytes(sub("a/notes.txt"), "not a picture", 13);
     nf_images_options o = {.dir = sub("a"), .output = sub("a.h5"), .height = 12, .width = 10, .crop = 1};
     nf_images_result r;
@@ -198,9 +202,9 @@ static void test_png_exact_and_labels(void **state) {
 
 static void test_gray_resize_and_jpeg(void **state) {
     mkdir(sub("b"), 0755);
-    write_png(sub("b/const_small.png"), 5, 7, 3, 100);  /* upscaled */
-    write_png(sub("b/const_large.png"), 50, 31, 3, 20); /* downscaled, other aspect ratio */
-    write_png(sub("b/pattern.png"), 8, 8, 3, -1);       /* its own size: unchanged */
+    write_png(sub("b/const_small.png"), 5, 7, 3, const100);  /* upscaled */
+    write_png(sub("b/const_large.png"), 50, 31, 3, const20); /* downscaled, other aspect ratio */
+    write_png(sub("b/pattern.png"), 8, 8, 3, pattern);       /* its own size: unchanged */
     write_jpeg(sub("b/halves.jpg"), 64, 64, 0);
     write_jpeg(sub("b/halves_gray.jpeg"), 32, 32, 1);
     nf_images_options o = {.dir = sub("b"), .output = sub("b.h5"), .height = 8, .width = 8, .gray = 1};
@@ -229,15 +233,44 @@ static void test_gray_resize_and_jpeg(void **state) {
     free(x);
 }
 
+/* Scaling geometry on a ramp v = 4x (linear, so the symmetric filter returns the ramp at
+ * each output's centre away from the borders): halving gives 8o + 2, doubling 2o - 1, and
+ * a 16x8 picture fitted to 4x4 keeps the middle columns of its halved self. */
+static void expect_ramp(const char *name, int h, int w, int H, int W, int lo, int hi, int a, int b) {
+    char d[64], out[64];
+    snprintf(d, sizeof d, "r_%s", name);
+    snprintf(out, sizeof out, "r_%s.h5", name);
+    mkdir(sub(d), 0755);
+    char png[80];
+    snprintf(png, sizeof png, "%s/ramp.png", d);
+    write_png(sub(png), h, w, 3, ramp);
+    nf_images_options o = {.dir = sub(d), .output = sub(out), .height = H, .width = W, .gray = 1};
+    nf_images_result r;
+    NF_ASSERT_OK(nf_convert_images(&o, &r));
+    hsize_t dims[5];
+    int rank;
+    unsigned char *x = read_all(sub(out), "/x", H5T_NATIVE_UCHAR, 1, dims, &rank);
+    for (int y = 0; y < H; y++)
+        for (int o2 = lo; o2 <= hi; o2++)
+            if (x[y * W + o2] != a * o2 + b) fail_msg("%s (%d,%d): got %d, want %d", name, y, o2, x[y * W + o2], a * o2 + b);
+    free(x);
+}
+
+static void test_resize_geometry(void **state) {
+    expect_ramp("half", 4, 16, 2, 8, 1, 6, 8, 2);
+    expect_ramp("double", 4, 8, 8, 16, 1, 14, 2, -1);
+    expect_ramp("cover", 8, 16, 4, 4, 0, 3, 8, 18);
+}
+
 static void test_broken_files_skipped_and_counted(void **state) {
     mkdir(sub("c"), 0755);
-    write_png(sub("c/good.png"), 9, 9, 3, -1);
+    write_png(sub("c/good.png"), 9, 9, 3, pattern);
     write_jpeg(sub("c/good.jpg"), 40, 40, 0);
     truncate_copy(sub("c/good.png"), sub("c/cut.png"), 0.6);
     truncate_copy(sub("c/good.jpg"), sub("c/cut.jpg"), 0.9); /* inside the scan: a libjpeg warning */
     write_bytes(sub("c/text.jpg"), "hello, not a jpeg", 17);
     write_bytes(sub("c/empty.png"), "", 0);
-    write_png(sub("c/small.png"), 4, 4, 3, -1); /* smaller than 9x9 under --fit crop */
+    write_png(sub("c/small.png"), 4, 4, 3, pattern); /* smaller than 9x9 under --fit crop */
     skips s = {0};
     nf_images_options o = {.dir = sub("c"), .output = sub("c.h5"), .crop = 1, .on_skip = on_skip, .ctx = &s};
     nf_images_result r;
@@ -285,6 +318,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_exact_and_labels),
         cmocka_unit_test(test_gray_resize_and_jpeg),
+        cmocka_unit_test(test_resize_geometry),
         cmocka_unit_test(test_broken_files_skipped_and_counted),
         cmocka_unit_test(test_nothing_readable_fails_cleanly),
     };

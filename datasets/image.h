@@ -47,9 +47,8 @@ nf_status nfd_image_fit(const nfd_image *im, int H, int W, int channels, nfd_fit
 typedef nf_status (*nfd_walk_fn)(void *ctx, const char *path, const char *rel);
 nf_status nfd_walk(const char *dir, nfd_walk_fn fn, void *ctx);
 
-/* The names of the sub-folders of dir (sorted, hidden ones skipped) and whether dir holds
- * regular files directly. *names is one allocation of *count pointers and their strings;
- * free it with nf_free. */
-nf_status nfd_list_subdirs(const char *dir, char ***names, int *count, int *has_files);
+/* The names of the sub-folders of dir (sorted, hidden ones and links skipped). *names is
+ * one allocation of *count pointers and their strings; free it with nf_free. */
+nf_status nfd_list_subdirs(const char *dir, char ***names, int *count);
 
 #endif

@@ -17,6 +17,9 @@ nf_status nfd_png_read(FILE *f, nfd_image *im) {
         return nf_fail(NF_ERR_FORMAT, "PNG of %ux%u pixels is empty or too large", img.width, img.height);
     }
     img.format = PNG_FORMAT_RGB;
+    /* 16-bit files without gAMA/sRGB: sRGB-encoded values scaled to 8 bits (as PIL), not
+     * libpng's default of linear light converted to sRGB, which brightens them */
+    img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     im->h = (int)img.height, im->w = (int)img.width;
     im->px = nf_alloc(PNG_IMAGE_SIZE(img));
     if (!im->px) {

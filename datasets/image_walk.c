@@ -87,9 +87,9 @@ nf_status nfd_walk(const char *dir, nfd_walk_fn fn, void *ctx) {
     return walk(path, n, sizeof path, fn, ctx);
 }
 
-nf_status nfd_list_subdirs(const char *dir, char ***names, int *count, int *has_files) {
+nf_status nfd_list_subdirs(const char *dir, char ***names, int *count) {
     *names = NULL;
-    *count = *has_files = 0;
+    *count = 0;
     listing l;
     NF_TRY(list(dir, &l));
     char path[4096];
@@ -98,9 +98,7 @@ nf_status nfd_list_subdirs(const char *dir, char ***names, int *count, int *has_
     nf_status st = is_dir ? NF_OK : nf_fail(NF_ERR_NOMEM, "out of memory listing '%s'", dir);
     for (int i = 0; st == NF_OK && i < l.count; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, l.names[i]);
-        int k = kind_of(path);
-        is_dir[i] = k == 'd';
-        *has_files |= k == 'f';
+        is_dir[i] = kind_of(path) == 'd';
         if (is_dir[i]) bytes += strlen(l.names[i]) + 1, (*count)++;
     }
     char **out = st == NF_OK ? nf_alloc(sizeof(char *) * (size_t)*count + bytes + 1) : NULL;

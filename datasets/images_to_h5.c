@@ -160,8 +160,7 @@ nf_status nf_convert_images(const nf_images_options *o, nf_images_result *r) {
     memset(r, 0, sizeof *r);
     conv c = {.o = o, .r = r, .H = o->height, .W = o->width, .C = o->gray ? 1 : 3};
     c.x.dset = c.y.dset = c.names.dset = c.str = H5I_INVALID_HID;
-    int has_files;
-    NF_TRY(nfd_list_subdirs(o->dir, &c.classes, &c.nclasses, &has_files));
+    NF_TRY(nfd_list_subdirs(o->dir, &c.classes, &c.nclasses));
     r->classes = c.nclasses;
     c.top_label = c.nclasses;
     nf_h5_quiet q;

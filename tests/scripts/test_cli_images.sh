@@ -12,12 +12,13 @@ py=/usr/bin/python3
 "$py" - "$T" <<'PY'
 import os, sys, struct, zlib, numpy as np
 d = sys.argv[1]
-def png(path, a):                                                     # 8-bit RGB, no filter
-    h, w, _ = a.shape
+def png(path, a):                     # (h, w, 3) uint8 RGB or (h, w) >u2 gray; no filter, no gAMA
+    h, w = a.shape[:2]
     raw = b''.join(b'\x00' + a[y].tobytes() for y in range(h))
+    depth, colour = (16, 0) if a.dtype == np.dtype('>u2') else (8, 2)
     chunk = lambda t, b: struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b) & 0xffffffff)
     with open(path, 'wb') as f:
-        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, depth, colour, 0, 0, 0))
                 + chunk(b'IDAT', zlib.compress(raw, 1)) + chunk(b'IEND', b''))
 rng = np.random.default_rng(2)
 for name, n in [('big', 300), ('small', 3)]:
@@ -25,6 +26,8 @@ for name, n in [('big', 300), ('small', 3)]:
         os.makedirs(f'{d}/{name}/class{k}')
         for i in range(n):
             png(f'{d}/{name}/class{k}/{i:04d}.png', rng.integers(0, 256, (128, 128, 3), dtype=np.uint8))
+os.makedirs(f'{d}/deep')                                              # 16-bit gray: v * 257 -> v
+png(f'{d}/deep/g16.png', (np.arange(64).reshape(8, 8) * 4 * 257).astype('>u2'))
 open(f'{d}/big/class1/broken.png', 'wb').write(open(f'{d}/big/class1/0000.png', 'rb').read()[:5000])
 open(f'{d}/big/class2/fake.jpg', 'w').write('this is not a picture\n')
 PY
@@ -56,6 +59,10 @@ with h5py.File(sys.argv[1], 'r') as f:
     assert abs(v.mean() - 127.5) < 3 and 10 < v.std() < 60, (v.mean(), v.std())
 PY
 [ -e "$T/big.h5.partial" ] && fail "a .partial file was left"
+"$B" data images --dir "$T/deep" --gray --out "$T/deep.h5" >/dev/null 2>"$T/err" || fail "16-bit PNG: $(cat "$T/err")"
+"$py" -c "import h5py, numpy as np, sys; x = h5py.File(sys.argv[1])['x'][:]; \
+assert x.shape == (1, 1, 8, 8) and np.array_equal(x.ravel(), np.arange(64) * 4), x.ravel()" "$T/deep.h5" ||
+  fail "a 16-bit PNG is not its values scaled to 8 bits"
 "$B" train --data "$T/big.h5:/x" --levels 2 --depth 1 --hidden 8 --batch 16 --steps 3 --val none --threads 1 \
   --no-plots --no-gif --quiet --out "$T/run" >/dev/null 2>"$T/train.err" || fail "training on big.h5: $(cat "$T/train.err")"
 "$B" data images --dir "$T/nowhere" --out "$T/x.h5" 2>"$T/err"; rc=$?

@@ -110,7 +110,10 @@ static int build_model(train_run_state *r) {
         nf_glow_config g = c->glow;
         g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
         g.seed = c->seed;
-        if ((st = nf_glow_config_check(&g)) != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
+        /* volumes are the data's doing (exit 3); other refusals come from the flags */
+        if ((st = nf_glow_config_check(&g)) != NF_OK && s.d > 1)
+            return cli_error(CLI_DATA, "train", "%s: %s", c->data, nf_last_error());
+        if (st != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
         if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
     }
     nf_rng_seed(&r->rng, c->seed ^ 0x5EED);

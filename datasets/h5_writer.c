@@ -67,8 +67,8 @@ nf_status nfd_out_finish(nfd_out *o, nf_status st) {
     return st;
 }
 
-nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
-                           const hsize_t *dims) {
+static nf_status create(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
+                        const hsize_t *dims, int growing) {
     nf_status st = NF_OK;
     hid_t space = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     memset(a, 0, sizeof *a);
@@ -76,15 +76,20 @@ nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t fty
     a->mtype = mtype;
     a->rank = rank;
     memcpy(a->dims, dims, sizeof(hsize_t) * (size_t)rank);
+    a->growing = growing;
+    if (growing) a->dims[0] = 0;
+    hsize_t maxdims[5];
+    memcpy(maxdims, a->dims, sizeof maxdims);
+    if (growing) maxdims[0] = H5S_UNLIMITED;
     size_t per = H5Tget_size(ftype);
     for (int r = 1; r < rank; r++) per *= dims[r];
     /* chunks of whole samples, about 256 KiB: small enough for HDF5's 1 MiB chunk cache */
     hsize_t chunk[5];
     chunk[0] = (hsize_t)((256 << 10) / per > 0 ? (256 << 10) / per : 1);
-    if (chunk[0] > dims[0]) chunk[0] = dims[0] > 0 ? dims[0] : 1;
+    if (!growing && chunk[0] > dims[0]) chunk[0] = dims[0] > 0 ? dims[0] : 1;
     for (int r = 1; r < rank; r++) chunk[r] = dims[r];
     a->chunk_n = (long long)chunk[0];
-    NF_H5_CHECK(space = H5Screate_simple(rank, dims, NULL), NF_ERR_WRITE, "%s: dataspace", path);
+    NF_H5_CHECK(space = H5Screate_simple(rank, a->dims, maxdims), NF_ERR_WRITE, "%s: dataspace", path);
     NF_H5_CHECK(lcpl = H5Pcreate(H5P_LINK_CREATE), NF_ERR_WRITE, "%s: properties", path);
     NF_H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1), NF_ERR_WRITE, "%s: properties", path);
     NF_H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), NF_ERR_WRITE, "%s: properties", path);
@@ -100,11 +105,28 @@ cleanup:
     return st;
 }
 
+nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
+                           const hsize_t *dims) {
+    return create(a, file, path, ftype, mtype, rank, dims, 0);
+}
+
+nf_status nfd_array_create_growing(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
+                                   const hsize_t *dims) {
+    return create(a, file, path, ftype, mtype, rank, dims, 1);
+}
+
 nf_status nfd_array_append(nfd_array *a, long long n, const void *data) {
     nf_status st = NF_OK;
     hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     hsize_t start[5] = {(hsize_t)a->written}, count[5];
     if (n <= 0) return NF_OK;
+    if (a->growing) {
+        hsize_t grown[5];
+        memcpy(grown, a->dims, sizeof grown);
+        grown[0] = (hsize_t)(a->written + n);
+        NF_H5_CHECK(H5Dset_extent(a->dset, grown), NF_ERR_WRITE, "cannot grow to %lld samples", a->written + n);
+        a->dims[0] = grown[0];
+    }
     if (a->written + n > (long long)a->dims[0])
         return nf_fail(NF_ERR_STATE, "nfd_array_append: %lld samples past the end of %llu", a->written + n,
                        (unsigned long long)a->dims[0]);

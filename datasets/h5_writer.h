@@ -29,11 +29,16 @@ typedef struct nfd_array {
     hsize_t dims[5];
     long long chunk_n;    /* samples per chunk: append this many at a time when possible */
     long long written;
+    int growing;          /* created by nfd_array_create_growing: dims[0] follows the appends */
 } nfd_array;
 
 /* Creates dataset path (with missing groups) of file type ftype and shape dims. */
 nf_status nfd_array_create(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
                            const hsize_t *dims);
+/* The same for a dataset whose length is not known in advance: it starts empty
+ * (dims[0] is ignored) and grows with each append, without limit. */
+nf_status nfd_array_create_growing(nfd_array *a, hid_t file, const char *path, hid_t ftype, hid_t mtype, int rank,
+                                   const hsize_t *dims);
 /* Writes the next n samples from data (n, dims[1:]). */
 nf_status nfd_array_append(nfd_array *a, long long n, const void *data);
 /* Closes the array (safe on a closed one); returns st, or NF_ERR_WRITE when the samples

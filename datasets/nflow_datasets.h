@@ -72,6 +72,58 @@ typedef struct nf_seismic_options {
 nf_seismic_options nf_seismic_options_default(void);
 nf_status nf_generate_seismic(const nf_seismic_options *o);
 
+/* A NumPy .npy array (format 1-3, C order, either byte order; bool, u1..u8, i1..i8, f2,
+ * f4, f8; rank 1 to 5) -> output:/x with its element type and shape unchanged (stored
+ * little-endian, bool as uint8), copied in pieces of about 4 MiB. labels: an optional
+ * second .npy of the same length -> /y. layout: NF_LAYOUT_AUTO writes no attribute (nflow
+ * guesses when reading), any other value is recorded as nflow_layout. Fortran-order
+ * arrays, other element types and truncated files fail with NF_ERR_FORMAT. */
+typedef struct nf_npy_options {
+    const char *input;   /* .npy file of the data */
+    const char *labels;  /* .npy file of labels or conditioning data, or NULL */
+    const char *output;  /* HDF5 file written */
+    nf_layout layout;    /* recorded as the nflow_layout attribute unless NF_LAYOUT_AUTO */
+} nf_npy_options;
+
+nf_status nf_convert_npy(const nf_npy_options *o);
+
+/* A folder of PNG and JPEG pictures (found by their first bytes, recursively; the
+ * entries of each folder in byte order of their names; names starting with '.' skipped)
+ * -> output holding
+ *   /x            (N, C, H, W) uint8, nflow_layout "NCHW": C = 3 (RGB) or 1 (gray, ITU-R
+ *                 601 luma); every picture scaled, keeping its aspect ratio, to cover H x W
+ *                 and centre-cropped (crop: centre-cropped at its own scale, smaller ones
+ *                 skipped); H x W = height x width, or the first picture's size when 0;
+ *                 transparent PNG pixels composited on black
+ *   /y            (N,) int32: the index of the picture's sub-folder of dir in /class_names
+ *   /class_names  (K,) strings: the sub-folders of dir, sorted, then "." when pictures lie
+ *                 directly in dir
+ *   /names        (N,) strings: each picture's path below dir
+ * Pictures are decoded one at a time and written a chunk at a time, so memory does not
+ * grow with the folder. A file that cannot be read or decoded (or has a picture
+ * extension but is no PNG/JPEG) is skipped and reported through on_skip; other files are
+ * ignored and counted. Fails (and writes nothing) when no picture could be read. */
+typedef struct nf_images_options {
+    const char *dir;     /* the folder */
+    const char *output;  /* HDF5 file written */
+    int height, width;   /* output size; 0, 0: the first picture's */
+    int gray;            /* 1: one gray channel; 0: RGB */
+    int crop;            /* 1: centre-crop only (no scaling) */
+    void (*on_skip)(void *ctx, const char *path, const char *why); /* each bad file; may be NULL */
+    void *ctx;
+} nf_images_options;
+
+typedef struct nf_images_result {
+    long long written;   /* pictures in /x */
+    long long skipped;   /* bad files (reported through on_skip) */
+    long long ignored;   /* files that are not pictures */
+    int height, width, channels;
+    int classes;         /* entries of /class_names */
+    char size_from[512]; /* the picture whose size was taken, when the size was not given */
+} nf_images_result;
+
+nf_status nf_convert_images(const nf_images_options *o, nf_images_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools libcmocka-dev
-          libpng-dev libgif-dev zlib1g-dev libplplot-dev plplot-driver-cairo libsegyio-dev
+          libpng-dev libjpeg62-turbo-dev libgif-dev zlib1g-dev libplplot-dev plplot-driver-cairo libsegyio-dev
           dataset-fashion-mnist python3-h5py python3-numpy)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

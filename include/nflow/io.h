@@ -29,11 +29,21 @@ extern "C" {
 /* ---------------------------------------------------------------- HDF5 datasets */
 
 /*
- * A dataset is an HDF5 dataset of shape (N, C, H, W), (N, C, D, H, W) or (N, C) (vector
- * data, read as C x 1 x 1 x 1), element type uint8, uint16, int16, float32 or float64,
- * contiguous or chunked, compressed (gzip, shuffle) or not. A string attribute
- * nflow_layout = "NHWC" (or "NDHWC", "NWC") marks channels-last storage; files without it
- * are channels-first. Batches are always delivered as float NCDHW tensors.
+ * A dataset is an HDF5 dataset of shape (N, C, H, W) or (N, H, W, C), (N, H, W) (one
+ * channel), (N, C, D, H, W) or (N, D, H, W, C), (N, D, H, W) (a one-channel volume, only
+ * when the layout says so) or (N, C) (vector data, read as C x 1 x 1 x 1); element type
+ * uint8, uint16, int16, float16, float32 or float64 (or any other floating-point type HDF5
+ * describes, such as a custom bfloat16, converted to float), contiguous or chunked,
+ * compressed (gzip, shuffle) or not. Batches are always delivered as float NCDHW tensors;
+ * channels-last samples are transposed one by one as batches are made.
+ *
+ * Layout. opt.layout, when not NF_LAYOUT_AUTO, says where the channels are; otherwise the
+ * string attribute nflow_layout does ("NCHW", "NHWC", "NHW", "NDHW", "NCDHW", "NDHWC",
+ * "NC"); otherwise the shape: a last axis of 1, 3 or 4 smaller than every spatial axis
+ * means channels last (a guess nf_dataset_layout() reports), a first axis smaller than
+ * every other means channels first, and a shape that is neither, with a last axis of 1, 3
+ * or 4, is refused as ambiguous; any other shape is channels first. Messages call the
+ * option by its command-line name, --layout (nflow's --layout nchw = NF_LAYOUT_NCHW).
  *
  * Reading. Samples are read by hyperslab into a buffer of at most memory_budget bytes,
  * never the whole dataset, so peak memory does not depend on N. The samples of the range
@@ -54,6 +64,14 @@ extern "C" {
  * An nf_dataset is used from one thread (its prefetch thread is its own business).
  */
 typedef struct nf_dataset nf_dataset;
+
+/* Where a stored array keeps its channels (nf_dataset_options.layout). */
+typedef enum nf_layout {
+    NF_LAYOUT_AUTO = 0, /* the nflow_layout attribute, else a guess from the shape */
+    NF_LAYOUT_NCHW = 1, /* channels first: (N, C, H, W), (N, C, D, H, W); (N, H, W) and (N, C) as they are */
+    NF_LAYOUT_NHWC = 2, /* channels last: (N, H, W, C), (N, D, H, W, C); (N, H, W) and (N, C) as they are */
+    NF_LAYOUT_NDHW = 3  /* (N, D, H, W): a volume of one channel, read as (N, 1, D, H, W) */
+} nf_layout;
 
 typedef enum nf_norm_mode {
     NF_NORM_AUTO = 0,    /* float data: the stored nflow_mean/nflow_std attributes if present, else none */
@@ -80,6 +98,7 @@ typedef struct nf_dataset_options {
     const double *mean;    /* (C) NF_NORM_GIVEN only */
     const double *std;     /* (C) NF_NORM_GIVEN only, each > 0 */
     int prefetch;          /* 1: a thread reads the next batch while the caller works */
+    nf_layout layout;      /* where the channels are stored [AUTO]; overrides nflow_layout */
 } nf_dataset_options;
 
 /* batch 32, shuffle on, seed 1, 64 MiB, dequantise on, NF_NORM_AUTO, prefetch on. */
@@ -98,6 +117,12 @@ nf_shape nf_dataset_shape(const nf_dataset *ds);
 /* Shape of one batch of conditioning data (n = batch; rank-1 labels give c = 1), or all
  * zero when there is none. */
 nf_shape nf_dataset_cond_shape(const nf_dataset *ds);
+/* The stored axes the data was read with: "NCHW", "NHWC", "NHW", "NDHW", "NCDHW", "NDHWC"
+ * or "NC". If note is not NULL, *note is one line to show the user when the layout was
+ * guessed from the shape and is not simply the axes as they stand (channels last, or an
+ * added channel axis), e.g. "f.h5:/x (100, 32, 32, 3) read as NHWC (channels last),
+ * guessed from the shape; ...", and NULL otherwise. Valid until nf_dataset_close. */
+const char *nf_dataset_layout(const nf_dataset *ds, const char **note);
 /* Samples in the range (one epoch). */
 long long nf_dataset_size(const nf_dataset *ds);
 

@@ -27,7 +27,8 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
         return nf_fail(NF_ERR_SHAPE, "glow: input shape (%d, %d, %d, %d) has a non-positive size", c->channels,
                        c->depth, c->height, c->width);
     if (c->depth != 1)
-        return nf_fail(NF_ERR_SHAPE, "glow: 3-D volumes (depth %d) are not supported yet; use depth 1", c->depth);
+        return nf_fail(NF_ERR_SHAPE, "glow: 3-D volumes (%d slices of %dx%d) are not supported yet; only 2-D images train",
+                       c->depth, c->height, c->width);
     if (c->hidden < 1) return nf_fail(NF_ERR_ARG, "glow: hidden width must be >= 1, got %d", c->hidden);
     if (c->coupling == NF_COUPLING_AFFINE && !(c->coupling_min_scale > 0 && c->coupling_min_scale < 1))
         return nf_fail(NF_ERR_ARG, "glow: the coupling scale floor must be in (0, 1), got %g", c->coupling_min_scale);

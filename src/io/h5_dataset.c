@@ -30,6 +30,8 @@ static nf_status check_options(const nf_dataset_options *o) {
                        o->count);
     if (o->normalize < NF_NORM_AUTO || o->normalize > NF_NORM_GIVEN)
         return nf_fail(NF_ERR_ARG, "nf_dataset_open: unknown normalize mode %d", (int)o->normalize);
+    if (o->layout < NF_LAYOUT_AUTO || o->layout > NF_LAYOUT_NDHW)
+        return nf_fail(NF_ERR_ARG, "nf_dataset_open: unknown layout %d", (int)o->layout);
     if (o->normalize == NF_NORM_GIVEN && (!o->mean || !o->std))
         return nf_fail(NF_ERR_ARG, "nf_dataset_open: NF_NORM_GIVEN needs opt.mean and opt.std");
     return NF_OK;
@@ -40,7 +42,7 @@ static nf_status open_cond(nf_dataset *ds, const char *data_file, const char *sp
     const char *path = spec;
     if (!strstr(spec, ":/")) snprintf(file, sizeof file, "%s", data_file); /* a path in the data's file */
     else NF_TRY(nf_h5_split_spec(spec, file, sizeof file, &path));
-    NF_TRY(nf_h5_source_open(&ds->cond, file, path, NF_H5_COND));
+    NF_TRY(nf_h5_source_open(&ds->cond, file, path, NF_H5_COND, NF_LAYOUT_AUTO));
     ds->has_cond = 1;
     if (ds->cond.n != ds->x.n)
         return nf_fail(NF_ERR_FORMAT, "%s has %lld samples but %s has %lld", ds->cond.name, ds->cond.n, ds->x.name,
@@ -102,7 +104,7 @@ static nf_status open_all(nf_dataset *ds, const char *spec, const nf_dataset_opt
     char file[4096];
     const char *path;
     NF_TRY(nf_h5_split_spec(spec, file, sizeof file, &path));
-    NF_TRY(nf_h5_source_open(&ds->x, file, path, NF_H5_DATA));
+    NF_TRY(nf_h5_source_open(&ds->x, file, path, NF_H5_DATA, o->layout));
     if (ds->x.n == 0) return nf_fail(NF_ERR_FORMAT, "%s is empty (0 samples)", ds->x.name);
     if (o->start >= ds->x.n)
         return nf_fail(NF_ERR_ARG, "%s: range start %lld is past its %lld samples", ds->x.name, o->start, ds->x.n);
@@ -164,6 +166,11 @@ void nf_dataset_close(nf_dataset *ds) {
     nf_h5_source_close(&ds->x);
     nf_h5_quiet_end(&q);
     nf_free(ds);
+}
+
+const char *nf_dataset_layout(const nf_dataset *ds, const char **note) {
+    if (note) *note = ds && ds->x.layout_note[0] ? ds->x.layout_note : NULL;
+    return ds ? ds->x.layout.axes : "";
 }
 
 nf_shape nf_dataset_shape(const nf_dataset *ds) {

@@ -12,7 +12,9 @@ static int elem_of(hid_t ftype, nf_h5_role role, int *is_integer) {
     *is_integer = cls == H5T_INTEGER;
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) return -1;
     if (role == NF_H5_COND) return NF_H5_F32;
-    if (cls == H5T_FLOAT) return size == 4 ? NF_H5_F32 : size == 8 ? NF_H5_F64 : -1;
+    /* float16 and other floats HDF5 describes (a bfloat16 written as a custom type) are
+     * converted to float by H5Dread; float32/float64 are read as they are */
+    if (cls == H5T_FLOAT) return size == 8 ? NF_H5_F64 : size <= 4 ? NF_H5_F32 : -1;
     int is_signed = H5Tget_sign(ftype) == H5T_SGN_2;
     if (size == 1 && !is_signed) return NF_H5_U8;
     if (size == 2) return is_signed ? NF_H5_I16 : NF_H5_U16;
@@ -32,28 +34,28 @@ static hid_t native_of(nf_h5_elem e) {
     return H5T_NATIVE_FLOAT;
 }
 
-/* Per-sample shape from the stored dims: channels first unless the layout says last. */
-static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, const char *layout) {
-    const hsize_t *d = s->dims;
+/* Per-sample NCDHW shape from the stored dims and the layout's axis names. */
+static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, nf_layout want) {
     int r = s->rank;
-    int ok_rank = role == NF_H5_DATA ? (r == 2 || r == 4 || r == 5) : (r == 1 || r == 2 || r == 4 || r == 5);
-    if (!ok_rank)
-        return nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected %s", s->name, r,
-                       role == NF_H5_DATA ? "(N, C), (N, C, H, W) or (N, C, D, H, W)"
-                                          : "(N,), (N, C), (N, C, H, W) or (N, C, D, H, W)");
-    const char *first = r == 4 ? "NCHW" : r == 5 ? "NCDHW" : "";
-    const char *last = r == 4 ? "NHWC" : r == 5 ? "NDHWC" : "";
-    if (layout[0] && strcmp(layout, first) != 0 && strcmp(layout, last) != 0)
-        return nf_fail(NF_ERR_FORMAT, "%s: nflow_layout '%s' does not fit rank %d (use '%s' or '%s')", s->name,
-                       layout, r, first[0] ? first : "none", last[0] ? last : "none");
-    s->channels_last = layout[0] && strcmp(layout, last) == 0;
+    if (role == NF_H5_DATA && r < 2)
+        return nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected (N, C), (N, H, W), (N, C, H, W), (N, H, W, C) or "
+                       "(N, C, D, H, W)", s->name, r);
+    char layout[32] = "";
+    if (nf_h5_read_string_attr(s->dset, "nflow_layout", layout, sizeof layout) < 0)
+        return nf_h5_source_failed(s, NF_ERR_FORMAT);
+    NF_TRY(nf_h5_layout_decide(&s->layout, s->name, r, s->dims, layout, role == NF_H5_DATA ? want : NF_LAYOUT_AUTO,
+                               role == NF_H5_DATA));
+    if (s->layout.worth_saying)
+        nf_h5_layout_note(&s->layout, s->name, r, s->dims, s->layout_note, sizeof s->layout_note);
     nf_shape sh = {0, 1, 1, 1, 1};
-    if (r >= 2) sh.c = (int)(s->channels_last ? d[r - 1] : d[1]);
-    if (r >= 4) {
-        int o = s->channels_last ? 1 : 2; /* first spatial axis */
-        sh.h = (int)d[o + r - 4];
-        sh.w = (int)d[o + r - 3];
-        if (r == 5) sh.d = (int)d[o];
+    for (int a = 1; a < r; a++) {
+        int v = (int)s->dims[a];
+        switch (s->layout.axes[a]) {
+        case 'C': sh.c = v; break;
+        case 'D': sh.d = v; break;
+        case 'H': sh.h = v; break;
+        case 'W': sh.w = v; break;
+        }
     }
     s->sample = sh;
     s->sample_elems = nf_shape_sample_count(sh);
@@ -61,7 +63,7 @@ static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, const char *layo
     return NF_OK;
 }
 
-nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role) {
+nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role, nf_layout want) {
     memset(s, 0, sizeof *s);
     s->file = s->dset = H5I_INVALID_HID;
     snprintf(s->name, sizeof s->name, "%s:%s", file, path);
@@ -84,7 +86,8 @@ nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path,
     NF_H5_CHECK(space = H5Dget_space(s->dset), NF_ERR_FORMAT, "%s: no dataspace", s->name);
     s->rank = H5Sget_simple_extent_ndims(space);
     if (s->rank < 1 || s->rank > 5) {
-        st = nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected (N, C, H, W) or (N, C, D, H, W)", s->name, s->rank);
+        st = nf_fail(NF_ERR_FORMAT, "%s has rank %d; expected 2 to 5 axes, e.g. (N, C, H, W) or (N, H, W, C)", s->name,
+                     s->rank);
         goto cleanup;
     }
     H5Sget_simple_extent_dims(space, s->dims, NULL);
@@ -94,17 +97,12 @@ nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path,
     if (elem < 0) {
         st = nf_fail(NF_ERR_FORMAT, "%s: element type (class %d, %zu bytes) is not supported; use %s", s->name,
                      (int)H5Tget_class(ftype), H5Tget_size(ftype),
-                     role == NF_H5_DATA ? "uint8, uint16, int16, float32 or float64" : "integers or floats");
+                     role == NF_H5_DATA ? "uint8, uint16, int16, float16, float32 or float64" : "integers or floats");
         goto cleanup;
     }
     s->elem = (nf_h5_elem)elem;
     s->mtype = native_of(s->elem);
-    char layout[32] = "";
-    if (nf_h5_read_string_attr(s->dset, "nflow_layout", layout, sizeof layout) < 0) {
-        st = nf_h5_source_failed(s, NF_ERR_FORMAT);
-        goto cleanup;
-    }
-    NF_H5_TRY(sample_shape(s, role, layout));
+    NF_H5_TRY(sample_shape(s, role, want));
     s->sample_bytes = s->sample_elems * elem_bytes[s->elem];
     s->bits = s->elem == NF_H5_U8 ? 8 : 16;
     double bits;
@@ -205,7 +203,7 @@ static void convert_strided(nf_h5_elem e, const void *src, size_t first, size_t 
 void nf_h5_source_sample(const nf_h5_source *s, const void *buf, size_t k, nf_real *out) {
     const unsigned char *p = (const unsigned char *)buf + k * s->sample_bytes;
     size_t C = (size_t)s->sample.c, S = s->sample_elems / C;
-    if (!s->channels_last) {
+    if (!s->layout.channels_last) {
         convert_strided(s->elem, p, 0, 1, s->sample_elems, out);
         return;
     }

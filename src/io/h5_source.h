@@ -5,6 +5,7 @@
 #define NF_H5_SOURCE_H
 
 #include "io/h5_attr.h"
+#include "io/h5_layout.h"
 
 /* Element types of the samples as they sit in a read buffer. */
 typedef enum nf_h5_elem {
@@ -16,8 +17,9 @@ typedef enum nf_h5_elem {
 } nf_h5_elem;
 
 typedef enum nf_h5_role {
-    NF_H5_DATA = 0, /* training data: rank 2, 4 or 5; u8, u16, i16, f32, f64 stored as is */
-    NF_H5_COND = 1  /* labels/conditioning: rank 1, 2, 4 or 5; any number, read as float */
+    NF_H5_DATA = 0, /* training data: rank 2 to 5; u8, u16, i16, f32, f64 stored as is, other
+                       floats (float16, bfloat16) converted to f32 by HDF5 */
+    NF_H5_COND = 1  /* labels/conditioning: rank 1 to 5; any number, read as float */
 } nf_h5_role;
 
 typedef struct nf_h5_source {
@@ -26,7 +28,8 @@ typedef struct nf_h5_source {
     nf_h5_elem elem;       /* element type in the buffer */
     int is_integer;        /* the file holds integers (data role: scaled as b-bit levels) */
     int bits;              /* integer data: levels are [0, 2^bits); nflow_bits overrides */
-    int channels_last;     /* nflow_layout = NHWC/NDHWC */
+    nf_h5_layout layout;   /* which stored axis holds the channels */
+    char layout_note[600]; /* the guess, for the user ("" when there is nothing to say) */
     int rank;
     hsize_t dims[5];       /* as stored */
     long long n;           /* samples (dims[0]) */
@@ -37,8 +40,9 @@ typedef struct nf_h5_source {
     char name[320];        /* "file.h5:/path", for messages */
 } nf_h5_source;
 
-/* Opens file:path for reading and inspects it; on failure nothing stays open. */
-nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role);
+/* Opens file:path for reading and inspects it; want: the caller's layout (data role; the
+ * conditioning role reads its attribute or channels first). On failure nothing stays open. */
+nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role, nf_layout want);
 void nf_h5_source_close(nf_h5_source *s);
 /* Re-records the current message as "<name>: <message>" with status st (for failures of
  * helpers that do not know which dataset they were working on). */

@@ -21,6 +21,13 @@ heldout_banana() {
   j=$("$B" eval --model "$1" --data toy:banana --n "$2" --seed "$3" --threads 1 --json) || return 1
   /usr/bin/python3 -c "import json, sys; print(json.loads(sys.argv[1])['objective'])" "$j"
 }
+# Skips the script (exit 0, "SKIPPED: ...") unless /usr/bin/python3 has h5py and numpy.
+need_h5py() {
+  if ! /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+    echo "SKIPPED: /usr/bin/python3 cannot import h5py and numpy (install python3-h5py python3-numpy)"
+    exit 0
+  fi
+}
 # Scripts that count only failures report one passed check when none failed.
 finish() {
   local p=$pass

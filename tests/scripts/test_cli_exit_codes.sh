@@ -51,6 +51,9 @@ z = np.zeros((3, 2), np.float32); z[1, 1] = np.nan
 h5py.File(t + "/zn.h5", "w")["z"] = z
 x = np.random.default_rng(0).normal(size=(200, 2, 1, 1)).astype(np.float32); x[150, 0] = np.inf
 h5py.File(t + "/xn.h5", "w")["x"] = x
+h5py.File(t + "/cube.h5", "w")["x"] = np.zeros((32, 4, 4, 4), np.float32)    # channels first or last?
+h5py.File(t + "/vol.h5", "w")["x"] = np.zeros((32, 4, 8, 8), np.float32)     # (N, D, H, W)
+np.save(t + "/a.npy", np.zeros((4, 3), np.float32))
 EOF
 "$B" encode --model "$TOY" --data toy:banana --n 10 --out "$T/z.h5" >/dev/null || { echo "FAIL: latents"; exit 1; }
 mkdir -p "$T/adir"
@@ -62,6 +65,10 @@ check usage train --data toy:banana --bach 3
 check usage train --data toy:banana --steps 2.5
 check data train --data "$T/missing.h5:/x" --out "$T/r1"
 check data train --data "$T/seis.h5:/nosuch" --out "$T/r1"
+check usage train --data "$T/cube.h5:/x" --layout chw --out "$T/r1"
+check data train --data "$T/cube.h5:/x" "${ARGS[@]}" --steps 1 --out "$T/r1"
+check data train --data "$T/vol.h5:/x" --layout ndhw --levels 1 --depth 1 --hidden 4 --steps 1 --out "$T/r1"
+check data eval --model "$IMG" --data "$T/cube.h5:/x"
 check runtime train --data toy:banana "${ARGS[@]}" --steps 2 --out "$T/afile"
 check numeric train --data "$T/xn.h5:/x" --squeeze none --levels 1 --depth 1 --hidden 4 --steps 20 --batch 100 \
   --val none --threads 1 --no-plots --no-gif --quiet --out "$T/r2"
@@ -117,6 +124,16 @@ check data data fashion-mnist --dir "$T/adir" --out "$T/d.h5"
 check runtime data toy banana --n 10 --out "$T/adir"
 check runtime data seismic --n 4 --size 8,8 --out "$T/adir"
 check success data toy banana --n 10 --out "$T/d.h5"
+mkdir -p "$T/pics" "$T/nopics"
+"$B" plot curves --metrics "$T/toy/metrics.csv" --out "$T/pics/p.png" >/dev/null 2>&1 || fail "a PNG fixture"
+check usage data images --dir "$T/pics" --size 64 --out "$T/d.h5"
+check data data images --dir "$T/nopics" --out "$T/d.h5"
+check runtime data images --dir "$T/pics" --out "$T/adir"
+check success data images --dir "$T/pics" --size 8,8 --out "$T/d.h5"
+check usage data npy --out "$T/d.h5"
+check data data npy --input "$T/afile" --out "$T/d.h5"
+check runtime data npy --input "$T/a.npy" --out "$T/adir"
+check success data npy --input "$T/a.npy" --out "$T/d.h5"
 
 # ---- demo
 check usage demo --image-steps x

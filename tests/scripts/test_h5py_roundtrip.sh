@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# h5py <-> nflow: files written by h5py the way users write them (every element type,
+# h5py <-> nflow: files written by h5py the way users write them (every element type incl. float16,
 # NCHW/NHWC/NCDHW/NDHWC/(N, C), contiguous or chunked+gzip+shuffle, both byte orders)
 # are read by nflow and checked value by value (tests/unit/test_h5_pyfiles.c), and the
 # files nflow's converters write are checked from h5py against datasets/README.md,
@@ -30,7 +30,7 @@ def value(dtype, shape):
     if dtype.startswith('float'): v = v * 0.25 - 100
     return v
 
-for name, dt in [('uint8', 'u1'), ('uint16', 'u2'), ('int16', 'i2'), ('float32', 'f4'), ('float64', 'f8'),
+for name, dt in [('uint8', 'u1'), ('uint16', 'u2'), ('int16', 'i2'), ('float16', 'f2'), ('float32', 'f4'), ('float64', 'f8'),
                  ('be_uint16', '>u2'), ('be_float32', '>f4')]:
     base = name[3:] if name.startswith('be_') else name
     with h5py.File(f'{d}/{name}.h5', 'w') as f:

@@ -1,5 +1,5 @@
 /* Driven by tests/scripts/test_h5py_roundtrip.sh: reads the files h5py wrote there (every
- * element type, channels-first and channels-last layouts of rank 2, 4 and 5, contiguous
+ * element type including float16, channels-first and channels-last layouts of rank 2, 4 and 5, contiguous
  * or chunked with gzip+shuffle, little- and big-endian) and checks every value, then writes
  * converter outputs for the script to check with h5py. Without NFLOW_H5PY_DIR (plain
  * ctest) it skips: the script is the test. */
@@ -14,7 +14,7 @@ static double value_at(const char *type, int n, int c, int d, int h, int w) {
     double v = n * 31 + c * 17 + d * 7 + h * 5 + w * 3;
     if (!strcmp(type, "uint8")) return fmod(v, 256);
     if (!strcmp(type, "int16")) return v - 300;
-    if (!strcmp(type, "float32") || !strcmp(type, "float64")) return v * 0.25 - 100;
+    if (!strncmp(type, "float", 5)) return v * 0.25 - 100; /* exact in float16 too */
     return v;
 }
 
@@ -26,7 +26,7 @@ static double delivered(const char *type, double v) {
     return v;
 }
 
-static const char *types[] = {"uint8", "uint16", "int16", "float32", "float64", "be_uint16", "be_float32"};
+static const char *types[] = {"uint8", "uint16", "int16", "float16", "float32", "float64", "be_uint16", "be_float32"};
 static const char *layouts[] = {"nchw_contig", "nchw_gzip", "nhwc_contig", "nhwc_gzip", "ncdhw_gzip",
                                 "ndhwc_contig", "nc_gzip", "train/x"};
 enum { N = 37 };

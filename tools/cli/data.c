@@ -8,9 +8,11 @@
 
 static const char help[] =
     "NAME\n"
-    "  nflow data - make HDF5 datasets: convert Fashion-MNIST or SEG-Y, generate toy or\n"
-    "               synthetic seismic data\n\n"
+    "  nflow data - make HDF5 datasets: convert folders of pictures, NumPy arrays,\n"
+    "               Fashion-MNIST or SEG-Y, generate toy or synthetic seismic data\n\n"
     "SYNOPSIS\n"
+    "  nflow data images --dir DIR --out FILE.h5 [--size H,W] [--gray] [--fit resize|crop]\n"
+    "  nflow data npy --input X.npy --out FILE.h5 [--labels Y.npy] [--layout L]\n"
     "  nflow data fashion-mnist --out FILE.h5 [--dir DIR] [--pad32]\n"
     "  nflow data toy NAME --out FILE.h5 [--n N] [--seed S]\n"
     "  nflow data segy --input FILE.sgy --out FILE.h5 --patch T,X[,Y] [--stride T,X[,Y]]\n"
@@ -18,6 +20,17 @@ static const char help[] =
     "  nflow data seismic --out FILE.h5 --n N [--size T,X[,Y]] [--cube] [--seed S]\n"
     "                     [--noise R] [--f0 HZ] [--fault-prob P]\n\n"
     "DESCRIPTION\n"
+    "  images         every PNG and JPEG under DIR (recursively, by content, hidden names\n"
+    "                 skipped) -> /x (N, C, H, W) uint8 (RGB, or --gray), /y int32 = the\n"
+    "                 index of the picture's sub-folder of DIR in /class_names (\".\" for\n"
+    "                 pictures directly in DIR), /names = paths below DIR. Pictures are\n"
+    "                 scaled to cover H x W and centre-cropped (--fit crop: cropped only);\n"
+    "                 one at a time, so the folder may be larger than memory. Bad files\n"
+    "                 are listed on stderr and skipped, with a count at the end\n"
+    "  npy            a NumPy .npy array (C order, either byte order; bool, u1..u8, i1..i8,\n"
+    "                 f2, f4, f8; 1 to 5 axes) -> /x with its shape and element type, and\n"
+    "                 --labels -> /y; copied in pieces, no Python needed. Training data\n"
+    "                 must be u1, u2, i2, f2, f4 or f8 (labels: any)\n"
     "  fashion-mnist  the IDX files of Debian's dataset-fashion-mnist (in DIR, default\n"
     "                 " NF_FASHION_MNIST_DIR ") -> /train/x (60000, 1, 28, 28) uint8,\n"
     "                 /train/y, /test/x (10000, 1, 28, 28), /test/y; --pad32 pads to 32x32\n"
@@ -31,28 +44,37 @@ static const char help[] =
     "  'nflow train --data FILE.h5:/x' (Fashion-MNIST: FILE.h5:/train/x).\n\n"
     "OPTIONS\n"
     "  --out FILE       the HDF5 file written (required)\n"
-    "  --dir DIR        fashion-mnist: where the IDX files are\n"
+    "  --dir DIR        images: the folder of pictures; fashion-mnist: where the IDX files are\n"
     "  --pad32          fashion-mnist: pad the images to 32x32\n"
     "  --n N            toy: samples [60000]; seismic: samples (required)\n"
     "  --seed S         random seed [1]\n"
-    "  --input FILE     segy: the SEG-Y file\n"
+    "  --input FILE     npy: the .npy file; segy: the SEG-Y file\n"
+    "  --labels FILE    npy: a .npy of labels (same length) written as /y\n"
+    "  --layout L       npy: record nchw|nhwc|ndhw as the nflow_layout attribute [auto:\n"
+    "                   none; nflow guesses when it reads]\n"
     "  --patch LIST     segy: patch size (time,trace) or (time,inline,crossline)\n"
     "  --stride LIST    segy: step between patches [the patch size]\n"
     "  --cube           segy/seismic: 3-D cubes instead of 2-D sections\n"
     "  --il-byte B      segy: trace header byte of the inline number [189]\n"
     "  --xl-byte B      segy: trace header byte of the crossline number [193]\n"
-    "  --size LIST      seismic: time samples, traces[, lines] [64,64 or 64,64,64]\n"
+    "  --size LIST      images: H,W [the first picture's size]; seismic: time samples,\n"
+    "                   traces[, lines] [64,64 or 64,64,64]\n"
+    "  --gray           images: one gray channel (ITU-R 601 luma) instead of RGB\n"
+    "  --fit MODE       images: resize (scale to cover, centre crop) or crop (centre crop\n"
+    "                   at the picture's own scale; smaller pictures are skipped) [resize]\n"
     "  --noise R        seismic: noise std relative to the rms [0]\n"
     "  --f0 HZ          seismic: Ricker peak frequency [25]\n"
     "  --fault-prob P   seismic: chance of a fault per sample [0.5]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
+    "  nflow data images --dir photos/ --size 64,64 --out photos.h5\n"
+    "  nflow data npy --input cifar_x.npy --labels cifar_y.npy --out cifar.h5\n"
     "  nflow data fashion-mnist --out fmnist.h5\n"
     "  nflow data toy moons --n 20000 --out moons.h5\n"
     "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n";
 
 typedef struct data_opts {
-    const char *out, *dir, *input, *patch, *stride, *size;
-    int pad32, cube, il_byte, xl_byte;
+    const char *out, *dir, *input, *patch, *stride, *size, *labels;
+    int pad32, cube, il_byte, xl_byte, layout, gray, fit;
     long n, seed;
     double noise, f0, fault_prob;
 } data_opts;
@@ -81,6 +103,35 @@ static int segy(const data_opts *o) {
         return cli_error(CLI_USAGE, "data", "--stride: expected %d positive steps, got '%s'", want, o->stride);
     if (!nf_have_segyio()) return cli_error(CLI_RUNTIME, "data", "this nflow was built without libsegyio");
     return done(o->input, nf_convert_segy(&s), o);
+}
+
+static void skipped(void *ctx, const char *path, const char *why) {
+    fprintf(stderr, "nflow data: skipped %s: %s\n", path, why);
+}
+
+static int images(const data_opts *o) {
+    if (!o->dir) return cli_error(CLI_USAGE, "data", "images needs --dir DIR");
+    nf_images_options io = {.dir = o->dir, .output = o->out, .gray = o->gray, .crop = o->fit == 1, .on_skip = skipped};
+    if (o->size) {
+        int sz[3];
+        if (int_list(o->size, sz) != 2) return cli_error(CLI_USAGE, "data", "--size: expected H,W, got '%s'", o->size);
+        io.height = sz[0], io.width = sz[1];
+    }
+    nf_images_result r;
+    nf_status s = nf_convert_images(&io, &r);
+    if (s != NF_OK) return cli_nf_error(s == NF_ERR_ARG ? NF_ERR_FORMAT : s, "data", o->dir);
+    printf("wrote %s: %lld pictures of %dx%dx%d (C x H x W%s%s), %d classes\n", o->out, r.written, r.channels,
+           r.height, r.width, r.size_from[0] ? "; the size of " : "", r.size_from, r.classes);
+    if (r.skipped || r.ignored)
+        fprintf(stderr, "nflow data: skipped %lld bad picture file%s (listed above), ignored %lld other file%s\n",
+                r.skipped, r.skipped == 1 ? "" : "s", r.ignored, r.ignored == 1 ? "" : "s");
+    return CLI_OK;
+}
+
+static int npy(const data_opts *o) {
+    if (!o->input) return cli_error(CLI_USAGE, "data", "npy needs --input FILE.npy");
+    nf_npy_options n = {.input = o->input, .labels = o->labels, .output = o->out, .layout = (nf_layout)o->layout};
+    return done(o->input, nf_convert_npy(&n), o);
 }
 
 static int seismic(const data_opts *o) {
@@ -114,6 +165,10 @@ int cmd_data(int argc, char **argv) {
         {"n", OPT_LONG, &o.n, 1, 1e12},
         {"seed", OPT_LONG, &o.seed, 0, 1e15},
         {"input", OPT_STR, &o.input},
+        {"labels", OPT_STR, &o.labels},
+        {"gray", OPT_FLAG, &o.gray},
+        {"fit", OPT_CHOICE, &o.fit, 0, 0, "resize|crop"},
+        {"layout", OPT_CHOICE, &o.layout, 0, 0, CLI_LAYOUT_CHOICES},
         {"patch", OPT_STR, &o.patch},
         {"stride", OPT_STR, &o.stride},
         {"cube", OPT_FLAG, &o.cube},
@@ -132,8 +187,9 @@ int cmd_data(int argc, char **argv) {
     const char *what = npos > 0 ? pos[0] : "";
     int toy = strcmp(what, "toy") == 0;
     if (npos != (toy ? 2 : 1) ||
-        (!toy && strcmp(what, "fashion-mnist") && strcmp(what, "segy") && strcmp(what, "seismic")))
-        return cli_error(CLI_USAGE, "data", "expected fashion-mnist, toy NAME, segy or seismic (see --help)");
+        (!toy && strcmp(what, "fashion-mnist") && strcmp(what, "segy") && strcmp(what, "seismic") &&
+         strcmp(what, "npy") && strcmp(what, "images")))
+        return cli_error(CLI_USAGE, "data", "expected images, npy, fashion-mnist, toy NAME, segy or seismic (see --help)");
     if (!o.out) return cli_error(CLI_USAGE, "data", "--out FILE.h5 is required");
     if (strcmp(what, "fashion-mnist") == 0) return done(o.dir ? o.dir : NF_FASHION_MNIST_DIR,
                                                         nf_convert_fashion_mnist(o.dir, o.out, o.pad32), &o);
@@ -143,6 +199,8 @@ int cmd_data(int argc, char **argv) {
         return done(pos[1], s, &o);
     }
     if (strcmp(what, "segy") == 0) return segy(&o);
+    if (strcmp(what, "npy") == 0) return npy(&o);
+    if (strcmp(what, "images") == 0) return images(&o);
     if (o.n < 1) return cli_error(CLI_USAGE, "data", "seismic needs --n N");
     return seismic(&o);
 }

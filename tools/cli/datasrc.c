@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,12 @@ int data_open(cli_data *d, const char *cmd, const char *spec, const cli_data_opt
     opt.normalize = o->normalize;
     opt.mean = o->mean;
     opt.std = o->std;
+    opt.layout = o->layout;
     nf_status s = nf_dataset_open(&d->ds, spec, &opt);
     if (s != NF_OK) return cli_nf_error(s == NF_ERR_ARG ? NF_ERR_FORMAT : s, cmd, spec);
+    const char *note = NULL;
+    nf_dataset_layout(d->ds, &note);
+    if (note && !o->quiet_layout) fprintf(stderr, "nflow %s: note: %s\n", cmd, note);
     d->shape = nf_dataset_shape(d->ds);
     d->size = nf_dataset_size(d->ds);
     d->nll_offset = nf_dataset_nll_offset(d->ds);

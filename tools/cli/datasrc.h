@@ -7,6 +7,13 @@
 
 #define CLI_TOY_NAMES "banana|moons|swirl|parabola|gaussian"
 
+/* --layout: the values in nf_layout's order, and the lines of every --help that has it. */
+#define CLI_LAYOUT_CHOICES "auto|nchw|nhwc|ndhw"
+#define CLI_LAYOUT_HELP                                                                    \
+    "  --layout L     where HDF5 data keeps its channels: auto|nchw|nhwc|ndhw [auto: the\n" \
+    "                 nflow_layout attribute, else guessed from the shape, said in one\n"    \
+    "                 line; ambiguous shapes are refused]; ndhw = (N, D, H, W) volumes\n"
+
 typedef struct cli_data {
     int toy;            /* 1: toy:NAME */
     char name[32];      /* toy density */
@@ -31,10 +38,13 @@ typedef struct cli_data_options {
     int dequantize;        /* HDF5 integer data: uniform noise (1) or bin centres (0) */
     nf_norm_mode normalize;
     const double *mean, *std; /* NF_NORM_GIVEN */
+    nf_layout layout;      /* HDF5: where the channels are (NF_LAYOUT_AUTO: attribute or guess) */
+    int quiet_layout;      /* 1: do not repeat the note on a guessed layout (reopening a file) */
 } cli_data_options;
 
 /* Opens spec. Returns 0, or prints "nflow <cmd>: ..." and returns an exit code
- * (CLI_USAGE for a malformed spec or an unknown toy, CLI_DATA for file problems). */
+ * (CLI_USAGE for a malformed spec or an unknown toy, CLI_DATA for file problems). A layout
+ * guessed from the shape is announced in one line on stderr ("nflow <cmd>: note: ..."). */
 int data_open(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o);
 void data_close(cli_data *d);
 

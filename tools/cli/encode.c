@@ -13,7 +13,7 @@ static const char encode_help[] =
     "  nflow encode - map data to latents, z = f(x)\n\n"
     "SYNOPSIS\n"
     "  nflow encode --model FILE --data SPEC [--out FILE.h5[:/PATH]] [--limit N]\n"
-    "               [--batch B] [--threads N]\n\n"
+    "               [--layout L] [--batch B] [--threads N]\n\n"
     "DESCRIPTION\n"
     "  Writes z (N, D) float32, D = C*D*H*W, in the order of the data, and beside it\n"
     "  logdet (N) float64, the log-determinant of the Jacobian per sample. Integer data is\n"
@@ -25,7 +25,7 @@ static const char encode_help[] =
     "  --out SPEC     output FILE.h5 or FILE.h5:/PATH [latents.h5:/z]; logdet goes next to\n"
     "                 it as PATH_logdet ('/z_logdet' by default)\n"
     "  --limit N      only the first N samples [all]\n"
-    "  --n N          toy data: samples drawn [10000]\n"
+    "  --n N          toy data: samples drawn [10000]\n" CLI_LAYOUT_HELP
     "  --batch B      samples per pass [256]\n"
     "  --threads N    OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLE\n"
@@ -36,7 +36,7 @@ static const char decode_help[] =
     "  nflow decode - map latents to data, x = f^-1(z)\n\n"
     "SYNOPSIS\n"
     "  nflow decode --model FILE --latents FILE.h5:/PATH [--out FILE.h5[:/PATH]]\n"
-    "               [--data SPEC] [--limit N] [--batch B] [--threads N]\n\n"
+    "               [--data SPEC [--layout L]] [--limit N] [--batch B] [--threads N]\n\n"
     "DESCRIPTION\n"
     "  Reads latents (N, D) (as written by nflow encode, or any float dataset with D =\n"
     "  C*D*H*W values per sample) and writes x (N, C, H, W) float32 (N, C, D, H, W for\n"
@@ -47,6 +47,7 @@ static const char decode_help[] =
     "  --latents SPEC    FILE.h5:/PATH of the latents (required)\n"
     "  --out SPEC        output FILE.h5 or FILE.h5:/PATH [decoded.h5:/x]\n"
     "  --data SPEC       map back to this dataset's units\n"
+    "  --layout L        of --data: auto|nchw|nhwc|ndhw [auto] (see nflow encode --help)\n"
     "  --limit N         only the first N latents [all]\n"
     "  --batch B         samples per pass [256]\n"
     "  --threads N       OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
@@ -123,7 +124,7 @@ static int run(int argc, char **argv, int encode) {
     const char *cmd = encode ? "encode" : "decode";
     const char *model = NULL, *spec = NULL, *out = encode ? "latents.h5" : "decoded.h5", *units_spec = NULL;
     long limit = 0, n = 10000;
-    int batch = 256, threads = 0;
+    int batch = 256, threads = 0, layout = NF_LAYOUT_AUTO;
     cli_opt opts[] = {
         {"model", OPT_STR, &model},
         {encode ? "data" : "latents", OPT_STR, &spec},
@@ -132,6 +133,7 @@ static int run(int argc, char **argv, int encode) {
         {"limit", OPT_LONG, &limit, 1, 1e15},
         {"batch", OPT_INT, &batch, 1, 1 << 20},
         {"threads", OPT_INT, &threads, 1, 1024},
+        {"layout", OPT_CHOICE, &layout, 0, 0, CLI_LAYOUT_CHOICES},
         OPT_END,
     };
     int rc = cli_parse(cmd, argc, argv, opts, encode ? encode_help : decode_help, NULL, 0, NULL);
@@ -146,7 +148,9 @@ static int run(int argc, char **argv, int encode) {
     memset(&in, 0, sizeof in);
     memset(&units, 0, sizeof units);
     /* file order, no noise; latents are used as stored */
-    cli_data_options o = {batch, 12345, n, 0, 0, 0, 0, encode ? NF_NORM_AUTO : NF_NORM_NONE, NULL, NULL};
+    cli_data_options o = {.batch = batch, .seed = 12345, .toy_size = n,
+                          .normalize = encode ? NF_NORM_AUTO : NF_NORM_NONE,
+                          .layout = encode ? (nf_layout)layout : NF_LAYOUT_NCHW};
     rc = data_open(&in, cmd, spec, &o);
     nf_shape want = f->in;
     if (rc == CLI_OK && encode) rc = cli_check_shape(cmd, f, in.shape, spec);
@@ -156,6 +160,7 @@ static int run(int argc, char **argv, int encode) {
                        in.shape.c * in.shape.d * in.shape.h * in.shape.w, nf_shape_sample_count(want));
     if (rc == CLI_OK && units_spec) {
         o.normalize = NF_NORM_AUTO;
+        o.layout = (nf_layout)layout;
         rc = data_open(&units, cmd, units_spec, &o);
         if (rc == CLI_OK && units.toy) data_close(&units); /* toy data has no units to map to */
         if (rc == CLI_OK && units.ds) rc = cli_check_shape(cmd, f, units.shape, units_spec);

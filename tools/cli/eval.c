@@ -10,7 +10,7 @@ static const char help[] =
     "  nflow eval - negative log-likelihood and bits/dim of a model on a dataset\n\n"
     "SYNOPSIS\n"
     "  nflow eval --model FILE --data SPEC [--limit N] [--n N] [--batch B] [--seed S]\n"
-    "             [--json] [--threads N]\n\n"
+    "             [--layout L] [--json] [--threads N]\n\n"
     "DESCRIPTION\n"
     "  Evaluates the model on the samples of SPEC in file order, batch by batch, and\n"
     "  prints the mean objective 0.5|z|^2 - logdet per sample (nats, without the Gaussian\n"
@@ -24,7 +24,7 @@ static const char help[] =
     "  --limit N      evaluate only the first N samples [all]\n"
     "  --n N          toy data: samples drawn [10000]\n"
     "  --batch B      samples per forward pass [256]\n"
-    "  --seed S       toy data: the seed of the fresh samples [12345]\n"
+    "  --seed S       toy data: the seed of the fresh samples [12345]\n" CLI_LAYOUT_HELP
     "  --json         print one JSON object instead of the table\n"
     "  --threads N    OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
@@ -34,7 +34,7 @@ static const char help[] =
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *spec = NULL;
     long limit = 0, n = 10000, seed = 12345;
-    int batch = 256, json = 0, threads = 0;
+    int batch = 256, json = 0, threads = 0, layout = NF_LAYOUT_AUTO;
     cli_opt opts[] = {
         {"model", OPT_STR, &model},
         {"data", OPT_STR, &spec},
@@ -43,6 +43,7 @@ int cmd_eval(int argc, char **argv) {
         {"batch", OPT_INT, &batch, 1, 1 << 20},
         {"seed", OPT_LONG, &seed, 0, 1e15},
         {"json", OPT_FLAG, &json},
+        {"layout", OPT_CHOICE, &layout, 0, 0, CLI_LAYOUT_CHOICES},
         {"threads", OPT_INT, &threads, 1, 1024},
         OPT_END,
     };
@@ -53,7 +54,8 @@ int cmd_eval(int argc, char **argv) {
     nf_flow *f = NULL;
     if ((rc = cli_load_model("eval", model, &f)) != CLI_OK) return rc;
     cli_data d;
-    cli_data_options o = {batch, (uint64_t)seed, n, 0, 0, 0, 1, NF_NORM_AUTO, NULL, NULL};
+    cli_data_options o = {.batch = batch, .seed = (uint64_t)seed, .toy_size = n, .dequantize = 1,
+                          .normalize = NF_NORM_AUTO, .layout = (nf_layout)layout};
     rc = data_open(&d, "eval", spec, &o);
     if (rc == CLI_OK) rc = cli_check_shape("eval", f, d.shape, spec);
     nf_loss_stats st;

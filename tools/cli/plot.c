@@ -34,6 +34,7 @@ static const char help[] =
     "  --title TEXT       title of the curves [the file name]\n"
     "  --model FILE       model or checkpoint file\n"
     "  --data SPEC        FILE.h5:/DATASET or toy:NAME\n"
+    "  --layout L         of --data: auto|nchw|nhwc|ndhw [auto] (see nflow train --help)\n"
     "  --out FILE         the PNG written (required)\n"
     "  --n N              points or images [scatter 400, trajectories 150, warp 4000, grid 64]\n"
     "  --temperature T    grid: latent scale [0.7]\n"
@@ -47,6 +48,7 @@ typedef struct plot_opts {
     const char *metrics, *model, *data, *out, *title;
     long dims, n, seed;
     double best, temperature;
+    int layout;
 } plot_opts;
 
 static int curves(const plot_opts *o) {
@@ -59,7 +61,8 @@ static int data_points(const plot_opts *o, nf_flow *f, nf_tensor *pts, int max) 
     memset(pts, 0, sizeof *pts);
     if (!o->data) return CLI_OK;
     cli_data d;
-    cli_data_options dopt = {max, (uint64_t)o->seed, 10000, 0, 0, 0, 1, NF_NORM_AUTO, NULL, NULL};
+    cli_data_options dopt = {.batch = max, .seed = (uint64_t)o->seed, .toy_size = 10000, .dequantize = 1,
+                             .normalize = NF_NORM_AUTO, .layout = (nf_layout)o->layout};
     int rc = data_open(&d, "plot", o->data, &dopt);
     if (rc == CLI_OK && f) rc = cli_check_shape("plot", f, d.shape, o->data);
     nf_rng noise;
@@ -97,11 +100,12 @@ static int grid(const plot_opts *o, nf_flow *f) {
 }
 
 int cmd_plot(int argc, char **argv) {
-    plot_opts o = {NULL, NULL, NULL, NULL, NULL, 2, 0, 1, NAN, 0.7};
+    plot_opts o = {.dims = 2, .seed = 1, .best = NAN, .temperature = 0.7};
     cli_opt opts[] = {
         {"metrics", OPT_STR, &o.metrics},
         {"model", OPT_STR, &o.model},
         {"data", OPT_STR, &o.data},
+        {"layout", OPT_CHOICE, &o.layout, 0, 0, CLI_LAYOUT_CHOICES},
         {"out", OPT_STR, &o.out},
         {"title", OPT_STR, &o.title},
         {"dims", OPT_LONG, &o.dims, 1, 1e9},

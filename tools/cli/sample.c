@@ -13,7 +13,8 @@ static const char help[] =
     "  nflow sample - draw samples from a trained flow\n\n"
     "SYNOPSIS\n"
     "  nflow sample --model FILE [--n N] [--temperature T] [--out FILE.h5[:/PATH]]\n"
-    "               [--png FILE.png] [--data SPEC] [--seed S] [--batch B] [--threads N]\n\n"
+    "               [--png FILE.png] [--data SPEC [--layout L]] [--seed S] [--batch B]\n"
+    "               [--threads N]\n\n"
     "DESCRIPTION\n"
     "  Draws eps ~ N(0, I) and returns x = f^-1(T eps). The samples go to an HDF5 dataset of\n"
     "  shape (N, C, H, W) (or (N, C, D, H, W)) float32, written batch by batch, so N can be\n"
@@ -30,6 +31,7 @@ static const char help[] =
     "                     'none' writes no HDF5 file\n"
     "  --png FILE         picture of the samples [none]\n"
     "  --data SPEC        FILE.h5:/DATASET or toy:NAME: units and background points\n"
+    "  --layout L         of --data: auto|nchw|nhwc|ndhw [auto] (see nflow train --help)\n"
     "  --seed S           random seed [1]\n"
     "  --batch B          samples per inverse pass [256]\n"
     "  --threads N        OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
@@ -43,7 +45,7 @@ typedef struct sample_opts {
     long n;
     double temperature;
     long seed;
-    int batch, threads;
+    int batch, threads, layout;
 } sample_opts;
 
 /* The picture: scatter for 2-D models, grid for images. */
@@ -130,7 +132,7 @@ static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
 }
 
 int cmd_sample(int argc, char **argv) {
-    sample_opts o = {NULL, "samples.h5", NULL, NULL, 1000, 1.0, 1, 256, 0};
+    sample_opts o = {.out = "samples.h5", .n = 1000, .temperature = 1.0, .seed = 1, .batch = 256};
     cli_opt opts[] = {
         {"model", OPT_STR, &o.model},
         {"n", OPT_LONG, &o.n, 1, 1e12},
@@ -138,6 +140,7 @@ int cmd_sample(int argc, char **argv) {
         {"out", OPT_STR, &o.out},
         {"png", OPT_STR, &o.png},
         {"data", OPT_STR, &o.data},
+        {"layout", OPT_CHOICE, &o.layout, 0, 0, CLI_LAYOUT_CHOICES},
         {"seed", OPT_LONG, &o.seed, 0, 1e15},
         {"batch", OPT_INT, &o.batch, 1, 1 << 20},
         {"threads", OPT_INT, &o.threads, 1, 1024},
@@ -153,7 +156,8 @@ int cmd_sample(int argc, char **argv) {
     memset(&d, 0, sizeof d);
     int have_data = 0;
     if (o.data) {
-        cli_data_options dopt = {400, 1, 400, 0, 0, 0, 0, NF_NORM_AUTO, NULL, NULL};
+        cli_data_options dopt = {.batch = 400, .seed = 1, .toy_size = 400, .normalize = NF_NORM_AUTO,
+                                 .layout = (nf_layout)o.layout};
         rc = data_open(&d, "sample", o.data, &dopt);
         if (rc == CLI_OK) rc = cli_check_shape("sample", f, d.shape, o.data);
         have_data = rc == CLI_OK;

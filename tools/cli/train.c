@@ -34,8 +34,9 @@ static const char help[] =
     "  (metrics column rebuild_error); a step off by more than --rebuild-tol is recomputed\n"
     "  exactly from stored layer inputs, for that step only (column recomputed).\n\n"
     "DATA\n"
-    "  --data SPEC           FILE.h5:/DATASET (N,C,H,W), (N,C,D,H,W) or (N,C), uint8/uint16/\n"
-    "                        int16/float32/float64; integers are dequantised, floats\n"
+    "  --data SPEC           FILE.h5:/DATASET (N,C,H,W), (N,H,W,C), (N,H,W), (N,C,D,H,W) or\n"
+    "                        (N,C), uint8/uint16/int16/float16/float32/float64; integers are\n"
+    "                        dequantised, floats\n"
     "                        normalised per channel (see --normalize); or toy:NAME with\n"
     "                        NAME one of " CLI_TOY_NAMES "\n"
     "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
@@ -45,7 +46,12 @@ static const char help[] =
     "  --train-size N        toy: samples in the training set [60000]\n"
     "  --normalize MODE      float data: auto|none|stored|compute [auto: stored attributes\n"
     "                        if present]\n"
-    "  --batch N             samples per step [64]\n\n"
+    "  --batch N             samples per step [64]\n"
+    "  --layout L            where HDF5 data keeps its channels: auto|nchw|nhwc|ndhw [auto:\n"
+    "                        the nflow_layout attribute, else guessed from the shape (a last\n"
+    "                        axis of 1, 3 or 4 below larger spatial axes is channels last),\n"
+    "                        said in one line; ambiguous shapes are refused]; (N, H, W) is\n"
+    "                        one channel; ndhw reads (N, D, H, W) as a one-channel volume\n\n"
     "MODEL\n"
     "  --flow TYPE           glow or sequential [glow]\n"
     "  --spec SPEC           sequential: the layers, e.g. 'realnvp(hidden=24x3,act=leakyrelu)*9',\n"
@@ -116,7 +122,7 @@ enum { NOPTS = 48 }; /* room for the flag table (checked at compile time) */
 
 typedef struct train_flags {
     cli_train_config c;
-    int flow, coupling, squeeze, conv1x1, schedule, normalize, quiet, no_plots, no_gif;
+    int flow, coupling, squeeze, conv1x1, schedule, normalize, layout, quiet, no_plots, no_gif;
     const char *nan_list;
 } train_flags;
 
@@ -131,6 +137,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"train-size", OPT_LONG, &c->train_size, 1, 1 << 30},
         {"normalize", OPT_CHOICE, &f->normalize, 0, 0, "auto|none|stored|compute"},
         {"batch", OPT_INT, &c->batch, 1, 1 << 20},
+        {"layout", OPT_CHOICE, &f->layout, 0, 0, CLI_LAYOUT_CHOICES},
         {"flow", OPT_CHOICE, &f->flow, 0, 0, "glow|sequential"},
         {"spec", OPT_STR, &c->spec},
         {"levels", OPT_INT, &c->glow.levels, 1, 16},
@@ -298,6 +305,7 @@ int cmd_train(int argc, char **argv) {
         c->sched.kind = (nf_schedule_kind)f.schedule;
         c->normalize = f.normalize == 0 ? NF_NORM_AUTO : f.normalize == 1 ? NF_NORM_NONE
                        : f.normalize == 2 ? NF_NORM_STORED : NF_NORM_COMPUTE;
+        c->layout = f.layout; /* CLI_LAYOUT_CHOICES are in nf_layout's order */
         c->glow.coupling = f.coupling ? NF_COUPLING_ADDITIVE : NF_COUPLING_AFFINE;
         c->glow.multiscale = f.squeeze != 2;
         c->glow.squeeze = f.squeeze == 1 ? NF_SQUEEZE_HAAR : NF_SQUEEZE_SPACE;

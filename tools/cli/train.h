@@ -21,6 +21,7 @@ typedef struct cli_train_config {
     long long val_size;    /* validation samples used (toy: drawn fresh) */
     int batch;
     int normalize;         /* nf_norm_mode for float HDF5 data */
+    int layout;            /* nf_layout of HDF5 data */
     /* optimisation */
     nf_schedule sched;
     double clip;           /* max gradient 2-norm, 0: none */

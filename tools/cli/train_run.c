@@ -35,6 +35,7 @@ static int open_val(train_run_state *r, const cli_data_options *o, long long sta
     cli_data_options v = *o;
     v.shuffle = 0;
     const char *spec = c->val ? c->val : c->data;
+    v.quiet_layout = !strcmp(spec, c->data);
     if (data_spec_is_toy(spec)) {
         v.toy_size = c->val_size;
         v.seed = c->seed ^ 0xA5A5A5A5A5A5A5A5ull; /* samples the training set never saw */
@@ -64,8 +65,10 @@ static int open_val(train_run_state *r, const cli_data_options *o, long long sta
 
 static int open_data(train_run_state *r) {
     const cli_train_config *c = r->c;
-    cli_data_options o = {c->batch, c->seed, c->train_size, 0, 0, 1, 1, (nf_norm_mode)c->normalize, NULL, NULL};
+    cli_data_options o = {.batch = c->batch, .seed = c->seed, .toy_size = c->train_size, .shuffle = 1,
+                          .dequantize = 1, .normalize = (nf_norm_mode)c->normalize, .layout = (nf_layout)c->layout};
     int rc = data_open(&r->train, "train", c->data, &o);
+    o.quiet_layout = 1; /* the split and the validation range of the same file: said once */
     long long n = r->train.size, k = 0;
     if (rc == CLI_OK && !r->train.toy && !c->val) {
         /* Hold out the end of the file: reopen the training range without it. */
@@ -107,7 +110,10 @@ static int build_model(train_run_state *r) {
         nf_glow_config g = c->glow;
         g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
         g.seed = c->seed;
-        if ((st = nf_glow_config_check(&g)) != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
+        /* volumes are the data's doing (exit 3); other refusals come from the flags */
+        if ((st = nf_glow_config_check(&g)) != NF_OK && s.d > 1)
+            return cli_error(CLI_DATA, "train", "%s: %s", c->data, nf_last_error());
+        if (st != NF_OK) return cli_error(CLI_USAGE, "train", "%s", nf_last_error());
         if ((st = nf_glow_create(&r->f, &g)) != NF_OK) return cli_nf_error(st, "train", "building the flow");
     }
     nf_rng_seed(&r->rng, c->seed ^ 0x5EED);

@@ -309,6 +309,7 @@ struct nf_flow {
                               (nlayers) relative error of each layer's rebuilt input, the
                               errors of the layers above included */
     struct nf_flow_scratch *scratch; /* whole-flow passes' z/dz/x/logdet, kept between calls */
+    struct nf_data_identity *data;  /* the training data (nf_flow_set_data_identity); NULL: unknown */
 };
 
 /* Checked calls through the flow's ops. */

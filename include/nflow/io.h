@@ -155,6 +155,34 @@ double nf_dataset_nll_offset(const nf_dataset *ds);
  * whose bin holds x; x * std_c + mean_c for floats. */
 nf_status nf_dataset_denormalize(const nf_dataset *ds, nf_tensor *x);
 
+/* What identifies a dataset's contents: recorded with a model or checkpoint
+ * (nf_flow_set_data_identity) so that a resumed training can tell that its data changed.
+ * The checksum covers NF_DATA_ID_SAMPLES samples evenly spaced over the whole stored
+ * dataset (the first and last included; all of them when there are fewer), so a change
+ * of shape, element type or of any sampled sample is seen; a change confined to samples
+ * between them is not. */
+#define NF_DATA_ID_SAMPLES 64
+typedef struct nf_data_identity {
+    char source[512];   /* "file.h5:/path" as opened (or a front end's name: "toy:banana") */
+    int rank;           /* of the stored dataset, 1..5 */
+    long long dims[5];  /* (rank) stored shape, dims[0] = N */
+    char dtype[16];     /* stored element type: "uint8", "uint16", "int16", "float32", "float64" */
+    long long samples;  /* samples checksummed */
+    uint32_t crc32;     /* CRC-32 (zlib's) of their stored values, little-endian, in index order */
+} nf_data_identity;
+
+/* Fills id for the whole stored dataset behind ds (not only its range), reading the
+ * sampled samples by hyperslab one at a time; does not move the stream. */
+nf_status nf_dataset_identity(nf_dataset *ds, nf_data_identity *id);
+/* The same for samples held in memory (generated data), x (n, c, d, h, w) float: shape
+ * (n, c) when d = h = w = 1, (n, c, h, w) when d = 1, dtype "float32". */
+nf_status nf_data_identity_of_tensor(nf_data_identity *id, const char *source, const nf_tensor *x);
+/* Compares the contents recorded in two identities (shape, element type, sampled
+ * samples and checksum; not the source name, so a moved file is the same data).
+ * 0 if equal; otherwise 1 and a one-line description of the first difference in why
+ * (size bytes, may be NULL). */
+int nf_data_identity_differs(const nf_data_identity *was, const nf_data_identity *now, char *why, size_t size);
+
 /* ---------------------------------------------------------------- toy 2-D densities */
 /* Each writes n samples as (n, 2) = (n, 2, 1, 1, 1). nf_sample_banana is in nflow.h. */
 

@@ -42,6 +42,12 @@ nf_status nf_model_save(const nf_flow *f, const char *path);
  * layer expects. *out is NULL on failure. Free with nf_flow_destroy. */
 nf_status nf_model_load(nf_flow **out, const char *path);
 
+/* The data the flow was trained on (nf_dataset_identity), kept with the flow: written
+ * by nf_model_save and nf_checkpoint_save (group "training_data") when set, read back by
+ * nf_model_load and nf_checkpoint_load (NULL when the file has none). id NULL clears it. */
+nf_status nf_flow_set_data_identity(nf_flow *f, const nf_data_identity *id);
+const nf_data_identity *nf_flow_data_identity(const nf_flow *f);
+
 /* ---------------------------------------------------------------- checkpoints */
 
 #define NF_DATA_POS_MAX 8

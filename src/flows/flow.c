@@ -146,4 +146,23 @@ void nf_flow_base_free(nf_flow *f) {
     nf_free(f->layer_rebuild);
     f->layer_rebuild = NULL;
     scratch_free(f);
+    nf_free(f->data);
+    f->data = NULL;
 }
+
+nf_status nf_flow_set_data_identity(nf_flow *f, const nf_data_identity *id) {
+    NF_CHECK_NULL(f);
+    if (!id) {
+        nf_free(f->data);
+        f->data = NULL;
+        return NF_OK;
+    }
+    if (!f->data && !(f->data = nf_alloc(sizeof *f->data)))
+        return nf_fail(NF_ERR_NOMEM, "nf_flow_set_data_identity: out of memory");
+    *f->data = *id;
+    f->data->source[sizeof f->data->source - 1] = '\0';
+    f->data->dtype[sizeof f->data->dtype - 1] = '\0';
+    return NF_OK;
+}
+
+const nf_data_identity *nf_flow_data_identity(const nf_flow *f) { return f ? f->data : NULL; }

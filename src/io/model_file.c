@@ -125,8 +125,11 @@ nf_status model_write(hid_t file, const nf_flow *f, const char *format) {
         NF_H5_TRY(write_layer(layers, f, i, offset));
         offset += f->layers[i]->nparams;
     }
-    if (offset != f->params.count)
+    if (offset != f->params.count) {
         st = nf_fail(NF_ERR_STATE, "the layers hold %zu parameters, the flow %zu", offset, f->params.count);
+        goto cleanup;
+    }
+    NF_H5_TRY(model_data_identity_write(file, f));
 cleanup:
     NF_H5_CLOSE(H5Gclose, layers);
     return st;
@@ -264,6 +267,7 @@ nf_status model_read(hid_t file, nf_flow **out, char *format, size_t size) {
     NF_H5_TRY(model_group_open(file, "layers", "model", &layers));
     for (int i = 0; i < f->nlayers; i++) NF_H5_TRY(read_layer(layers, f, i));
     NF_H5_TRY(check_count(file, f));
+    NF_H5_TRY(model_data_identity_read(file, f));
 cleanup:
     NF_H5_CLOSE(H5Gclose, layers);
     if (st != NF_OK) nf_flow_destroy(f);

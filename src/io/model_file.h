@@ -16,6 +16,11 @@ nf_status model_write(hid_t file, const nf_flow *f, const char *format);
  * is NULL. */
 nf_status model_read(hid_t file, nf_flow **out, char *format, size_t size);
 
+/* The group "training_data" (model_data_identity.c): written when f has a data
+ * identity; read into f when the file has one. */
+nf_status model_data_identity_write(hid_t file, const nf_flow *f);
+nf_status model_data_identity_read(hid_t file, nf_flow *f);
+
 /* Lets write fill a file with the model-file property lists, built in memory, stamps
  * it, and writes it to path through a temporary file renamed over it (atomic_file.h).
  * Takes as much memory again as the file's size while it writes. */

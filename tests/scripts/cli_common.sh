@@ -1,7 +1,7 @@
 # Sourced by the nflow command's script tests (argv[1] = build directory). Sets B (the
 # nflow binary) and T (a temporary directory removed at exit, after killing $PID if a
-# test left one running), the sanitizer environment, the fail/ok counters, and finish,
-# which prints the closing "N passed, N failed" line and returns non-zero on failures.
+# test left one running), the sanitizer environment, the fail/ok counters, expect (exit
+# code and one stderr line) and finish, which prints the closing "N passed, N failed" line and returns non-zero on failures.
 set -u
 B="${1:?build dir}/nflow"
 T=$(mktemp -d)
@@ -27,6 +27,16 @@ need_h5py() {
     echo "SKIPPED: /usr/bin/python3 cannot import h5py and numpy (install python3-h5py python3-numpy)"
     exit 0
   fi
+}
+# expect CODE PATTERN CMD...: CMD exits CODE and writes one stderr line matching PATTERN.
+expect() {
+  local code=$1 pat=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  local lines; lines=$(wc -l <"$T/err")
+  if [ $rc -ne "$code" ]; then fail "'${*:2}' exited $rc, expected $code ($(head -c 300 "$T/err"))"; return; fi
+  if [ "$lines" -ne 1 ]; then fail "'${*:2}' wrote $lines stderr lines, expected 1: $(head -c 300 "$T/err")"; return; fi
+  grep -Eq -- "$pat" "$T/err" || { fail "'${*:2}' said '$(cat "$T/err")', expected /$pat/"; return; }
+  ok
 }
 # Scripts that count only failures report one passed check when none failed.
 finish() {

@@ -7,16 +7,6 @@
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 
-# expect CODE PATTERN CMD...: exit code and one stderr line matching PATTERN
-expect() {
-  local code=$1 pat=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  if [ $rc -ne "$code" ] || [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -Eq -- "$pat" "$T/err"; then
-    fail "'${*:2}' exited $rc (expected $code), said: $(head -c 300 "$T/err") (expected /$pat/)"
-  else
-    ok
-  fi
-}
 
 # an image run to protect
 "$B" data seismic --n 64 --size 8,8 --seed 2 --out "$T/seis.h5" >/dev/null || { echo "FAIL: data"; exit 1; }

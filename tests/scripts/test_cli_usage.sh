@@ -28,15 +28,6 @@ done
 ok
 
 # ---- expect CODE PATTERN args...: exit code, exactly one stderr line matching PATTERN
-expect() {
-  local code=$1 pat=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  local lines; lines=$(wc -l <"$T/err")
-  if [ $rc -ne "$code" ]; then fail "'${*:2}' exited $rc, expected $code ($(head -c 300 "$T/err"))"; return; fi
-  if [ "$lines" -ne 1 ]; then fail "'${*:2}' wrote $lines stderr lines, expected 1: $(head -c 300 "$T/err")"; return; fi
-  grep -Eq -- "$pat" "$T/err" || { fail "'${*:2}' said '$(cat "$T/err")', expected /$pat/"; return; }
-  ok
-}
 
 expect 2 "^nflow: unknown command 'trian'" "$B" trian
 expect 2 "^nflow train: unknown option '--bach' \(did you mean --batch\?\)" "$B" train --bach 3

@@ -95,7 +95,9 @@ static const char help[] =
     "  --checkpoint-every N  write DIR/checkpoint.h5 every N steps [only at the end]\n"
     "  --resume FILE         continue from a checkpoint exactly where it stopped: the flags\n"
     "                        of the original run are read from args.txt beside it, flags\n"
-    "                        given now override them (not the architecture)\n"
+    "                        given now override them (not the architecture); refused if\n"
+    "                        the data changed since the checkpoint (shape, type, values)\n"
+    "  --allow-data-change   resume on purpose with data other than the checkpoint's\n"
     "  --log-every N         plain log line every N steps [about 20 lines per run]\n"
     "  --quiet               no progress output\n"
     "  --no-plots            no pictures at the end\n"
@@ -164,6 +166,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"out", OPT_STR, &c->out},
         {"checkpoint-every", OPT_LONG, &c->checkpoint_every, 1, BIG},
         {"resume", OPT_STR, &c->resume},
+        {"allow-data-change", OPT_FLAG, &c->allow_data_change},
         {"log-every", OPT_LONG, &c->log_every, 1, BIG},
         {"quiet", OPT_FLAG, &f->quiet},
         {"no-plots", OPT_FLAG, &f->no_plots},
@@ -265,6 +268,7 @@ static int parse(train_flags *f, cli_opt *opts, int argc, char **argv, char **sa
     rc = cli_parse("train", sargc, *saved_argv, opts, help, NULL, 0, NULL);
     if (rc != CLI_OK) return cli_error(rc, "train", "(in the args.txt beside %s)", resume);
     for (cli_opt *o = opts; o->name; o++) o->given = 0;
+    f->c.resume_args = 1;
     f->c.out = NULL; /* the output stays beside the checkpoint unless --out is given now */
     return cli_parse("train", argc, argv, opts, help, NULL, 0, NULL);
 }

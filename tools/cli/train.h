@@ -43,6 +43,8 @@ typedef struct cli_train_config {
     const char *out;
     long checkpoint_every; /* steps; 0: only at the end */
     const char *resume;    /* checkpoint file */
+    int resume_args;       /* resume: the flags came from the args.txt beside the checkpoint */
+    int allow_data_change; /* resume: continue even if the data is not what the checkpoint recorded */
     int argc;              /* argv[1..argc-1]: the flags written to OUT/args.txt once the */
     char *const *argv;     /* data and model are validated; argv NULL: no args.txt (resume, demo) */
     long log_every;        /* 0: about 20 lines per run */

@@ -52,6 +52,11 @@ typedef struct train_run_state {
  * checkpoints' trainer state (kept in data_pos then) into ts->trainer. */
 void train_state_get(train_run_state *r, nf_train_state *ts);
 
+/* After the model is built or loaded (train_resume_check.c): a resumed checkpoint must
+ * match the architecture of its directory's args.txt and the data it recorded (unless
+ * --allow-data-change); then the flow records the current data. Returns an exit code. */
+int train_resume_check(train_run_state *r);
+
 /* The loop of steps from r->step to r->total; returns an exit code. */
 int train_loop(train_run_state *r);
 /* Writes OUT/checkpoint.h5 (the state after r->step steps); returns an exit code. */

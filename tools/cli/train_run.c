@@ -239,6 +239,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     int lock = -1;
     int rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
+    if (rc == CLI_OK) rc = train_resume_check(&r);
     if (rc == CLI_OK) rc = store_mode(&r);
     if (rc == CLI_OK) {
         r.first_step = r.step;

@@ -100,6 +100,14 @@ void nf_mem_reset_peak(void);
 void nf_set_threads(int n);
 /* The number of threads nflow's passes use. */
 int nf_get_threads(void);
+/* Makes sure the BLAS can run on every thread nflow uses, or says it cannot. OpenBLAS
+ * (0.3.x) maps a work buffer (128 MiB of address space) for each concurrent caller on
+ * first use and, when that mapping fails, retries forever: under a memory limit a GEMM
+ * would hang instead of failing. This takes those buffers now, one per thread of
+ * nf_get_threads(), each after checking that the memory is there: NF_ERR_NOMEM (one
+ * line) if it is not. Call after nf_set_threads, before the first pass; cheap once done.
+ * NF_OK at once with another BLAS. */
+nf_status nf_threads_reserve(void);
 
 /* ---------------------------------------------------------------- tensors */
 

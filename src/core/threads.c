@@ -4,6 +4,7 @@
 #include "nf_internal.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -49,6 +50,37 @@ void nf_set_threads(int n) { nf_threads_set(n, NF_THREADS_OPENMP); }
 int nf_get_threads(void) {
     nf_threads_init();
     return nf_threads_count();
+}
+
+/* OpenBLAS's buffer pool (weak: absent with another BLAS). Its buffers are BUFFER_SIZE
+ * (128 MiB on x86-64) plus a page, kept in a table once mapped and reused by later
+ * calls, so a buffer taken and given back here is there for the GEMMs that follow. */
+extern void *blas_memory_alloc(int procpos) __attribute__((weak));
+extern void blas_memory_free(void *buffer) __attribute__((weak));
+#define BLAS_BUFFER_PROBE ((size_t)129 << 20)
+#define BLAS_RESERVE_MAX 256
+
+nf_status nf_threads_reserve(void) {
+    static int reserved; /* buffers already taken; callers are single-threaded (between passes) */
+    nf_threads_init();
+    int want = count_now < BLAS_RESERVE_MAX ? count_now : BLAS_RESERVE_MAX;
+    if (!blas_memory_alloc || !blas_memory_free || want <= reserved) return NF_OK;
+    void *held[BLAS_RESERVE_MAX];
+    int n = 0;
+    nf_status st = NF_OK;
+    for (; n < want; n++) {
+        void *probe = malloc(BLAS_BUFFER_PROBE); /* not nf_alloc: not nflow's memory */
+        if (!probe) {
+            st = nf_fail(NF_ERR_NOMEM, "out of memory: the BLAS work buffer for thread %d of %d (%zu MiB of address "
+                         "space each) cannot be mapped", n + 1, want, BLAS_BUFFER_PROBE >> 20);
+            break;
+        }
+        free(probe);
+        held[n] = blas_memory_alloc(0);
+    }
+    for (int i = 0; i < n; i++) blas_memory_free(held[i]);
+    if (st == NF_OK) reserved = want;
+    return st;
 }
 
 nf_threads_owner nf_threads_owner_now(void) { return owner_now; }

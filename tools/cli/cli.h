@@ -52,8 +52,15 @@ char *cli_path(char *buf, size_t size, const char *dir, const char *name);
 /* Seconds since an arbitrary start (monotonic clock). */
 double cli_now(void);
 
-/* Sets the OpenMP and OpenBLAS thread counts (n > 0); no-op for n <= 0. */
-void cli_set_threads(int n);
+/* Makes every exit of the process end in _exit after flushing the streams (and the
+ * leak check of sanitizer builds), so that no library's exit handler can hang it
+ * (exit_guard.c). Called first in main. */
+void cli_exit_guard(void);
+
+/* Gives the library n threads (n <= 0: keeps the default) and reserves the BLAS's work
+ * buffers for them (nf_threads_reserve), so that a memory limit ends the command with
+ * one line and exit 1 instead of a GEMM that retries forever. Returns an exit code. */
+int cli_set_threads(const char *cmd, int n);
 
 /* Loads a model or checkpoint file in evaluation mode (batch norm on its running
  * averages); prints the reason and returns an exit code on failure (CLI_DATA for a

@@ -141,7 +141,7 @@ static int run(int argc, char **argv, int encode) {
     if (!model || !spec)
         return cli_error(CLI_USAGE, cmd, "--model and --%s are required (see --help)", encode ? "data" : "latents");
     if (!encode && data_spec_is_toy(spec)) return cli_error(CLI_USAGE, cmd, "--latents must be FILE.h5:/PATH");
-    cli_set_threads(threads);
+    if ((rc = cli_set_threads(cmd, threads)) != CLI_OK) return rc;
     nf_flow *f = NULL;
     if ((rc = cli_load_model(cmd, model, &f)) != CLI_OK) return rc;
     cli_data in, units;

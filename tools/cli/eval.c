@@ -50,7 +50,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse("eval", argc, argv, opts, help, NULL, 0, NULL);
     if (rc != CLI_OK) return rc;
     if (!model || !spec) return cli_error(CLI_USAGE, "eval", "--model and --data are required (see --help)");
-    cli_set_threads(threads);
+    if ((rc = cli_set_threads("eval", threads)) != CLI_OK) return rc;
     nf_flow *f = NULL;
     if ((rc = cli_load_model("eval", model, &f)) != CLI_OK) return rc;
     cli_data d;

@@ -42,6 +42,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    cli_exit_guard();
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

@@ -149,7 +149,7 @@ int cmd_sample(int argc, char **argv) {
     int rc = cli_parse("sample", argc, argv, opts, help, NULL, 0, NULL);
     if (rc != CLI_OK) return rc;
     if (!o.model) return cli_error(CLI_USAGE, "sample", "--model is required (see --help)");
-    cli_set_threads(o.threads);
+    if ((rc = cli_set_threads("sample", o.threads)) != CLI_OK) return rc;
     nf_flow *f = NULL;
     if ((rc = cli_load_model("sample", o.model, &f)) != CLI_OK) return rc;
     cli_data d;

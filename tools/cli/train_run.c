@@ -235,9 +235,9 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     r.c = c;
     r.val_step = -1;
     snprintf(r.out, sizeof r.out, "%s", c->out);
-    cli_set_threads(c->threads);
     int lock = -1;
-    int rc = open_data(&r);
+    int rc = cli_set_threads("train", c->threads);
+    if (rc == CLI_OK) rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
     if (rc == CLI_OK) rc = train_resume_check(&r);
     if (rc == CLI_OK) rc = store_mode(&r);

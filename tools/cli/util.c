@@ -71,18 +71,16 @@ double cli_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Weak, so the command links whether or not the library was built with OpenMP and
- * whichever BLAS is underneath; a missing one is simply not called. */
-extern void omp_set_num_threads(int n) __attribute__((weak));
-extern void openblas_set_num_threads(int n) __attribute__((weak));
-
-void cli_set_threads(int n) {
-    if (n <= 0) return;
-    if (omp_set_num_threads) omp_set_num_threads(n);
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+int cli_set_threads(const char *cmd, int n) {
+    if (n > 0) nf_set_threads(n); /* the library's policy: its OpenMP threads, OpenBLAS on one */
+    nf_status s = nf_threads_reserve();
+    return s == NF_OK ? CLI_OK : cli_error(CLI_RUNTIME, cmd, "%s", nf_last_error());
 }
 
 int cli_load_model(const char *cmd, const char *path, nf_flow **f) {
+    *f = NULL;
+    int rc = cli_set_threads(cmd, 0); /* a loaded model is run: the BLAS must be able to */
+    if (rc != CLI_OK) return rc;
     nf_status s = nf_model_load(f, path);
     /* Every command that loads a finished model evaluates it: batch norm uses its
      * running averages, so results do not depend on --batch and inverses work. */

@@ -77,6 +77,14 @@ cp "$T/other/checkpoint.h5" "$T/run/checkpoint.h5"
 expect 3 "^nflow train: $T/run/checkpoint.h5 is not this run's checkpoint: it holds a glow L=1 K=2 hidden 6.*args.txt beside it a glow L=1 K=1 hidden 4" \
   "$B" train --resume "$T/run/checkpoint.h5" --steps 20
 cmp -s "$T/model.keep" "$T/run/model.h5" || fail "a foreign checkpoint overwrote the run's model.h5"
+# a checkpoint that differs only where args.txt gives no flag: the run's model.h5 tells
+cp "$T/ckpt.keep" "$T/run/checkpoint.h5"
+"$B" train --data "$D:/x" "${IMG[@]}" --coupling additive --steps 2 --out "$T/additive" >/dev/null 2>&1 ||
+  { echo "FAIL: additive run"; exit 1; }
+cp "$T/additive/checkpoint.h5" "$T/run/checkpoint.h5"
+expect 3 "^nflow train: $T/run/checkpoint.h5 is not this run's checkpoint: it holds a glow .*additive.*the run's $T/run/model.h5 a glow .*affine" \
+  "$B" train --resume "$T/run/checkpoint.h5" --steps 20
+cmp -s "$T/model.keep" "$T/run/model.h5" || fail "a foreign checkpoint overwrote the run's model.h5"
 # a sequential model's checkpoint in a Glow run's directory, and the other way round
 "$B" train --data toy:banana --flow sequential --spec "realnvp(hidden=8x2)*2" --batch 50 --train-size 1000 \
   --threads 1 --no-plots --no-gif --quiet --steps 3 --out "$T/seq" >/dev/null 2>&1 || { echo "FAIL: sequential run"; exit 1; }

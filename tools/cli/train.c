@@ -187,6 +187,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
 static const char *const arch_flags[] = {"flow",    "spec",    "levels",    "depth", "hidden",
                                          "coupling", "squeeze", "conv1x1", "min-scale", NULL};
+_Static_assert(sizeof arch_flags / sizeof *arch_flags == CLI_ARCH_COUNT + 1, "arch_flags follows CLI_ARCH_*");
 
 /* Reads DIR(resume)/args.txt into a NULL-terminated argv (argv[0] = "train"); the
  * lines live in *buf. NULL argv when there is no file. */
@@ -267,8 +268,10 @@ static int parse(train_flags *f, cli_opt *opts, int argc, char **argv, char **sa
     flags_table(f, opts);
     rc = cli_parse("train", sargc, *saved_argv, opts, help, NULL, 0, NULL);
     if (rc != CLI_OK) return cli_error(rc, "train", "(in the args.txt beside %s)", resume);
-    for (cli_opt *o = opts; o->name; o++) o->given = 0;
     f->c.resume_args = 1;
+    for (int i = 0; arch_flags[i]; i++)
+        if (cli_given(opts, arch_flags[i])) f->c.resume_arch |= 1u << i;
+    for (cli_opt *o = opts; o->name; o++) o->given = 0;
     f->c.out = NULL; /* the output stays beside the checkpoint unless --out is given now */
     return cli_parse("train", argc, argv, opts, help, NULL, 0, NULL);
 }

@@ -9,6 +9,10 @@
 #define CLI_MAX_NAN_INJECT 8
 #define CLI_SCHEDULE_CHOICES "constant|cosine|step" /* in nf_schedule_kind order */
 
+/* The architecture flags (fixed on --resume), in the order of train.c's table. */
+enum { CLI_ARCH_FLOW, CLI_ARCH_SPEC, CLI_ARCH_LEVELS, CLI_ARCH_DEPTH, CLI_ARCH_HIDDEN, CLI_ARCH_COUPLING,
+       CLI_ARCH_SQUEEZE, CLI_ARCH_CONV1X1, CLI_ARCH_MIN_SCALE, CLI_ARCH_COUNT };
+
 typedef struct cli_train_config {
     /* model */
     nf_glow_config glow;   /* shape is filled from the data; multiscale 0 for --squeeze none */
@@ -44,6 +48,7 @@ typedef struct cli_train_config {
     long checkpoint_every; /* steps; 0: only at the end */
     const char *resume;    /* checkpoint file */
     int resume_args;       /* resume: the flags came from the args.txt beside the checkpoint */
+    unsigned resume_arch;  /* resume: the architecture flags args.txt gives, bit 1 << CLI_ARCH_* */
     int allow_data_change; /* resume: continue even if the data is not what the checkpoint recorded */
     int argc;              /* argv[1..argc-1]: the flags written to OUT/args.txt once the */
     char *const *argv;     /* data and model are validated; argv NULL: no args.txt (resume, demo) */

@@ -26,10 +26,16 @@ static void arch_text(char *buf, size_t size, const nf_glow_config *g, const cha
              g->conv1x1 == NF_CONV1X1_HOUSEHOLDER ? "householder" : "LU");
 }
 
-static int same_glow(const nf_glow_config *a, const nf_glow_config *b) {
-    return a->levels == b->levels && a->steps == b->steps && a->hidden == b->hidden && a->coupling == b->coupling &&
-           a->multiscale == b->multiscale && (!a->multiscale || a->squeeze == b->squeeze) &&
-           a->conv1x1 == b->conv1x1 && (a->coupling != NF_COUPLING_AFFINE || a->coupling_min_scale == b->coupling_min_scale);
+/* The Glow flags args.txt gives (bits of given) against the checkpoint's: flags it
+ * leaves out are not compared, as their defaults may differ between nflow versions. */
+static int same_glow(const nf_glow_config *a, const nf_glow_config *b, unsigned given) {
+#define DIFF(flag, cond) ((given >> (flag) & 1u) && (cond))
+    return !(DIFF(CLI_ARCH_LEVELS, a->levels != b->levels) || DIFF(CLI_ARCH_DEPTH, a->steps != b->steps) ||
+             DIFF(CLI_ARCH_HIDDEN, a->hidden != b->hidden) || DIFF(CLI_ARCH_COUPLING, a->coupling != b->coupling) ||
+             DIFF(CLI_ARCH_SQUEEZE, a->multiscale != b->multiscale || (a->multiscale && a->squeeze != b->squeeze)) ||
+             DIFF(CLI_ARCH_CONV1X1, a->conv1x1 != b->conv1x1) ||
+             DIFF(CLI_ARCH_MIN_SCALE, a->coupling == NF_COUPLING_AFFINE && a->coupling_min_scale != b->coupling_min_scale));
+#undef DIFF
 }
 
 /* 1 if the sequential model f is what spec builds (compared in canonical form). */
@@ -42,20 +48,51 @@ static int same_spec(const nf_flow *f, const char *spec) {
     return same;
 }
 
-/* The checkpoint's architecture against the flags of the run directory's args.txt. */
+/* "a glow L=1 K=2 ..." of the flow f. */
+static void flow_text(char *buf, size_t size, const nf_flow *f) {
+    const nf_glow_config *g = nf_glow_get_config(f);
+    const char *spec = nf_flow_is_model(f) ? nf_model_spec(f) : NULL;
+    if (g || spec) arch_text(buf, size, g, spec);
+    else snprintf(buf, size, "%s flow", f->ops->name);
+}
+
+/* 1 if flows a and b have the same architecture (kind, every hyper-parameter). */
+static int same_flow(const nf_flow *a, const nf_flow *b) {
+    const nf_glow_config *ga = nf_glow_get_config(a), *gb = nf_glow_get_config(b);
+    const char *sa = nf_flow_is_model(a) ? nf_model_spec(a) : NULL, *sb = nf_flow_is_model(b) ? nf_model_spec(b) : NULL;
+    if (strcmp(a->ops->name, b->ops->name) || nf_flow_num_params(a) != nf_flow_num_params(b)) return 0;
+    if (ga && gb) return same_glow(ga, gb, ~0u);
+    return !sa || !sb || strcmp(sa, sb) == 0;
+}
+
+/* The checkpoint's architecture against its run directory: the kind and each
+ * hyper-parameter that args.txt sets, then every hyper-parameter of the run's model.h5
+ * when there is one (flags args.txt leaves out take defaults that may differ between
+ * nflow versions; the model file does not). */
 static int check_arch(const train_run_state *r) {
     const cli_train_config *c = r->c;
     if (!c->resume_args) return CLI_OK; /* no args.txt: the checkpoint alone says what to train */
     const nf_glow_config *g = nf_glow_get_config(r->f);
     const char *spec = nf_flow_is_model(r->f) ? nf_model_spec(r->f) : NULL;
-    int same = c->spec ? spec && same_spec(r->f, c->spec) : g && same_glow(g, &c->glow);
+    int same = c->spec ? spec && (!(c->resume_arch >> CLI_ARCH_SPEC & 1u) || same_spec(r->f, c->spec))
+                       : g && same_glow(g, &c->glow, c->resume_arch);
+    char has[512], want[512], path[4200];
+    flow_text(has, sizeof has, r->f);
+    if (!same) {
+        arch_text(want, sizeof want, &c->glow, c->spec);
+        return cli_error(CLI_DATA, "train", "%s is not this run's checkpoint: it holds a %s, the args.txt beside it a %s",
+                         c->resume, has, want);
+    }
+    const char *slash = strrchr(c->resume, '/');
+    snprintf(path, sizeof path, "%.*s/model.h5", slash ? (int)(slash - c->resume) : 1, slash ? c->resume : ".");
+    nf_flow *m = NULL;
+    if (nf_model_load(&m, path) != NF_OK) return CLI_OK; /* none yet (or unreadable: not this check's business) */
+    same = same_flow(r->f, m);
+    flow_text(want, sizeof want, m);
+    nf_flow_destroy(m);
     if (same) return CLI_OK;
-    char has[512], want[512];
-    if (g || spec) arch_text(has, sizeof has, g, spec);
-    else snprintf(has, sizeof has, "%s flow", r->f->ops->name);
-    arch_text(want, sizeof want, &c->glow, c->spec);
-    return cli_error(CLI_DATA, "train", "%s is not this run's checkpoint: it holds a %s, the args.txt beside it a %s",
-                     c->resume, has, want);
+    return cli_error(CLI_DATA, "train", "%s is not this run's checkpoint: it holds a %s, the run's %s a %s", c->resume,
+                     has, path, want);
 }
 
 int train_resume_check(train_run_state *r) {

@@ -11,6 +11,8 @@ export OMP_WAIT_POLICY=passive
 # sanitizer builds: leaks inside fontconfig/libltdl (PLplot drivers) are not nflow's; the list
 # of suppressions used is not printed, so stderr holds only nflow's own lines
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cli_lsan.supp"
+# ThreadSanitizer builds: races inside the font libraries of the picture code are not nflow's
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cli_tsan.supp"
 fails=0
 pass=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

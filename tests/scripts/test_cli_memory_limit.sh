@@ -2,13 +2,13 @@
 # Out of memory ends nflow with exit 1 and one line in bounded time, at any memory limit
 # (ulimit -v): a Glow too large for the limit, and a small one under limits too tight
 # for the BLAS's work buffers (OpenBLAS retries a failed buffer mapping forever, in a
-# GEMM and in its exit handler's join of a worker: the run hung before). Address
-# sanitizer builds reserve terabytes of address space and cannot run under ulimit -v.
+# GEMM and in its exit handler's join of a worker: the run hung before). Sanitizer
+# builds (ASan, TSan) reserve terabytes of address space and cannot run under ulimit -v.
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 
-if grep -q "^NFLOW_SANITIZE:BOOL=ON" "$1/CMakeCache.txt" 2>/dev/null; then
-  echo "SKIP: sanitizer build (ASan cannot run under ulimit -v)"; exit 77
+if grep -Eq "^NFLOW_(SANITIZE|TSAN):BOOL=ON" "$1/CMakeCache.txt" 2>/dev/null; then
+  echo "SKIP: sanitizer build (ASan and TSan cannot run under ulimit -v)"; exit 77
 fi
 # limit (KiB), hidden width, threads
 run_limited() {

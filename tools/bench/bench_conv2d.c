@@ -4,6 +4,7 @@
  *       tools/bench/bench_conv2d.c src/kernels/conv2d.c src/kernels/conv2d_ref.c src/core/[a-z]*.c \
  *       $(pkg-config --libs openblas) -lm -o /tmp/bench_conv2d
  *   /tmp/bench_conv2d [n cin cout h w k [runs]]      (default 64 32 64 16 16 3 5) */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "kernels/conv2d.h"
 
 #include <stdio.h>

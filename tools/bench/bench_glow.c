@@ -22,6 +22,7 @@
  * gflops = executed_gflop / median s/step. Peak RSS is getrusage's ru_maxrss (the whole
  * process); param_state_bytes = what grows with the parameter count by design: values,
  * gradients, two Adam moments (4 nf_real each) and nf_params' frozen flags (1 byte). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "nf_internal.h"
 #include "threads.h"
 

@@ -7,7 +7,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools libcmocka-dev
           libpng-dev libjpeg62-turbo-dev libgif-dev zlib1g-dev libplplot-dev plplot-driver-cairo libsegyio-dev
-          dataset-fashion-mnist python3-h5py python3-numpy)
+          dataset-fashion-mnist python3-h5py python3-numpy
+          clang libclang-rt-dev)  # clang + libFuzzer: the fuzz harnesses (tests/fuzz/run.sh, CI)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

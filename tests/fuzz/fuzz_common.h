@@ -1,0 +1,14 @@
+/* What the libFuzzer harnesses share: the input as a file on a tmpfs (for the readers
+ * that take a path), and HDF5 kept quiet. Each harness is one LLVMFuzzerTestOneInput. */
+#ifndef NFLOW_FUZZ_COMMON_H
+#define NFLOW_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A path in a per-process scratch directory (on /dev/shm when there is one). */
+const char *fuzz_path(const char *name);
+/* Writes data to fuzz_path(name) and returns that path (NULL if it cannot). */
+const char *fuzz_write(const char *name, const uint8_t *data, size_t size);
+
+#endif

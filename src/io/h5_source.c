@@ -2,6 +2,7 @@
 #include "io/h5_source.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@ static hid_t native_of(nf_h5_elem e) {
     return H5T_NATIVE_FLOAT;
 }
 
+#define SAMPLE_ELEMS_MAX (1ull << 32) /* elements in one sample (16 GiB of float) */
+
 /* Per-sample NCDHW shape from the stored dims and the layout's axis names. */
 static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, nf_layout want) {
     int r = s->rank;
@@ -48,6 +51,15 @@ static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, nf_layout want) 
     if (s->layout.worth_saying)
         nf_h5_layout_note(&s->layout, s->name, r, s->dims, s->layout_note, sizeof s->layout_note);
     nf_shape sh = {0, 1, 1, 1, 1};
+    /* a header may claim any size: a sample must fit nf_shape's ints and memory, or the
+     * (int) below would wrap and the hyperslab reads run far past the buffers */
+    unsigned long long elems = 1;
+    for (int a = 1; a < r; a++) {
+        if (s->dims[a] > (hsize_t)INT_MAX || (elems *= (unsigned long long)s->dims[a]) > SAMPLE_ELEMS_MAX)
+            return nf_fail(NF_ERR_FORMAT, "%s: samples of %llu elements or more along axis %d are too large (at most "
+                           "%llu elements per sample)", s->name, (unsigned long long)s->dims[a], a,
+                           (unsigned long long)SAMPLE_ELEMS_MAX);
+    }
     for (int a = 1; a < r; a++) {
         int v = (int)s->dims[a];
         switch (s->layout.axes[a]) {

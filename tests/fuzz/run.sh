@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (NFLOW_FUZZ: ASan + UBSan) in BUILD and runs
 # each for SECONDS on its seed corpus (tests/fuzz/corpus/<harness>; new inputs go to
-# BUILD/fuzz-corpus/<harness>, the repository is not written). Exit non-zero when a
+# BUILD/fuzz-corpus/<harness>, the repository is not written; -seed=1, so CI explores
+# the same inputs each run). Exit non-zero when a
 # harness finds a crash, leak, hang or sanitizer error; the reproducer is left in BUILD
 # (crash-*, leak-*, timeout-*). Usage: tests/fuzz/run.sh [BUILD [SECONDS [HARNESS...]]]
 set -euo pipefail
@@ -23,7 +24,7 @@ status=0
 for h in "${HARNESSES[@]}"; do
   mkdir -p "$BUILD/fuzz-corpus/$h"
   log="$BUILD/fuzz_$h.log"
-  if (cd "$BUILD" && "./fuzz_$h" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=3072 \
+  if (cd "$BUILD" && "./fuzz_$h" -max_total_time="$SECONDS_EACH" -seed=1 -timeout=10 -rss_limit_mb=3072 \
         -malloc_limit_mb=3072 -close_fd_mask=3 -print_final_stats=1 "fuzz-corpus/$h" "$SRC/tests/fuzz/corpus/$h") \
         >"$log" 2>&1; then
     runs=$(grep -m1 "stat::number_of_executed_units" "$log" | awk '{print $2}')

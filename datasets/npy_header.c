@@ -1,4 +1,5 @@
 /* Parsing a .npy header (see npy.h): a few fixed bytes and a Python dict literal. */
+#define _POSIX_C_SOURCE 200809L /* fileno */
 #include "npy.h"
 
 #include <ctype.h>

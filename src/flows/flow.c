@@ -75,8 +75,7 @@ void nf_flow_zero_grad(nf_flow *f) {
     if (f) nf_params_zero_grad(&f->params);
 }
 
-/* |x - stored| / |stored| over cnt values. */
-static double relative_error(const nf_real *x, const nf_real *stored, size_t cnt) {
+double nf_flow_relative_error(const nf_real *x, const nf_real *stored, size_t cnt) {
     double num = 0, den = 0;
     for (size_t k = 0; k < cnt; k++) {
         double d = (double)x[k] - stored[k];
@@ -87,11 +86,11 @@ static double relative_error(const nf_real *x, const nf_real *stored, size_t cnt
 }
 
 void nf_flow_note_rebuild(nf_flow *f, int layer, const nf_real *x, const nf_real *stored, size_t cnt) {
-    if (f->layer_rebuild) f->layer_rebuild[layer] = relative_error(x, stored, cnt);
+    if (f->layer_rebuild) f->layer_rebuild[layer] = nf_flow_relative_error(x, stored, cnt);
 }
 
 void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *stored, size_t cnt) {
-    double drift = relative_error(x, stored, cnt);
+    double drift = nf_flow_relative_error(x, stored, cnt);
     /* NaN counts as the worst and, once seen, stays (the first layer that produced it). */
     if (f->drift_layer < 0 || (!isnan(f->drift) && !(drift <= f->drift))) {
         f->drift = drift;

@@ -12,6 +12,9 @@ void nf_flow_base_free(nf_flow *f);
  * the layer in f->drift_layer, then puts the stored input in x so the backward continues
  * from the truth. */
 void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *stored, size_t cnt);
+/* |x - ref| / |ref| (2-norms over cnt values, in double): how far a rebuilt tensor is
+ * from the one it should equal. */
+double nf_flow_relative_error(const nf_real *x, const nf_real *ref, size_t cnt);
 /* Store mode, after the inverse of layer `layer` in a plain inverse pass: records in
  * f->layer_rebuild[layer] the relative error of its rebuilt input x (errors of the
  * layers above included; nothing is restored). */

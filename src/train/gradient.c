@@ -22,14 +22,7 @@ static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
     size_t D = nf_tensor_sample_count(x);
     double worst = 0;
     for (int b = 0; b < x->n; b++) {
-        const nf_real *p = xr + (size_t)b * D, *q = x->data + (size_t)b * D;
-        double num = 0, den = 0;
-        for (size_t k = 0; k < D; k++) {
-            double d = (double)p[k] - q[k];
-            num += d * d;
-            den += (double)q[k] * q[k];
-        }
-        double e = sqrt(num) / (sqrt(den) + 1e-30);
+        double e = nf_flow_relative_error(xr + (size_t)b * D, x->data + (size_t)b * D, D);
         if (isnan(e)) return e;
         if (e > worst) worst = e;
     }

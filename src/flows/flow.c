@@ -75,27 +75,39 @@ void nf_flow_zero_grad(nf_flow *f) {
     if (f) nf_params_zero_grad(&f->params);
 }
 
-double nf_flow_relative_error(const nf_real *x, const nf_real *stored, size_t cnt) {
+void nf_flow_error_sums(const nf_real *x, const nf_real *ref, size_t cnt, double sums[2]) {
     double num = 0, den = 0;
     for (size_t k = 0; k < cnt; k++) {
-        double d = (double)x[k] - stored[k];
+        double d = (double)x[k] - ref[k];
         num += d * d;
-        den += (double)stored[k] * stored[k];
+        den += (double)ref[k] * ref[k];
     }
-    return sqrt(num) / (sqrt(den) + 1e-30);
+    sums[0] += num;
+    sums[1] += den;
+}
+
+double nf_flow_error_of_sums(const double sums[2]) { return sqrt(sums[0]) / (sqrt(sums[1]) + 1e-30); }
+
+double nf_flow_relative_error(const nf_real *x, const nf_real *stored, size_t cnt) {
+    double sums[2] = {0, 0};
+    nf_flow_error_sums(x, stored, cnt, sums);
+    return nf_flow_error_of_sums(sums);
 }
 
 void nf_flow_note_rebuild(nf_flow *f, int layer, const nf_real *x, const nf_real *stored, size_t cnt) {
     if (f->layer_rebuild) f->layer_rebuild[layer] = nf_flow_relative_error(x, stored, cnt);
 }
 
-void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *stored, size_t cnt) {
-    double drift = nf_flow_relative_error(x, stored, cnt);
+void nf_flow_note_drift(nf_flow *f, int layer, double drift) {
     /* NaN counts as the worst and, once seen, stays (the first layer that produced it). */
     if (f->drift_layer < 0 || (!isnan(f->drift) && !(drift <= f->drift))) {
         f->drift = drift;
         f->drift_layer = layer;
     }
+}
+
+void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *stored, size_t cnt) {
+    nf_flow_note_drift(f, layer, nf_flow_relative_error(x, stored, cnt));
     memcpy(x, stored, cnt * sizeof(nf_real));
 }
 

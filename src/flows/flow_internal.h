@@ -15,6 +15,12 @@ void nf_flow_restore_input(nf_flow *f, int layer, nf_real *x, const nf_real *sto
 /* |x - ref| / |ref| (2-norms over cnt values, in double): how far a rebuilt tensor is
  * from the one it should equal. */
 double nf_flow_relative_error(const nf_real *x, const nf_real *ref, size_t cnt);
+/* The same in parts, for a tensor handled in pieces (threads): adds |x - ref|^2 and
+ * |ref|^2 over cnt values to sums[0] and sums[1]; error_of_sums makes the error. */
+void nf_flow_error_sums(const nf_real *x, const nf_real *ref, size_t cnt, double sums[2]);
+double nf_flow_error_of_sums(const double sums[2]);
+/* Store mode: raises f->drift to a layer's rebuilt-input error, as restore_input does. */
+void nf_flow_note_drift(nf_flow *f, int layer, double drift);
 /* Store mode, after the inverse of layer `layer` in a plain inverse pass: records in
  * f->layer_rebuild[layer] the relative error of its rebuilt input x (errors of the
  * layers above included; nothing is restored). */

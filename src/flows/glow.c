@@ -2,7 +2,9 @@
  * size of the input) live between forward and backward; backward walks the layers
  * in reverse, each rebuilding its input, so memory does not grow with K. A level whose
  * layers can run on image ranges goes through one threaded pass (glow_levels.c);
- * otherwise (ActNorm's first batch, store mode, vectors) layer by layer. */
+ * otherwise (ActNorm's first batch, vectors) layer by layer. Store mode keeps every
+ * layer's input from the forward and puts it back after each layer's backward (the
+ * exact-gradient reference and the guard's recompute). */
 #include "glow_internal.h"
 
 #include <math.h>
@@ -10,17 +12,21 @@
 
 /* ---------------------------------------------------------------- buffers */
 
+static void store_free(glow *g) {
+    if (g->stored)
+        for (int i = 0; i < g->base.nlayers; i++) nf_free(g->stored[i]);
+    nf_free(g->stored);
+    g->stored = NULL;
+    g->store_n = g->store_cap = 0;
+}
+
 void glow_buffers_free(glow *g) {
     nf_free(g->work);
     nf_free(g->grad);
     nf_free(g->part);
     g->work = g->grad = g->part = NULL;
     g->cap = 0;
-    if (g->stored)
-        for (int i = 0; i < g->base.nlayers; i++) nf_free(g->stored[i]);
-    nf_free(g->stored);
-    g->stored = NULL;
-    g->store_n = 0;
+    store_free(g);
 }
 
 static size_t sample_size(const glow *g) { return nf_shape_sample_count(g->base.in); }
@@ -77,27 +83,29 @@ static nf_shape output_shape(const glow_level *lv) {
 nf_status glow_set_store_activations(nf_flow *f, int on) {
     glow *g = (glow *)f;
     g->store = on != 0;
-    if (!g->store && g->stored) {
-        for (int i = 0; i < g->base.nlayers; i++) nf_free(g->stored[i]);
-        nf_free(g->stored);
-        g->stored = NULL;
-        g->store_n = 0;
-    }
+    if (!g->store) store_free(g);
     return NF_OK;
 }
 
-static nf_status store_input(glow *g, int i, const nf_tensor *x) {
+/* Makes every layer's stored input hold a batch of n (before a store-mode forward;
+ * the threaded level passes fill their shares of these buffers). */
+static nf_status store_reserve(glow *g, int n) {
     if (!g->stored) {
         g->stored = nf_calloc((size_t)g->base.nlayers, sizeof(nf_real *));
         if (!g->stored) return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode");
+        g->store_cap = 0;
     }
-    size_t cnt = nf_tensor_count(x);
-    if (!g->stored[i] || g->store_n != x->n) {
+    g->store_n = 0; /* nothing valid until the forward ends */
+    if (g->store_cap == n) return NF_OK;
+    for (int i = 0; i < g->base.nlayers; i++) {
         nf_free(g->stored[i]);
-        g->stored[i] = nf_alloc(cnt * sizeof(nf_real));
-        if (!g->stored[i]) return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode (layer %d)", i);
+        g->stored[i] = nf_alloc(nf_shape_sample_count(g->base.layers[i]->in) * (size_t)n * sizeof(nf_real));
+        if (!g->stored[i]) {
+            g->store_cap = -1;
+            return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode (layer %d)", i);
+        }
     }
-    memcpy(g->stored[i], x->data, cnt * sizeof(nf_real));
+    g->store_cap = n;
     return NF_OK;
 }
 
@@ -108,6 +116,7 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *log
     int n = x->n;
     size_t D = sample_size(g);
     NF_TRY(glow_reserve(g, n));
+    if (g->store) NF_TRY(store_reserve(g, n));
     memcpy(g->work, x->data, nf_tensor_count(x) * sizeof(nf_real));
     memset(logdet, 0, sizeof(double) * (size_t)n);
     nf_tensor h = *x;
@@ -119,7 +128,7 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *log
             NF_TRY(glow_level_forward(g, lv, &h, logdet));
         } else {
             for (int i = from; i < lv->first + lv->count; i++) {
-                if (g->store) NF_TRY(store_input(g, i, &h));
+                if (g->store) memcpy(g->stored[i], h.data, nf_tensor_count(&h) * sizeof(nf_real));
                 NF_TRY(nf_layer_forward(g->base.layers[i], &h, logdet, &g->ctx));
             }
         }
@@ -161,7 +170,7 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
         const glow_level *lv = &g->level[l];
         if (lv->split) NF_TRY(unsplit(g, lv, z, &h));
         int from = lv->squeeze ? lv->first - 1 : lv->first;
-        if (glow_level_ready(g, lv, n)) {
+        if (!g->store && glow_level_ready(g, lv, n)) { /* store mode: per-layer errors below */
             NF_TRY(glow_level_inverse(g, lv, &h));
             continue;
         }

@@ -26,8 +26,9 @@ typedef struct glow {
     nf_ctx ctx;
     /* store-activations mode: the input of every layer from the last forward */
     int store;
-    int store_n;
-    nf_real **stored; /* (nlayers) each (store_n, layer input size) */
+    int store_n;      /* the batch the stored inputs hold; 0 when none is valid */
+    int store_cap;    /* the batch the buffers are allocated for */
+    nf_real **stored; /* (nlayers) each (store_cap, layer input size) */
 } glow;
 
 /* Makes the working buffers and workspace fit a batch of n. */
@@ -42,8 +43,9 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
 nf_status glow_set_store_activations(nf_flow *f, int on);
 
 /* Whole-level passes on threads (glow_levels.c). ready: the level can run that way for a
- * batch of n with the current workspace (images, ActNorm initialised, no store mode).
- * The passes move h (and dh) through the level like the layer loops in glow.c do. */
+ * batch of n with the current workspace (images, ActNorm initialised). The passes move
+ * h (and dh) through the level like the layer loops in glow.c do; in store mode the
+ * forward stores each layer's input and the backward restores it (noting the drift). */
 size_t glow_levels_workspace(const glow *g, int n);
 int glow_level_ready(const glow *g, const glow_level *lv, int n);
 nf_status glow_level_forward(glow *g, const glow_level *lv, nf_tensor *h, double *logdet);

@@ -88,7 +88,7 @@ size_t glow_levels_workspace(const glow *g, int n) {
 }
 
 int glow_level_ready(const glow *g, const glow_level *lv, int n) {
-    if (g->store || lv->shape.h * lv->shape.w == 1) return 0; /* vectors: whole-batch GEMMs are better */
+    if (lv->shape.h * lv->shape.w == 1) return 0; /* vectors: whole-batch GEMMs are better */
     for (int i = level_lo(lv); i < level_hi(lv); i++) {
         const nf_layer *l = g->base.layers[i];
         const nf_range_ops *r = nf_layer_range_ops(l);
@@ -146,12 +146,16 @@ static nf_status level_run(glow *g, const glow_level *lv, nf_tensor *h, double *
     NF_TRY(prepare_level(g, lv));
     size_t per_thread = thread_bytes(g, lv, (n + T - 1) / T), slot = slot_bytes(g, lv, (n + T - 1) / T);
     int lo = level_lo(lv), hi = level_hi(lv);
+    size_t per = nf_tensor_sample_count(h); /* a level's layers keep the count per sample */
+    int store = p == FORWARD && g->store;
 #pragma omp parallel num_threads(T)
     {
         share s = my_share(g, h, NULL, per_thread, slot);
         for (int k = 0; k < hi - lo && s.v.n > 0; k++) {
-            nf_layer *l = g->base.layers[p == FORWARD ? lo + k : hi - 1 - k];
+            int i = p == FORWARD ? lo + k : hi - 1 - k;
+            nf_layer *l = g->base.layers[i];
             const nf_range_ops *r = nf_layer_range_ops(l);
+            if (store) memcpy(g->stored[i] + (size_t)s.b0 * per, s.v.data, (size_t)s.v.n * per * sizeof(nf_real));
             if (p == FORWARD) r->forward(l, &s.v, logdet + s.b0, &s.slot);
             else r->inverse(l, &s.v, &s.slot);
         }
@@ -185,15 +189,47 @@ static void reduce_step(glow *g, int first, int nt, size_t per_thread, size_t pa
     }
 }
 
+/* Store mode, after layer i's backward on a thread's share: adds the share's error
+ * sums to the thread's row and puts the stored input back. */
+static void restore_share(glow *g, const share *s, int i, size_t per, double *sums) {
+    if (!sums || s->v.n <= 0) return;
+    const nf_real *stored = g->stored[i] + (size_t)s->b0 * per;
+    size_t cnt = (size_t)s->v.n * per;
+    nf_flow_error_sums(s->v.data, stored, cnt, sums);
+    memcpy(s->v.data, stored, cnt * sizeof(nf_real));
+}
+
+/* Store mode, after the region: each layer's error over all threads (in thread order,
+ * so the result does not depend on timing), noted from the top layer down as the
+ * layer-by-layer backward does. */
+static void note_drift(glow *g, int lo, int hi, int nt, const double *sums) {
+    for (int i = hi - 1; i >= lo; i--) {
+        double tot[2] = {0, 0};
+        for (int t = 0; t < nt; t++) {
+            tot[0] += sums[2 * ((size_t)t * (hi - lo) + (i - lo))];
+            tot[1] += sums[2 * ((size_t)t * (hi - lo) + (i - lo)) + 1];
+        }
+        nf_flow_note_drift(&g->base, i, nf_flow_error_of_sums(tot));
+    }
+}
+
 nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_tensor *dh) {
     int n = h->n, T = level_threads(g, lv, n, g->ctx.work_bytes), K = lv->count / 3;
     NF_TRY(prepare_level(g, lv));
     size_t slot = slot_bytes(g, lv, (n + T - 1) / T), per_thread = thread_bytes(g, lv, (n + T - 1) / T);
     size_t cnt = step_partial(g, lv), set_bytes = nf_work_bytes(cnt);
+    size_t per = nf_tensor_sample_count(h);
+    int lo = level_lo(lv), hi = level_hi(lv);
+    double *sums = NULL; /* store mode: (T, hi - lo, 2) error sums */
+    if (g->store) {
+        sums = nf_calloc((size_t)T * (size_t)(hi - lo) * 2, sizeof(double));
+        if (!sums) return nf_fail(NF_ERR_NOMEM, "glow: out of memory in store mode");
+    }
     atomic_int arrived[2] = {0, 0}, reduced[2] = {0, 0};
 #pragma omp parallel num_threads(T)
     {
         share s = my_share(g, h, dh, per_thread, slot);
+        double *mine = sums ? sums + 2 * (size_t)s.t * (size_t)(hi - lo) : NULL;
         for (int q = 0; q < K; q++) {
             int first = lv->first + 3 * (K - 1 - q), set = q & 1;
             /* set is free once its previous step (q - 2) has been reduced */
@@ -207,6 +243,7 @@ nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_te
                 const nf_range_ops *r = nf_layer_range_ops(l);
                 off -= r->partial_count(l);
                 if (s.v.n > 0) r->backward(l, &s.v, &s.dv, &s.slot, part + off);
+                restore_share(g, &s, first + j, per, mine ? mine + 2 * (first + j - lo) : NULL);
             }
             if (atomic_fetch_add_explicit(&arrived[set], 1, memory_order_acq_rel) == s.nt - 1) {
                 atomic_store_explicit(&arrived[set], 0, memory_order_relaxed);
@@ -214,7 +251,14 @@ nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_te
                 atomic_fetch_add_explicit(&reduced[set], 1, memory_order_release);
             }
         }
-        if (lv->squeeze && s.v.n > 0) nf_layer_range_ops(lv->squeeze)->backward(lv->squeeze, &s.v, &s.dv, &s.slot, NULL);
+        if (lv->squeeze && s.v.n > 0) {
+            nf_layer_range_ops(lv->squeeze)->backward(lv->squeeze, &s.v, &s.dv, &s.slot, NULL);
+            restore_share(g, &s, lo, per, mine);
+        }
+    }
+    if (sums) {
+        note_drift(g, lo, hi, T, sums);
+        nf_free(sums);
     }
     nf_shape to = g->base.layers[level_lo(lv)]->in;
     h->c = dh->c = to.c, h->d = dh->d = to.d, h->h = dh->h = to.h, h->w = dh->w = to.w;

@@ -123,6 +123,7 @@ static void scratch_free(nf_flow *f) {
     nf_free(t->dz);
     nf_free(t->xr);
     nf_free(t->logdet);
+    nf_free(t->frozen);
     nf_free(t);
     f->scratch = NULL;
 }

@@ -33,6 +33,9 @@ struct nf_flow_scratch {
     int cap;              /* samples the buffers hold */
     nf_real *z, *dz, *xr; /* (cap, D); xr: the batch as a backward rebuilt it */
     double *logdet;       /* (cap) */
+    int frozen_known;     /* nfrozen counted and frozen allocated */
+    size_t nfrozen;       /* frozen parameters of the flow */
+    nf_real *frozen;      /* (nfrozen) their values before the current step (train/gradient.c) */
 };
 /* Makes f->scratch hold at least n samples. */
 nf_status nf_flow_scratch_reserve(nf_flow *f, int n);

@@ -41,8 +41,6 @@ static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st
     return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
 }
 
-/* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
- * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
 /* Store mode, after a forward of x: an inverse of its latents (in f->scratch->z) that
  * records every layer's rebuilt-input error in f->layer_rebuild. */
 static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
@@ -51,6 +49,8 @@ static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
     return nf_flow_inverse(f, &z, &xr);
 }
 
+/* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
+ * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
 static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
     if (!f->layer_rebuild) return NF_OK;
     NF_TRY(profile_inverse(f, x));
@@ -63,6 +63,28 @@ static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r
     return NF_OK;
 }
 
+/* The frozen parameters as they were before the step (a training forward moves some:
+ * batch norm's running averages), so that a recomputed step moves them once. */
+static nf_status frozen_save(nf_flow *f) {
+    struct nf_flow_scratch *t = f->scratch;
+    const nf_params *p = &f->params;
+    if (!t->frozen_known) {
+        for (size_t k = 0; k < p->count; k++) t->nfrozen += p->frozen[k] != 0;
+        t->frozen = t->nfrozen ? nf_alloc(t->nfrozen * sizeof(nf_real)) : NULL;
+        if (t->nfrozen && !t->frozen) return nf_fail(NF_ERR_NOMEM, "%s flow: out of memory", f->ops->name);
+        t->frozen_known = 1;
+    }
+    for (size_t k = 0, j = 0; j < t->nfrozen; k++)
+        if (p->frozen[k]) t->frozen[j++] = p->value[k];
+    return NF_OK;
+}
+
+static void frozen_restore(nf_flow *f) {
+    const struct nf_flow_scratch *t = f->scratch;
+    for (size_t k = 0, j = 0; j < t->nfrozen; k++)
+        if (f->params.frozen[k]) f->params.value[k] = t->frozen[j++];
+}
+
 /* The same step from stored layer inputs: the exact gradient, and which inverse amplified. */
 static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf_grad_report *r) {
     if (!f->ops->set_store_activations)
@@ -72,6 +94,7 @@ static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf
                        r->rebuild_error, f->ops->name);
     size_t before = nf_mem_current();
     NF_TRY(nf_flow_set_store_activations(f, 1));
+    frozen_restore(f);
     nf_status s = gradient_pass(f, x, st);
     size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
     r->recompute_bytes = held > before ? held - before : 0;
@@ -89,6 +112,7 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
     nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_loss_stats s = {0};
+    if (rebuild_tol >= 0) NF_TRY(frozen_save(f));
     nf_status status = gradient_pass(f, x, &s);
     if (status == NF_OK) {
         r.rebuild_error = rebuild_error(f->scratch->xr, x);

@@ -155,11 +155,18 @@ typedef struct nf_layer nf_layer;
 typedef struct nf_layer_ops nf_layer_ops;
 
 /* Per-call context: scratch memory and the logdet weight of the loss. */
+/* Sums n doubles in place over the processes that train one model together (data
+ * parallelism: nflow/dist.h's nf_dist_sum_hook); layers whose set-up depends on the batch
+ * (ActNorm's first forward) use it so every process sets up alike. */
+typedef nf_status (*nf_sum_fn)(void *user, double *v, size_t n);
+
 typedef struct nf_ctx {
     void *work;         /* scratch, at least work_bytes; sized by workspace() queries */
     size_t work_bytes;
     double dlogdet;     /* d loss / d logdet[b], the same for every sample b
                            (-1/B for the mean negative log-likelihood) */
+    nf_sum_fn sum;      /* NULL: the batch is all there is (one process) */
+    void *sum_user;
 } nf_ctx;
 
 /* One named block of a layer's parameters, as saved in model files. */
@@ -318,6 +325,8 @@ struct nf_flow {
                               errors of the layers above included */
     struct nf_flow_scratch *scratch; /* whole-flow passes' z/dz/x/logdet, kept between calls */
     struct nf_data_identity *data;  /* the training data (nf_flow_set_data_identity); NULL: unknown */
+    nf_sum_fn sum;      /* nf_flow_set_sum: the batch is one share of a global batch */
+    void *sum_user;
 };
 
 /* Checked calls through the flow's ops. */
@@ -332,6 +341,10 @@ nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, 
  * inverse of the same batch's latents then records in f->layer_rebuild how the error
  * of the plain rebuild grows from the last layer down to the first. */
 nf_status nf_flow_set_store_activations(nf_flow *f, int on);
+/* Data parallelism: each forward's batch is one process's share of a global batch, and
+ * sum(user, v, n) sums over the processes; ActNorm then initialises from the global
+ * batch's statistics. fn NULL: one process (the default). */
+void nf_flow_set_sum(nf_flow *f, nf_sum_fn fn, void *user);
 void nf_flow_destroy(nf_flow *f);
 size_t nf_flow_num_params(const nf_flow *f);
 void nf_flow_zero_grad(nf_flow *f);
@@ -488,6 +501,7 @@ void nf_sample_banana(nf_rng *r, nf_real *x, int n);
 }
 #endif
 
+#include "nflow/dist.h"     /* ranks that train one model together (MPI) */
 #include "nflow/trainer.h"  /* the training loop: schedules, rollbacks, the guard */
 #include "nflow/io.h"       /* HDF5 datasets, toy densities */
 #include "nflow/model_io.h" /* HDF5 model and checkpoint files */

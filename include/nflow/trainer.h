@@ -5,7 +5,9 @@
  * learning-rate schedule, gradient clipping, the rebuild guard (nf_flow_gradient), the
  * loss-explosion watch and NaN/Inf recovery by rolling back to the last good parameters
  * with a halved rate. The caller brings batches; metrics and messages come back through
- * a callback; the trainer's state is named and goes into checkpoints.
+ * a callback; the trainer's state is named and goes into checkpoints. With a dist of
+ * several ranks (MPI), every step sums the ranks' gradients, losses and failures, so the
+ * ranks' parameters stay identical and every rank rolls back together.
  *
  *     nf_trainer_config tc = nf_trainer_config_default(3000, 1e-3);
  *     tc.schedule.kind = NF_SCHEDULE_COSINE;
@@ -54,6 +56,8 @@ typedef struct nf_trainer_config {
     int max_rollbacks;   /* failed steps rolled back before giving up; 0 = the first failure stops */
     double rebuild_tol;  /* nf_flow_gradient's tolerance; < 0 only measures */
     double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
+    nf_dist *dist;       /* data parallelism (nflow/dist.h): each rank passes its share of every
+                            global batch and all take the same step; NULL = one process */
 } nf_trainer_config;
 
 /* Constant rate lr over steps, no clipping, no weight decay, 3 rollbacks, rebuild

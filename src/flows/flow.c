@@ -65,6 +65,12 @@ nf_status nf_flow_set_store_activations(nf_flow *f, int on) {
     return f->ops->set_store_activations(f, on);
 }
 
+void nf_flow_set_sum(nf_flow *f, nf_sum_fn fn, void *user) {
+    if (!f) return;
+    f->sum = fn;
+    f->sum_user = fn ? user : NULL;
+}
+
 void nf_flow_destroy(nf_flow *f) {
     if (f && f->ops && f->ops->destroy) f->ops->destroy(f);
 }

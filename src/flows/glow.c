@@ -117,6 +117,7 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *log
     size_t D = sample_size(g);
     NF_TRY(glow_reserve(g, n));
     if (g->store) NF_TRY(store_reserve(g, n));
+    g->ctx.sum = f->sum, g->ctx.sum_user = f->sum_user;
     memcpy(g->work, x->data, nf_tensor_count(x) * sizeof(nf_real));
     memset(logdet, 0, sizeof(double) * (size_t)n);
     nf_tensor h = *x;

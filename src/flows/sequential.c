@@ -87,6 +87,7 @@ static nf_status model_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, dou
     int n = x->n;
     size_t cnt = (size_t)n * sample_size(m);
     NF_TRY(reserve(m, n));
+    m->ctx.sum = f->sum, m->ctx.sum_user = f->sum_user;
     if (m->store && m->store_n != n) {
         nf_free(m->stored);
         m->stored = nf_alloc(sizeof(nf_real) * cnt * (size_t)(f->nlayers ? f->nlayers : 1));

@@ -13,25 +13,45 @@ typedef struct actnorm {
 static nf_real *logs_of(nf_layer *l) { return l->param; }
 static nf_real *bias_of(nf_layer *l) { return l->param + l->in.c; }
 
-static void data_init(nf_layer *l, const nf_tensor *x) {
-    int C = x->c;
+/* Per channel c: out[c] += the sum over the batch of (x - centre[c])^p, p = 1 or 2. */
+static void channel_sums(const nf_tensor *x, const double *centre, int p, double *out) {
     size_t hw = (size_t)x->d * x->h * x->w;
-    for (int c = 0; c < C; c++) {
-        double sum = 0, sq = 0;
+    for (int c = 0; c < x->c; c++) {
+        double acc = 0, m = centre ? centre[c] : 0;
         for (int n = 0; n < x->n; n++) {
-            const nf_real *p = x->data + ((size_t)n * C + c) * hw;
-            for (size_t i = 0; i < hw; i++) sum += p[i];
+            const nf_real *q = x->data + ((size_t)n * x->c + c) * hw;
+            for (size_t i = 0; i < hw; i++) acc += p == 1 ? q[i] - m : (q[i] - m) * (q[i] - m);
         }
-        double cnt = (double)x->n * hw, mean = sum / cnt;
-        for (int n = 0; n < x->n; n++) {
-            const nf_real *p = x->data + ((size_t)n * C + c) * hw;
-            for (size_t i = 0; i < hw; i++) sq += (p[i] - mean) * (p[i] - mean);
-        }
-        double sd = sqrt(sq / cnt) + 1e-6;
-        logs_of(l)[c] = (nf_real)(-log(sd));
-        bias_of(l)[c] = (nf_real)(-mean / sd);
+        out[c] = acc;
     }
-    l->initialized = 1;
+}
+
+/* logs and b such that the batch comes out with zero mean and unit variance per channel;
+ * with ctx->sum, the statistics are those of the global batch (every process's share). */
+static nf_status data_init(nf_layer *l, const nf_tensor *x, const nf_ctx *ctx) {
+    int C = x->c;
+    double *st = nf_alloc(sizeof(double) * (2 * (size_t)C + 1));
+    if (!st) return nf_fail(NF_ERR_NOMEM, "actnorm: out of memory");
+    double *mean = st, *sq = st + C;
+    channel_sums(x, NULL, 1, mean);
+    mean[C] = (double)x->n * x->d * x->h * x->w; /* the count rides along */
+    nf_status s = ctx && ctx->sum ? ctx->sum(ctx->sum_user, mean, (size_t)C + 1) : NF_OK;
+    double cnt = mean[C];
+    if (s == NF_OK) {
+        for (int c = 0; c < C; c++) mean[c] /= cnt;
+        channel_sums(x, mean, 2, sq);
+        if (ctx && ctx->sum) s = ctx->sum(ctx->sum_user, sq, (size_t)C);
+    }
+    if (s == NF_OK) {
+        for (int c = 0; c < C; c++) {
+            double sd = sqrt(sq[c] / cnt) + 1e-6;
+            logs_of(l)[c] = (nf_real)(-log(sd));
+            bias_of(l)[c] = (nf_real)(-mean[c] / sd);
+        }
+        l->initialized = 1;
+    }
+    nf_free(st);
+    return s;
 }
 
 /* ---------------------------------------------------------------- range calls */
@@ -120,7 +140,7 @@ const nf_range_ops nf_actnorm_range = {
 /* The whole batch is one range on the calling thread: the pass is memory-bound and
  * flows that run many images at once use the range calls on their own threads. */
 static nf_status actnorm_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
-    if (!l->initialized) data_init(l, x);
+    if (!l->initialized) NF_TRY(data_init(l, x, ctx));
     an_forward(l, x, logdet, ctx);
     return NF_OK;
 }

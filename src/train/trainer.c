@@ -1,6 +1,7 @@
 /* The training loop as an object: schedule, rebuild-guarded gradient, loss watch,
  * clipping, Adam, and rollback to the last good state when a step fails. */
 #include "nf_internal.h"
+#include "train/dist_step.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -118,6 +119,7 @@ static nf_status create(nf_trainer **out, nf_flow *f, const nf_trainer_config *c
         if (s == NF_OK && cfg->loss_jump > 0) s = nf_loss_watch_init(&t->st.watch, cfg->loss_jump);
     }
     t->st.watch.rise = cfg->loss_jump; /* the setting of this run, the history of the checkpoint */
+    if (nf_dist_size(cfg->dist) > 1) nf_flow_set_sum(f, nf_dist_sum_hook, cfg->dist); /* ActNorm's init */
     if (s == NF_OK && cfg->max_rollbacks > 0) s = snapshot_init(&t->good, count);
     if (s == NF_OK && cfg->max_rollbacks > 0) s = snapshot_init(&t->pending, count);
     if (s != NF_OK) {
@@ -211,6 +213,7 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
     nf_grad_report g;
     double gnorm = NAN;
     nf_status s = nf_flow_gradient(f, x, t->cfg.rebuild_tol, &ls, &g);
+    if (t->cfg.dist) s = nf_dist_combine_step(t->cfg.dist, f, x->n, s, &ls, &g);
     if (g.recomputed) {
         t->st.recomputed++;
         note_recompute(t, step, &g);
@@ -245,6 +248,7 @@ long nf_trainer_good_step(const nf_trainer *t) { return t && t->good.valid ? t->
 
 void nf_trainer_destroy(nf_trainer *t) {
     if (!t) return;
+    if (nf_dist_size(t->cfg.dist) > 1 && t->f->sum == nf_dist_sum_hook) nf_flow_set_sum(t->f, NULL, NULL);
     nf_adam_free(&t->opt);
     snapshot_free(&t->good);
     snapshot_free(&t->pending);

@@ -1,0 +1,194 @@
+/* Data parallelism over MPI ranks (run under mpirun with 2 or more ranks): the fixed-order
+ * sums, failure agreement, and the trainer's data-parallel step, which must equal one
+ * process training on the whole global batch: ActNorm set up from the global batch's
+ * statistics, the gradient of the global mean loss, identical parameters on every rank,
+ * and a rank whose share is not finite rolling every rank back. */
+#include "nftest.h"
+
+#include <stdio.h>
+
+static nf_dist *dist;
+
+static int rank_, size_;
+
+/* ---------------------------------------------------------------- sums */
+
+static void test_sums(void **state) {
+    (void)state;
+    assert_true(nf_dist_mpi_built());
+    double v[3] = {rank_ + 1.0, 0.1 * rank_, rank_ == 1 ? NAN : -rank_};
+    double m[3] = {v[0], v[1], v[2]};
+    NF_ASSERT_OK(nf_dist_sum(dist, v, 2));
+    assert_true(v[0] == size_ * (size_ + 1) / 2.0);
+    double want = 0;
+    for (int r = 0; r < size_; r++) want += 0.1 * r; /* rank order: exactly this double */
+    assert_true(v[1] == want);
+    NF_ASSERT_OK(nf_dist_max(dist, m, 3));
+    assert_true(m[0] == size_ && isnan(m[2]));
+
+    /* a gradient-sized array: block sums in rank order; n not divisible by the ranks */
+    size_t n = 1000003;
+    nf_real *g = malloc(n * sizeof(nf_real));
+    for (size_t k = 0; k < n; k++) g[k] = (nf_real)((double)(k % 97) * (rank_ + 1) / 64.0);
+    NF_ASSERT_OK(nf_dist_sum_real(dist, g, n));
+    double tri = size_ * (size_ + 1) / 2.0;
+    for (size_t k = 0; k < n; k += 9973) assert_true(g[k] == (nf_real)((double)(k % 97) * tri / 64.0));
+    assert_true(g[n - 1] == (nf_real)((double)((n - 1) % 97) * tri / 64.0));
+    free(g);
+
+    int first = -2;
+    NF_ASSERT_OK(nf_dist_first_failure(dist, rank_ >= 1, &first));
+    assert_int_equal(first, 1);
+    NF_ASSERT_OK(nf_dist_first_failure(dist, 0, &first));
+    assert_int_equal(first, -1);
+}
+
+/* ---------------------------------------------------------------- the trainer */
+
+static nf_flow *small_glow(void) {
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 2;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    return f;
+}
+
+/* This rank's share [B r / R, B (r+1) / R) of the global batch g (uneven when R does not
+ * divide B). */
+static nf_tensor share_of(const nf_tensor *g) {
+    int lo = g->n * rank_ / size_, hi = g->n * (rank_ + 1) / size_;
+    size_t per = nf_tensor_sample_count(g);
+    nf_tensor t = *g;
+    t.data = g->data + (size_t)lo * per;
+    t.n = hi - lo;
+    return t;
+}
+
+/* The whole parameter vector equals rank 0's, bit for bit. */
+static void assert_same_on_all_ranks(const nf_real *v, size_t n) {
+    nf_real *root = malloc(n * sizeof(nf_real));
+    memcpy(root, v, n * sizeof(nf_real));
+    NF_ASSERT_OK(nf_dist_bcast(dist, root, n * sizeof(nf_real), 0));
+    assert_memory_equal(root, v, n * sizeof(nf_real));
+    free(root);
+}
+
+static double max_rel_diff(const nf_real *a, const nf_real *b, size_t n) {
+    double scale = 0, d = 0;
+    for (size_t k = 0; k < n; k++) scale = fmax(scale, fabs((double)b[k]));
+    for (size_t k = 0; k < n; k++) d = fmax(d, fabs((double)a[k] - b[k]));
+    return d / (scale + 1e-30);
+}
+
+static void keep_loss(void *user, const nf_train_event *ev) {
+    if (ev->kind == NF_EVENT_STEP) *(double *)user = ev->loss.loss;
+}
+
+/* The first step's gradient and loss are the whole batch's (up to the order of float
+ * sums; later steps drift apart by Adam's first steps, whose size does not depend on the
+ * gradient's, so only agreement between ranks is checked there). */
+static void test_trainer_equals_one_process(void **state) {
+    (void)state;
+    nf_flow *par = small_glow(), *one = small_glow();
+    size_t np = nf_flow_num_params(par);
+    nf_trainer_config tc = nf_trainer_config_default(10, 1e-3);
+    nf_trainer *tp = NULL, *t1 = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t1, one, &tc));
+    tc.dist = dist;
+    NF_ASSERT_OK(nf_trainer_create(&tp, par, &tc));
+    double loss_par = NAN, loss_one = NAN;
+    nf_trainer_set_callback(tp, keep_loss, &loss_par);
+    nf_trainer_set_callback(t1, keep_loss, &loss_one);
+    for (int step = 0; step < 4; step++) {
+        nf_tensor x = nftest_randn(11, 2, 1, 8, 8, 100 + step); /* the same global batch everywhere */
+        nf_tensor mine = share_of(&x);
+        int taken = 0;
+        NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+        assert_int_equal(taken, 1);
+        if (step == 0) {
+            NF_ASSERT_OK(nf_trainer_step(t1, &x, &taken));
+            double d = max_rel_diff(par->params.grad, one->params.grad, np);
+            print_message("first step: gradient off by %.3g (relative), loss %.9g vs %.9g\n", d, loss_par, loss_one);
+            assert_true(d < 1e-5);
+            assert_true(fabs(loss_par - loss_one) < 1e-6 * fabs(loss_one));
+        }
+        assert_same_on_all_ranks(par->params.value, np);
+        assert_same_on_all_ranks(par->params.grad, np);
+        nf_tensor_free(&x);
+    }
+    nf_trainer_destroy(tp);
+    nf_trainer_destroy(t1);
+    nf_flow_destroy(par);
+    nf_flow_destroy(one);
+}
+
+/* ActNorm's statistics are the global batch's even when the shares differ wildly. */
+static void test_actnorm_global_init(void **state) {
+    (void)state;
+    nf_flow *par = small_glow(), *one = small_glow();
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 7);
+    for (size_t k = 0; k < nf_tensor_count(&x) / 2; k++) x.data[k] = x.data[k] * 3 + 5; /* first half shifted */
+    nf_tensor mine = share_of(&x);
+    nf_flow_set_sum(par, nf_dist_sum_hook, dist);
+    nf_tensor z1, zp;
+    NF_ASSERT_OK(nf_tensor_alloc(&z1, 8, (int)nf_tensor_sample_count(&x), 1, 1, 1));
+    NF_ASSERT_OK(nf_tensor_alloc(&zp, mine.n, (int)nf_tensor_sample_count(&x), 1, 1, 1));
+    double ld1[8], ldp[8];
+    NF_ASSERT_OK(nf_flow_forward(one, &x, &z1, ld1));
+    NF_ASSERT_OK(nf_flow_forward(par, &mine, &zp, ldp));
+    size_t np = nf_flow_num_params(par);
+    assert_true(max_rel_diff(par->params.value, one->params.value, np) < 1e-5);
+    assert_same_on_all_ranks(par->params.value, np);
+    nf_tensor_free(&x);
+    nf_tensor_free(&z1);
+    nf_tensor_free(&zp);
+    nf_flow_destroy(par);
+    nf_flow_destroy(one);
+}
+
+/* One rank's share is not finite: every rank rolls back (same state), none waits. */
+static void test_collective_rollback(void **state) {
+    (void)state;
+    nf_flow *f = small_glow();
+    nf_trainer_config tc = nf_trainer_config_default(10, 1e-3);
+    tc.dist = dist;
+    nf_trainer *t = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
+    for (int step = 0; step < 3; step++) {
+        nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 200 + step);
+        if (step == 2 && rank_ == size_ - 1) x.data[nf_tensor_count(&x) - 1] = NAN; /* the last rank's share */
+        nf_tensor mine = share_of(&x);
+        int taken = -1;
+        NF_ASSERT_OK(nf_trainer_step(t, &mine, &taken));
+        assert_int_equal(taken, step < 2);
+        nf_tensor_free(&x);
+    }
+    assert_int_equal(nf_trainer_state_of(t)->rollbacks, 1);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    assert_same_on_all_ranks(f->params.value, nf_flow_num_params(f));
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+}
+
+int main(void) {
+    if (nf_dist_create_mpi(&dist) != NF_OK) {
+        fprintf(stderr, "test_dist: %s\n", nf_last_error());
+        return 1;
+    }
+    rank_ = nf_dist_rank(dist);
+    size_ = nf_dist_size(dist);
+    if (size_ < 2) {
+        fprintf(stderr, "test_dist: run under mpirun with at least 2 ranks (got %d)\n", size_);
+        nf_dist_destroy(dist);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sums),
+        cmocka_unit_test(test_trainer_equals_one_process),
+        cmocka_unit_test(test_actnorm_global_init),
+        cmocka_unit_test(test_collective_rollback),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    nf_dist_destroy(dist);
+    return rc;
+}

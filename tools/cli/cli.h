@@ -28,6 +28,8 @@ enum {
     "  4  numerical failure (NaN/Inf loss that rollbacks could not cure, NaN/Inf in\n"   \
     "     the data read)\n"
 
+/* " (rank r)" for MPI ranks other than 0 (ranks.c), "" otherwise: in every error line. */
+extern const char *cli_rank_tag;
 /* Prints "nflow <cmd>: <message>" on stderr and returns code. */
 int cli_error(int code, const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -3,6 +3,7 @@
 #include "datasrc.h"
 
 #include "cli.h"
+#include "ranks.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,13 +41,50 @@ static int open_toy(cli_data *d, const char *cmd, const char *name, const cli_da
     return CLI_OK;
 }
 
+/* The batch of rank o->rank, or an error when the global batch or the range leaves a rank
+ * without samples. */
+static int rank_batch(const char *cmd, const cli_data_options *o, long long size, int *batch) {
+    long long lo, hi, blo, bhi;
+    cli_ranks_share(size, o->rank, o->ranks, &lo, &hi);
+    cli_ranks_share(o->batch, o->rank, o->ranks, &blo, &bhi);
+    if (bhi - blo < 1) return cli_error(CLI_USAGE, cmd, "--batch %d is smaller than the %d ranks", o->batch, o->ranks);
+    if (hi - lo < 1) return cli_error(CLI_DATA, cmd, "%lld samples cannot be shared by %d ranks", size, o->ranks);
+    *batch = (int)(bhi - blo);
+    return CLI_OK;
+}
+
+static int open_hdf5(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o);
+
 int data_open(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o) {
     memset(d, 0, sizeof *d);
     d->seed = o->seed;
     if (data_spec_is_toy(spec)) {
         d->toy = 1;
-        return open_toy(d, cmd, spec + 4, o);
+        int rc = open_toy(d, cmd, spec + 4, o);
+        if (rc != CLI_OK || o->ranks <= 1) return rc;
+        long long hi;
+        if ((rc = rank_batch(cmd, o, d->size, &d->shape.n)) != CLI_OK) return rc;
+        cli_ranks_share(d->size, o->rank, o->ranks, &d->lo, &hi);
+        d->size = hi - d->lo;
+        return CLI_OK;
     }
+    int rc = open_hdf5(d, cmd, spec, o);
+    if (rc != CLI_OK || o->ranks <= 1) return rc;
+    /* this rank's part of the range, read by hyperslab from its own handle */
+    cli_data_options mine = *o;
+    long long lo, hi, size = o->limit > 0 && o->limit < d->size ? o->limit : d->size;
+    if ((rc = rank_batch(cmd, o, size, &mine.batch)) != CLI_OK) return rc;
+    cli_ranks_share(size, o->rank, o->ranks, &lo, &hi);
+    mine.start = o->start + lo;
+    mine.count = hi - lo;
+    mine.quiet_layout = 1;
+    data_close(d);
+    memset(d, 0, sizeof *d);
+    d->seed = o->seed;
+    return open_hdf5(d, cmd, spec, &mine);
+}
+
+static int open_hdf5(cli_data *d, const char *cmd, const char *spec, const cli_data_options *o) {
     if (!strstr(spec, ":/"))
         return cli_error(CLI_USAGE, cmd, "data '%s' is neither FILE.h5:/DATASET nor toy:NAME (%s)", spec, CLI_TOY_NAMES);
     nf_dataset_options opt = nf_dataset_options_default();
@@ -102,7 +140,7 @@ nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
     for (int b = 0; b < x->n; b++, d->pos++) {
         long long e = (long long)(d->pos / (uint64_t)d->size), i = (long long)(d->pos % (uint64_t)d->size);
         toy_order(d, e);
-        memcpy(x->data + 2 * b, d->all.data + 2 * (size_t)d->order[i], 2 * sizeof(nf_real));
+        memcpy(x->data + 2 * b, d->all.data + 2 * (size_t)(d->lo + d->order[i]), 2 * sizeof(nf_real));
     }
     return NF_OK;
 }
@@ -110,7 +148,7 @@ nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
 nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng) {
     if (!d->toy) return nf_dataset_read(d->ds, index, x, NULL, rng);
     if (index < 0 || index + x->n > d->size) return NF_ERR_ARG;
-    memcpy(x->data, d->all.data + 2 * (size_t)index, sizeof(nf_real) * 2 * (size_t)x->n);
+    memcpy(x->data, d->all.data + 2 * (size_t)(d->lo + index), sizeof(nf_real) * 2 * (size_t)x->n);
     return NF_OK;
 }
 

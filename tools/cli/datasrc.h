@@ -17,14 +17,15 @@
 typedef struct cli_data {
     int toy;            /* 1: toy:NAME */
     char name[32];      /* toy density */
-    nf_tensor all;      /* toy: (size, 2, 1, 1, 1) */
+    nf_tensor all;      /* toy: the whole set, (all.n, 2, 1, 1, 1); this rank's is [lo, lo + size) */
+    long long lo;
     int *order;         /* toy: (size) sample order of epoch order_epoch */
     long long order_epoch;
     uint64_t seed;      /* toy: samples and shuffles; HDF5: shuffles */
     uint64_t pos;       /* toy: samples delivered so far */
     nf_dataset *ds;     /* HDF5 */
     nf_shape shape;     /* of one batch (n = batch) */
-    long long size;     /* samples in one epoch */
+    long long size;     /* samples in one epoch (this rank's share) */
     double nll_offset;  /* nats per sample to add for -log p in the data's own units */
 } cli_data;
 
@@ -40,6 +41,10 @@ typedef struct cli_data_options {
     const double *mean, *std; /* NF_NORM_GIVEN */
     nf_layout layout;      /* HDF5: where the channels are (NF_LAYOUT_AUTO: attribute or guess) */
     int quiet_layout;      /* 1: do not repeat the note on a guessed layout (reopening a file) */
+    int rank, ranks;       /* ranks > 1: this rank's share rank/ranks of the range and of
+                              the batch (ranks.h: cli_ranks_share); the rest is unchanged */
+    long long limit;       /* ranks > 1: share only the first `limit` samples of the range
+                              (validation's --val-size) [0: all] */
 } cli_data_options;
 
 /* Opens spec. Returns 0, or prints "nflow <cmd>: ..." and returns an exit code

@@ -8,10 +8,12 @@
 #include "metrics.h"
 #include "plot.h"
 #include "progress.h"
+#include "ranks.h"
 #include "train.h"
 
 typedef struct train_run_state {
     const cli_train_config *c;
+    cli_ranks ranks;       /* MPI: this process's rank; rank 0 alone writes files and output */
     cli_data train, val;
     int have_val;
     nf_flow *f;
@@ -44,6 +46,9 @@ typedef struct train_run_state {
     long val_step;         /* step of the last validation (-1: none yet) */
     nf_loss_stats last_val;
     double *val_mean, *val_std; /* (C) training statistics used to normalise validation data */
+    double *train_mean, *train_std; /* (C) ranks > 1: the whole range's, normalising each share */
+    long long train_samples; /* in the whole training range (each rank streams its share) */
+    long long val_samples;   /* evaluated by the last validation, over all ranks */
     char out[4096];        /* output directory */
     double t0;
 } train_run_state;
@@ -57,6 +62,8 @@ void train_state_get(train_run_state *r, nf_train_state *ts);
  * --allow-data-change); then the flow records the current data. Returns an exit code. */
 int train_resume_check(train_run_state *r);
 
+/* Ranks > 1: the dequantisation noise of the next batch (a function of the batch). */
+void train_rank_rng(train_run_state *r);
 /* The loop of steps from r->step to r->total; returns an exit code. */
 int train_loop(train_run_state *r);
 /* Writes OUT/checkpoint.h5 (the state after r->step steps); returns an exit code. */

@@ -53,7 +53,7 @@ static int stopped(train_run_state *r) {
     char path[4200], msg[1024];
     snprintf(msg, sizeof msg, "%s", nf_last_error());
     long good = nf_trainer_good_step(r->trainer);
-    if (good >= 0) {
+    if (good >= 0 && r->ranks.rank == 0) {
         cli_path(path, sizeof path, r->out, "model_last_good.h5");
         if (nf_model_save(r->f, path) == NF_OK)
             fprintf(stderr, "nflow train: the last good parameters (before step %ld) are in %s\n", good + 1, path);
@@ -96,9 +96,19 @@ int train_validate(train_run_state *r, nf_loss_stats *st) {
     if (!st) st = &tmp;
     if (!r->have_val) return CLI_OK;
     train_eval_mode(r, 1);
-    nf_status s = data_evaluate(r->f, &r->val, r->c->batch, r->c->val_size, st);
+    long long limit = r->ranks.size > 1 ? 0 : r->c->val_size; /* ranks: each has its share of the limit */
+    nf_status s = data_evaluate(r->f, &r->val, r->c->batch, limit, st);
     train_eval_mode(r, 0);
-    if (s != NF_OK) return cli_nf_error(s, "train", "validation");
+    int rc = cli_ranks_agree(&r->ranks, "train", s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "validation"));
+    if (rc != CLI_OK) return rc;
+    long long n = limit > 0 && limit < r->val.size ? limit : r->val.size;
+    if (r->ranks.size > 1) { /* the mean over every rank's share */
+        double v[5] = {st->loss * n, st->half_sq * n, st->logdet * n, st->bits_per_dim * n, (double)n};
+        if ((s = nf_dist_sum(r->ranks.dist, v, 5)) != NF_OK) return cli_nf_error(s, "train", "validation");
+        st->loss = v[0] / v[4], st->half_sq = v[1] / v[4], st->logdet = v[2] / v[4], st->bits_per_dim = v[3] / v[4];
+        n = (long long)v[4];
+    }
+    r->val_samples = n;
     long epoch = data_epoch(&r->train);
     double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */
     r->val_step = r->step;
@@ -140,6 +150,7 @@ void train_state_get(train_run_state *r, nf_train_state *ts) {
 }
 
 int train_checkpoint(train_run_state *r) {
+    if (r->ranks.rank > 0) return CLI_OK; /* rank 0 writes; every rank's position follows from its */
     char path[4200];
     cli_path(path, sizeof path, r->out, "checkpoint.h5");
     nf_train_state ts;
@@ -149,6 +160,7 @@ int train_checkpoint(train_run_state *r) {
     ts.data_pos[0] = data_position(&r->train);
     ts.data_pos[1] = (uint64_t)r->next_nan;
     ts.ndata_pos = 2;
+    if (r->ranks.size > 1) ts.data_pos[ts.ndata_pos++] = (uint64_t)r->ranks.size; /* resumable under as many */
     ts.rng = r->rng;
     ts.has_trainer = 1;
     ts.trainer = *nf_trainer_state_of(r->trainer);
@@ -159,15 +171,26 @@ int train_checkpoint(train_run_state *r) {
     return CLI_OK;
 }
 
+/* Ranks > 1: each batch's dequantisation noise from (seed, rank, batch number), so a
+ * resumed run (which knows the batch number from the data position) draws the same. */
+void train_rank_rng(train_run_state *r) {
+    uint64_t batch = data_position(&r->train) / (uint64_t)r->x.n;
+    nf_rng_seed(&r->rng, r->c->seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)r->ranks.rank << 40) ^ batch);
+}
+
 int train_loop(train_run_state *r) {
     const cli_train_config *c = r->c;
     long epoch_seen = data_epoch(&r->train);
-    int rc;
+    int rc = CLI_OK;
     nf_trainer_set_callback(r->trainer, on_event, r);
     while (r->step < r->stop) {
         r->epoch = (long)data_epoch(&r->train) + 1; /* the epoch this batch starts in, 1-based */
+        if (r->ranks.size > 1) train_rank_rng(r);
         nf_status s = data_next(&r->train, &r->x, &r->rng);
-        if (s != NF_OK) return cli_nf_error(s, "train", "reading a batch");
+        rc = s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "reading a batch");
+        if (rc == CLI_OK && cli_ranks_debug_fail(&r->ranks, r->step + 1))
+            rc = cli_error(CLI_DATA, "train", "reading a batch: NFLOW_DEBUG_FAIL made step %ld's read fail", r->step + 1);
+        if ((rc = cli_ranks_agree(&r->ranks, "train", rc)) != CLI_OK) return rc; /* before the collective step */
         int taken;
         s = nf_trainer_step(r->trainer, &r->x, &taken);
         if (s == NF_ERR_NUMERIC) return stopped(r);
@@ -175,15 +198,17 @@ int train_loop(train_run_state *r) {
         if (!taken) continue;
         r->step = nf_trainer_state_of(r->trainer)->step;
         inject_nan(r);
-        if (c->rebuild_profile > 0 && r->step % c->rebuild_profile == 0 && (rc = rebuild_profile(r)) != CLI_OK)
-            return rc;
-        if (r->gif_open && r->step % r->gif_every == 0 && (rc = train_gif_frame(r)) != CLI_OK) return rc;
+        int lead = r->ranks.rank == 0;
+        if (lead && c->rebuild_profile > 0 && r->step % c->rebuild_profile == 0) rc = rebuild_profile(r);
+        if (rc == CLI_OK && r->gif_open && r->step % r->gif_every == 0) rc = train_gif_frame(r);
+        if (r->ranks.size > 1 && (rc = cli_ranks_agree(&r->ranks, "train", rc)) != CLI_OK) return rc;
+        if (rc != CLI_OK) return rc;
         if (data_epoch(&r->train) > epoch_seen) {
             epoch_seen = data_epoch(&r->train);
             if ((rc = train_validate(r, NULL)) != CLI_OK) return rc;
         }
         if (c->checkpoint_every > 0 && r->step % c->checkpoint_every == 0 && r->step < r->stop &&
-            (rc = train_checkpoint(r)) != CLI_OK)
+            (rc = cli_ranks_agree(&r->ranks, "train", train_checkpoint(r))) != CLI_OK)
             return rc;
     }
     progress_finish(&r->prog);

@@ -34,6 +34,7 @@ static int open_val(train_run_state *r, const cli_data_options *o, long long sta
     if ((c->val && strcmp(c->val, "none") == 0) || (!c->val && !r->train.toy && count == 0)) return CLI_OK;
     cli_data_options v = *o;
     v.shuffle = 0;
+    v.limit = c->val_size; /* ranks share the samples that one process would evaluate */
     const char *spec = c->val ? c->val : c->data;
     v.quiet_layout = !strcmp(spec, c->data);
     if (data_spec_is_toy(spec)) {
@@ -63,10 +64,29 @@ static int open_val(train_run_state *r, const cli_data_options *o, long long sta
     return CLI_OK;
 }
 
+/* Ranks > 1: reopens r->train (the whole training range, opened as o with ranks = 1) as
+ * this rank's share; statistics computed over the range (--normalize compute) are the
+ * whole range's, given to the share. */
+static int open_share(train_run_state *r, cli_data_options *o) {
+    if (r->c->normalize == NF_NORM_COMPUTE && !r->train.toy) {
+        int C = r->train.shape.c;
+        r->train_mean = malloc(sizeof(double) * (size_t)C);
+        r->train_std = malloc(sizeof(double) * (size_t)C);
+        if (!r->train_mean || !r->train_std) return cli_error(CLI_RUNTIME, "train", "out of memory");
+        nf_status st = nf_dataset_stats(r->train.ds, r->train_mean, r->train_std);
+        if (st != NF_OK) return cli_nf_error(st, "train", "training statistics");
+        o->normalize = NF_NORM_GIVEN;
+        o->mean = r->train_mean, o->std = r->train_std;
+    }
+    data_close(&r->train);
+    return data_open(&r->train, "train", r->c->data, o);
+}
+
 static int open_data(train_run_state *r) {
     const cli_train_config *c = r->c;
     cli_data_options o = {.batch = c->batch, .seed = c->seed, .toy_size = c->train_size, .shuffle = 1,
-                          .dequantize = 1, .normalize = (nf_norm_mode)c->normalize, .layout = (nf_layout)c->layout};
+                          .dequantize = 1, .normalize = (nf_norm_mode)c->normalize, .layout = (nf_layout)c->layout,
+                          .ranks = 1};
     int rc = data_open(&r->train, "train", c->data, &o);
     o.quiet_layout = 1; /* the split and the validation range of the same file: said once */
     long long n = r->train.size, k = 0;
@@ -81,6 +101,9 @@ static int open_data(train_run_state *r) {
             k = 0; /* too small to split */
         }
     }
+    r->train_samples = r->train.size; /* the whole training range, whatever the ranks */
+    o.rank = r->ranks.rank, o.ranks = r->ranks.size;
+    if (rc == CLI_OK && r->ranks.size > 1) rc = open_share(r, &o);
     if (rc == CLI_OK) rc = c->val ? open_val(r, &o, 0, 0) : open_val(r, &o, n - k, k);
     return rc;
 }
@@ -94,11 +117,22 @@ static int build_model(train_run_state *r) {
         if (st != NF_OK) return cli_nf_error(st, "train", c->resume);
         int rc = cli_check_shape("train", r->f, s, c->data);
         if (rc != CLI_OK) return rc;
-        if (ts->has_trainer ? ts->ndata_pos != 2 : ts->ndata_pos != 4 && ts->ndata_pos != 8)
+        if (ts->has_trainer ? ts->ndata_pos != 2 && ts->ndata_pos != 3 : ts->ndata_pos != 4 && ts->ndata_pos != 8)
             return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
+        int ranks = ts->has_trainer && ts->ndata_pos == 3 ? (int)ts->data_pos[2] : 1;
+        if (ranks != r->ranks.size)
+            return cli_error(CLI_USAGE, "train",
+                             "%s was written by a run of %d rank%s and this one has %d: each rank's share of the data "
+                             "and of every batch depends on the number of ranks, so resume with as many",
+                             c->resume, ranks, ranks == 1 ? "" : "s", r->ranks.size);
         train_state_get(r, ts);
         r->rng = ts->rng;
-        if ((st = data_seek(&r->train, ts->data_pos[0])) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
+        /* data_pos[0] is rank 0's position: every rank has read as many batches */
+        long long lo0, hi0;
+        cli_ranks_share(c->batch, 0, r->ranks.size, &lo0, &hi0);
+        uint64_t pos = r->ranks.size > 1 ? ts->data_pos[0] / (uint64_t)(hi0 - lo0) * (uint64_t)r->train.shape.n
+                                          : ts->data_pos[0];
+        if ((st = data_seek(&r->train, pos)) != NF_OK) return cli_nf_error(st, "train", "resuming the data");
         return CLI_OK;
     }
     nf_status st;
@@ -130,6 +164,7 @@ static int make_trainer(train_run_state *r) {
     tc.max_rollbacks = c->max_rollbacks;
     tc.rebuild_tol = c->rebuild_tol;
     tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
+    tc.dist = r->ranks.dist;
     nf_status s = c->resume ? nf_trainer_resume(&r->trainer, r->f, &tc, &r->resume_opt, &r->resume.trainer)
                             : nf_trainer_create(&r->trainer, r->f, &tc);
     if (s != NF_OK) return cli_nf_error(s, "train", "setting up the trainer");
@@ -166,15 +201,18 @@ static void banner(const train_run_state *r) {
     else if (nf_flow_is_model(r->f))
         printf("nflow train: sequential model %s; %zu parameters\n", nf_model_spec(r->f) ? nf_model_spec(r->f) : "",
                nf_flow_num_params(r->f));
-    printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train.size,
-           s.c, s.d, s.h, s.w, s.n, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");
+    printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train_samples,
+           s.c, s.d, s.h, s.w, c->batch, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");
     if (r->first_step > 0) printf("nflow train: resuming %s at step %ld of %ld\n", c->resume, r->first_step, r->total);
     else {
-        double epochs = (double)r->total * s.n / (double)r->train.size;
+        double epochs = (double)r->total * c->batch / (double)r->train_samples;
         printf("nflow train: %ld steps (%.3g epoch%s), output in %s\n", r->total, epochs, epochs == 1 ? "" : "s",
                r->out);
     }
     if (r->stop < r->total) printf("nflow train: this process stops after step %ld (--stop-after)\n", r->stop);
+    if (r->ranks.size > 1)
+        printf("nflow train: %d MPI ranks, each reading its share of the data and about %d samples of every batch\n",
+               r->ranks.size, s.n);
     fflush(stdout);
 }
 
@@ -206,11 +244,12 @@ static int finish(train_run_state *r, cli_train_result *res) {
     if (r->have_val) {
         if (r->val_step == r->step) val = r->last_val; /* the last step ended an epoch */
         else if ((rc = train_validate(r, &val)) != CLI_OK) return rc;
-        printf("held-out objective on %lld samples: %.4f (bits/dim %.4f)\n",
-               c->val_size > 0 && c->val_size < r->val.size ? c->val_size : r->val.size, val.loss, val.bits_per_dim);
+        printf("held-out objective on %lld samples: %.4f (bits/dim %.4f)\n", r->val_samples, val.loss,
+               val.bits_per_dim);
         if (res) res->have_val = 1, res->val = val;
     }
     rebuild_summary(r);
+    if (r->ranks.rank > 0) return CLI_OK; /* rank 0 writes the files */
     nf_status s = nf_model_save(r->f, cli_path(path, sizeof path, r->out, "model.h5"));
     if (s != NF_OK) return cli_error(CLI_RUNTIME, "train", "writing %s: %s", path, nf_last_error());
     if ((rc = train_checkpoint(r)) != CLI_OK) return rc;
@@ -236,33 +275,38 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     r.val_step = -1;
     snprintf(r.out, sizeof r.out, "%s", c->out);
     int lock = -1;
-    int rc = cli_set_threads("train", c->threads);
+    int rc = cli_ranks_open(&r.ranks, "train");
+    int lead = r.ranks.rank == 0; /* writes the run directory and the output */
+    if (rc == CLI_OK) rc = cli_set_threads("train", c->threads);
     if (rc == CLI_OK) rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
     if (rc == CLI_OK) rc = train_resume_check(&r);
     if (rc == CLI_OK) rc = store_mode(&r);
     if (rc == CLI_OK) {
         r.first_step = r.step;
-        r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train.size / (double)c->batch);
+        r.total = c->steps > 0 ? c->steps : (long)ceil(c->epochs * (double)r.train_samples / (double)c->batch);
         if (r.total < 1) r.total = 1;
         r.stop = c->stop_after > 0 && r.first_step + c->stop_after < r.total ? r.first_step + c->stop_after : r.total;
         rc = make_trainer(&r);
     }
     if (rc == CLI_OK) rc = alloc_buffers(&r);
     /* Only a validated run touches its directory, and only one run at a time. */
-    if (rc == CLI_OK) rc = cli_mkdirs("train", c->out);
-    if (rc == CLI_OK) rc = run_lock("train", c->out, &lock);
-    if (rc == CLI_OK && c->argv) write_args(c->out, c->argc, c->argv);
-    if (rc == CLI_OK) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
+    if (rc == CLI_OK && lead) rc = cli_mkdirs("train", c->out);
+    if (rc == CLI_OK && lead) rc = run_lock("train", c->out, &lock);
+    if (rc == CLI_OK && lead && c->argv) write_args(c->out, c->argc, c->argv);
+    if (rc == CLI_OK && lead) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
     if (rc == CLI_OK) {
         banner(&r);
         long log_every = c->log_every > 0 ? c->log_every : (r.total + 19) / 20;
-        progress_start(&r.prog, r.first_step, r.stop, log_every, c->show_tty, c->quiet);
+        progress_start(&r.prog, r.first_step, r.stop, log_every, lead ? c->show_tty : 0, lead ? c->quiet : 1);
         r.t0 = cli_now();
-        rc = train_pictures_start(&r);
+        if (lead) rc = train_pictures_start(&r);
     }
+    /* no rank starts training (whose first step is collective) while another failed */
+    rc = cli_ranks_agree(&r.ranks, "train", rc);
     if (rc == CLI_OK) rc = train_loop(&r);
     if (rc == CLI_OK) rc = finish(&r, res);
+    rc = cli_ranks_agree(&r.ranks, "train", rc);
     if (res) {
         res->steps = r.step;
         res->rollbacks = r.trainer ? nf_trainer_state_of(r.trainer)->rollbacks : 0;
@@ -282,6 +326,9 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     data_close(&r.val);
     free(r.val_mean);
     free(r.val_std);
+    free(r.train_mean);
+    free(r.train_std);
     run_unlock(lock);
+    cli_ranks_close(&r.ranks);
     return rc;
 }

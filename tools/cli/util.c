@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+const char *cli_rank_tag = "";
+
 int cli_error(int code, const char *cmd, const char *fmt, ...) {
     char buf[4096];
     va_list ap;
@@ -18,7 +20,7 @@ int cli_error(int code, const char *cmd, const char *fmt, ...) {
     /* one line whatever a file name or a library message holds */
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
-    fprintf(stderr, "nflow %s: %s\n", cmd, buf);
+    fprintf(stderr, "nflow %s%s: %s\n", cmd, cli_rank_tag, buf);
     return code;
 }
 

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# nflow train under mpirun (2 ranks, oversubscribed): one model trained from every rank's
+# share, files from rank 0 only, bit-for-bit repeatable, resumable bit for bit under the
+# same number of ranks and refused under another, HDF5 data read in shares, and a rank
+# whose read fails ends the whole job within seconds with its rank named, leaving the
+# last checkpoint resumable. Skipped (77) when the build has no MPI.
+# argv[1] = build directory.
+source "$(dirname "$0")/cli_common.sh"
+
+if ! grep -q '^NFLOW_MPI:BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null || ! command -v mpirun >/dev/null; then
+  echo "SKIPPED: this build has no MPI (configure with -DNFLOW_MPI=ON; apt-get install openmpi-bin libopenmpi-dev)"
+  exit 77
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=1
+MPI=(mpirun -n 2 --oversubscribe --bind-to none)
+ARGS=(--data toy:banana --train-size 6000 --squeeze none --levels 1 --depth 4 --hidden 16 --steps 200 --batch 64
+      --lr 2e-3 --checkpoint-every 20 --seed 2 --threads 1 --no-plots --no-gif --quiet)
+
+# two ranks train one model; rank 0 alone writes
+"${MPI[@]}" "$B" train "${ARGS[@]}" --out "$T/a" >"$T/a.log" 2>&1 || { cat "$T/a.log"; fail "2-rank run failed"; }
+[ -f "$T/a/model.h5" ] && [ -f "$T/a/checkpoint.h5" ] && [ -f "$T/a/metrics.csv" ] || fail "2-rank run wrote no model/checkpoint/metrics"
+grep -q "2 MPI ranks" "$T/a.log" || fail "banner does not say 2 MPI ranks: $(head -5 "$T/a.log")"
+[ "$(grep -c '^held-out objective' "$T/a.log")" -eq 1 ] || fail "expected one held-out line (rank 0's): $(grep held-out "$T/a.log")"
+grep -q "rank 1" "$T/a.log" && fail "rank 1 wrote output: $(grep 'rank 1' "$T/a.log")"
+ok
+
+# repeatable bit for bit (fixed-order sums), and the model trained: held-out better than at the start
+"${MPI[@]}" "$B" train "${ARGS[@]}" --out "$T/b" >"$T/b.log" 2>&1 || fail "second 2-rank run failed"
+cmp -s "$T/a/model.h5" "$T/b/model.h5" || fail "two 2-rank runs of the same seed differ"
+v=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/a.log")
+/usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.2 else 1)" "$v" || fail "held-out objective $v: not trained"
+ok
+
+# stopped after 100 steps and resumed under 2 ranks: the same model as the run never stopped
+"${MPI[@]}" "$B" train "${ARGS[@]}" --stop-after 100 --out "$T/c" >"$T/c.log" 2>&1 || fail "stopped run failed"
+"${MPI[@]}" "$B" train --resume "$T/c/checkpoint.h5" --quiet >"$T/c2.log" 2>&1 || { cat "$T/c2.log"; fail "2-rank resume failed"; }
+grep -q "at step 100 of 200" "$T/c2.log" || fail "resume banner: $(grep resuming "$T/c2.log")"
+cmp -s "$T/a/model.h5" "$T/c/model.h5" || fail "the resumed 2-rank run differs from the uninterrupted one"
+ok
+
+# ... and refused under another number of ranks (the shares depend on it)
+expect 2 "written by a run of 2 ranks and this one has 1" "$B" train --resume "$T/c/checkpoint.h5" --stop-after 1
+
+# a global batch smaller than the ranks
+"${MPI[@]}" "$B" train --data toy:banana --squeeze none --levels 1 --depth 2 --hidden 8 --steps 5 --batch 1 \
+  --threads 1 --out "$T/d" >"$T/d.log" 2>&1 && fail "--batch 1 on 2 ranks was accepted"
+grep -q -- "--batch 1 is smaller than the 2 ranks" "$T/d.log" || fail "--batch 1: $(grep nflow "$T/d.log" | head -2)"
+ok
+
+# HDF5 images: each rank opens the file and reads its share by hyperslab
+"$B" data seismic --n 512 --size 16,16 --seed 1 --out "$T/s.h5" >/dev/null 2>&1 || fail "nflow data seismic"
+"${MPI[@]}" "$B" train --data "$T/s.h5:/x" --levels 2 --depth 2 --hidden 8 --batch 16 --steps 30 --seed 1 --threads 1 \
+  --no-plots --no-gif --quiet --out "$T/e" >"$T/e.log" 2>&1 || { cat "$T/e.log"; fail "2-rank HDF5 run failed"; }
+grep -q "^held-out objective" "$T/e.log" || fail "2-rank HDF5 run: no held-out line"
+ok
+
+# rank 1's read fails at step 50: every rank stops within seconds, rank 1 named; the checkpoint of step 40 resumes
+start=$(date +%s)
+NFLOW_DEBUG_FAIL=1:50 timeout 120 "${MPI[@]}" -x NFLOW_DEBUG_FAIL "$B" train "${ARGS[@]}" --out "$T/f" >"$T/f.log" 2>&1
+rc=$?
+took=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "the failed read ended with rc $rc"
+[ $took -le 60 ] || fail "the job took $took s to stop"
+grep -q "nflow train (rank 1): reading a batch" "$T/f.log" || fail "rank 1's message: $(grep nflow "$T/f.log" | head -3)"
+grep -q "nflow train: rank 1 failed" "$T/f.log" || fail "rank 0 does not name rank 1: $(grep nflow "$T/f.log" | head -3)"
+"${MPI[@]}" "$B" train --resume "$T/f/checkpoint.h5" --quiet >"$T/f2.log" 2>&1 || { cat "$T/f2.log"; fail "resume after the fault failed"; }
+grep -q "at step 40 of 200" "$T/f2.log" || fail "resume after the fault: $(grep resuming "$T/f2.log")"
+cmp -s "$T/a/model.h5" "$T/f/model.h5" || fail "the run resumed after the fault differs from the uninterrupted one"
+ok
+
+finish

@@ -8,7 +8,8 @@ SUDO=""
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools libcmocka-dev
           libpng-dev libjpeg62-turbo-dev libgif-dev zlib1g-dev libplplot-dev plplot-driver-cairo libsegyio-dev
           dataset-fashion-mnist python3-h5py python3-numpy
-          clang libclang-rt-dev)  # clang + libFuzzer: the fuzz harnesses (tests/fuzz/run.sh, CI)
+          clang libclang-rt-dev   # clang + libFuzzer: the fuzz harnesses (tests/fuzz/run.sh, CI)
+          openmpi-bin libopenmpi-dev)  # data-parallel training across ranks (docs/cluster.md)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -16,7 +17,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+# with MPI: `mpirun -n R build/nflow train ...` works; one process runs exactly as without
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNFLOW_MPI=ON
 cmake --build build -j"$(nproc)"
 if [ "${1:-}" != "--no-demo" ]; then
   if [ -x build/nflow ]; then

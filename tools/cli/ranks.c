@@ -1,10 +1,13 @@
 /* nflow train's ranks (ranks.h). */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "ranks.h"
 
 #include "cli.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 
 static int env_int(const char *name) {
@@ -70,4 +73,19 @@ int cli_ranks_debug_fail(const cli_ranks *r, long step) {
     int rank;
     long at;
     return v && sscanf(v, "%d:%ld", &rank, &at) == 2 && rank == r->rank && at == step;
+}
+
+int cli_ranks_threads(const cli_ranks *r) {
+    if (r->size <= 1 || getenv("OMP_NUM_THREADS")) return 0;
+    int n = env_int("SLURM_CPUS_PER_TASK");
+    if (n > 0) return n;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    int mine = CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int local = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (local <= 0) local = env_int("MPI_LOCALNRANKS");
+    if (local <= 0) local = env_int("SLURM_NTASKS_PER_NODE");
+    if (mine >= online && local > 1) mine /= local; /* unbound: share the node */
+    return mine > 0 ? mine : 1;
 }

@@ -25,6 +25,11 @@ void cli_ranks_share(long long n, int r, int size, long long *lo, long long *hi)
  * CLI_OK when all succeeded; else rc on a rank that failed, and on the others
  * CLI_RUNTIME with one line naming the first rank that failed. */
 int cli_ranks_agree(const cli_ranks *r, const char *cmd, int rc);
+/* Threads for this rank when neither --threads nor OMP_NUM_THREADS says: Slurm's
+ * --cpus-per-task, else the cores this rank may run on, divided among the ranks of its
+ * node when the launcher bound none of them (every rank sees every core). 0: one
+ * process, or nothing to go by (the library's default then applies). */
+int cli_ranks_threads(const cli_ranks *r);
 /* Testing hook: 1 when NFLOW_DEBUG_FAIL="RANK:STEP" names this rank and step (its read
  * of that step's batch then fails). */
 int cli_ranks_debug_fail(const cli_ranks *r, long step);

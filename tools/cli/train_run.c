@@ -211,8 +211,9 @@ static void banner(const train_run_state *r) {
     }
     if (r->stop < r->total) printf("nflow train: this process stops after step %ld (--stop-after)\n", r->stop);
     if (r->ranks.size > 1)
-        printf("nflow train: %d MPI ranks, each reading its share of the data and about %d samples of every batch\n",
-               r->ranks.size, s.n);
+        printf("nflow train: %d MPI ranks of %d thread%s, each reading its share of the data and about %d samples "
+               "of every batch\n",
+               r->ranks.size, nf_get_threads(), nf_get_threads() == 1 ? "" : "s", s.n);
     fflush(stdout);
 }
 
@@ -277,7 +278,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     int lock = -1;
     int rc = cli_ranks_open(&r.ranks, "train");
     int lead = r.ranks.rank == 0; /* writes the run directory and the output */
-    if (rc == CLI_OK) rc = cli_set_threads("train", c->threads);
+    if (rc == CLI_OK) rc = cli_set_threads("train", c->threads > 0 ? c->threads : cli_ranks_threads(&r.ranks));
     if (rc == CLI_OK) rc = open_data(&r);
     if (rc == CLI_OK) rc = build_model(&r);
     if (rc == CLI_OK) rc = train_resume_check(&r);

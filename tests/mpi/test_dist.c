@@ -45,14 +45,6 @@ static void test_sums(void **state) {
 
 /* ---------------------------------------------------------------- the trainer */
 
-static nf_flow *small_glow(void) {
-    nf_glow_config c = nf_glow_config_default(2, 8, 8);
-    c.hidden = 8, c.levels = 2, c.steps = 2;
-    nf_flow *f = NULL;
-    NF_ASSERT_OK(nf_glow_create(&f, &c));
-    return f;
-}
-
 /* This rank's share [B r / R, B (r+1) / R) of the global batch g (uneven when R does not
  * divide B). */
 static nf_tensor share_of(const nf_tensor *g) {
@@ -89,7 +81,7 @@ static void keep_loss(void *user, const nf_train_event *ev) {
  * gradient's, so only agreement between ranks is checked there). */
 static void test_trainer_equals_one_process(void **state) {
     (void)state;
-    nf_flow *par = small_glow(), *one = small_glow();
+    nf_flow *par = nftest_small_glow(), *one = nftest_small_glow();
     size_t np = nf_flow_num_params(par);
     nf_trainer_config tc = nf_trainer_config_default(10, 1e-3);
     nf_trainer *tp = NULL, *t1 = NULL;
@@ -125,7 +117,7 @@ static void test_trainer_equals_one_process(void **state) {
 /* ActNorm's statistics are the global batch's even when the shares differ wildly. */
 static void test_actnorm_global_init(void **state) {
     (void)state;
-    nf_flow *par = small_glow(), *one = small_glow();
+    nf_flow *par = nftest_small_glow(), *one = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 7);
     for (size_t k = 0; k < nf_tensor_count(&x) / 2; k++) x.data[k] = x.data[k] * 3 + 5; /* first half shifted */
     nf_tensor mine = share_of(&x);
@@ -149,7 +141,7 @@ static void test_actnorm_global_init(void **state) {
 /* One rank's share is not finite: every rank rolls back (same state), none waits. */
 static void test_collective_rollback(void **state) {
     (void)state;
-    nf_flow *f = small_glow();
+    nf_flow *f = nftest_small_glow();
     nf_trainer_config tc = nf_trainer_config_default(10, 1e-3);
     tc.dist = dist;
     nf_trainer *t = NULL;

@@ -37,4 +37,12 @@ static inline nf_tensor nftest_randn(int n, int c, int d, int h, int w, uint64_t
     nf_rng_fill_normal(&r, t.data, nf_tensor_count(&t), 1.0);
     return t;
 }
+/* A small Glow on (2, 8, 8) images: hidden 8, 2 levels of 2 steps. */
+static inline nf_flow *nftest_small_glow(void) {
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 2;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    return f;
+}
 #endif

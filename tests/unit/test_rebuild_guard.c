@@ -48,14 +48,6 @@ static void rename_layer(nf_flow *f, int i) {
     f->layers[i]->ops = &renamed_ops;
 }
 
-static nf_flow *small_glow(void) {
-    nf_glow_config c = nf_glow_config_default(2, 8, 8);
-    c.hidden = 8, c.levels = 2, c.steps = 2;
-    nf_flow *f = NULL;
-    NF_ASSERT_OK(nf_glow_create(&f, &c));
-    return f;
-}
-
 static nf_flow *small_sequential(void) {
     nf_shape in = {1, 4, 1, 1, 1};
     nf_flow *f = NULL;
@@ -72,7 +64,7 @@ static double max_abs_diff(const nf_real *a, const nf_real *b, size_t n) {
 /* A healthy flow: the rebuild error is float32 round-off and nothing is recomputed. */
 static void test_clean_step_measured_not_recomputed(void **state) {
     (void)state;
-    nf_flow *f = small_glow();
+    nf_flow *f = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 3);
     nf_grad_report rep;
     nf_loss_stats st;
@@ -130,7 +122,7 @@ static void check_poisoned(nf_flow *a, nf_flow *b, int layer, const nf_tensor *x
 
 static void test_poisoned_glow_recomputed(void **state) {
     (void)state;
-    nf_flow *a = small_glow(), *b = small_glow();
+    nf_flow *a = nftest_small_glow(), *b = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 5);
     check_poisoned(a, b, 3, &x); /* level 1's first coupling */
     nf_tensor_free(&x);
@@ -166,7 +158,7 @@ static void test_poisoned_batchnorm_recomputed(void **state) {
 /* A flow in store mode is exact already: measured, never recomputed. */
 static void test_store_mode_not_recomputed(void **state) {
     (void)state;
-    nf_flow *f = small_glow();
+    nf_flow *f = nftest_small_glow();
     poison_layer(f, 3);
     NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
     nf_tensor x = nftest_randn(4, 2, 1, 8, 8, 5);
@@ -184,7 +176,7 @@ static void test_store_mode_not_recomputed(void **state) {
  * here) and replaced by the stored one, and the gradient is the invertible one's. */
 static void test_store_mode_threaded_levels(void **state) {
     (void)state;
-    nf_flow *a = small_glow(), *b = small_glow();
+    nf_flow *a = nftest_small_glow(), *b = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 5);
     NF_ASSERT_OK(nf_flow_gradient(a, &x, -1, NULL, NULL)); /* ActNorm initialised: levels threaded */
     NF_ASSERT_OK(nf_flow_gradient(b, &x, -1, NULL, NULL));
@@ -207,7 +199,7 @@ static void test_store_mode_threaded_levels(void **state) {
 /* The per-layer picture names the poisoned inverse and touches no parameter or gradient. */
 static void test_rebuild_profile(void **state) {
     (void)state;
-    nf_flow *f = small_glow();
+    nf_flow *f = nftest_small_glow();
     nf_tensor x = nftest_randn(4, 2, 1, 8, 8, 5);
     NF_ASSERT_OK(nf_flow_gradient(f, &x, -1, NULL, NULL)); /* ActNorm initialised, gradients set */
     size_t np = nf_flow_num_params(f);

@@ -14,8 +14,9 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_NUM_THREADS=1
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
-ARGS=(--data toy:banana --train-size 6000 --squeeze none --levels 1 --depth 4 --hidden 16 --steps 200 --batch 64
-      --lr 2e-3 --checkpoint-every 20 --seed 2 --threads 1 --no-plots --no-gif --quiet)
+BASE=(--data toy:banana --train-size 6000 --squeeze none --levels 1 --depth 4 --hidden 16 --batch 64 --lr 2e-3
+      --seed 2 --threads 1 --no-plots --no-gif --quiet)
+ARGS=("${BASE[@]}" --steps 200 --checkpoint-every 20)
 
 # two ranks train one model; rank 0 alone writes
 "${MPI[@]}" "$B" train "${ARGS[@]}" --out "$T/a" >"$T/a.log" 2>&1 || { cat "$T/a.log"; fail "2-rank run failed"; }
@@ -67,6 +68,34 @@ grep -q "nflow train: rank 1 failed" "$T/f.log" || fail "rank 0 does not name ra
 "${MPI[@]}" "$B" train --resume "$T/f/checkpoint.h5" --quiet >"$T/f2.log" 2>&1 || { cat "$T/f2.log"; fail "resume after the fault failed"; }
 grep -q "at step 40 of 200" "$T/f2.log" || fail "resume after the fault: $(grep resuming "$T/f2.log")"
 cmp -s "$T/a/model.h5" "$T/f/model.h5" || fail "the run resumed after the fault differs from the uninterrupted one"
+ok
+
+# kill -9 of one rank mid-run: the job ends non-zero within 30 s, the last checkpoint
+# loads, and the resumed 2-rank run ends bit-identical to an uninterrupted one
+LONG=("${BASE[@]}" --steps 1500 --checkpoint-every 100)
+"${MPI[@]}" "$B" train "${LONG[@]}" --out "$T/g" >"$T/g.log" 2>&1 || fail "the uninterrupted long run failed"
+"${MPI[@]}" "$B" train "${LONG[@]}" --out "$T/k" >"$T/k.log" 2>&1 &
+PID=$!
+for _ in $(seq 600); do
+  [ -f "$T/k/checkpoint.h5" ] && [ "$(wc -l <"$T/k/metrics.csv" 2>/dev/null || echo 0)" -gt 300 ] && break
+  sleep 0.1
+done
+victim=$(pgrep -P $PID -f "nflow train" | tail -1)
+if [ -z "$victim" ]; then
+  fail "no rank process found under mpirun $PID"
+else
+  start=$(date +%s)
+  kill -9 "$victim"
+  for _ in $(seq 300); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+  took=$(( $(date +%s) - start ))
+  if kill -0 $PID 2>/dev/null; then fail "mpirun still running 30 s after a rank was killed"; kill -9 $PID; fi
+  wait $PID; rc=$?
+  PID=""
+  [ $rc -ne 0 ] || fail "the job with a killed rank exited 0"
+  [ $took -le 30 ] || fail "the job took $took s to end after a rank was killed"
+  "${MPI[@]}" "$B" train --resume "$T/k/checkpoint.h5" --quiet >"$T/k2.log" 2>&1 || { cat "$T/k2.log"; fail "resume after kill -9 failed"; }
+  cmp -s "$T/g/model.h5" "$T/k/model.h5" || fail "the run resumed after kill -9 differs from the uninterrupted one"
+fi
 ok
 
 finish

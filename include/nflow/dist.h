@@ -56,6 +56,9 @@ nf_status nf_dist_allgather(nf_dist *d, const void *mine, void *all, size_t byte
  * Every rank must call it at the same point; a rank whose own work failed calls it too,
  * so the others never wait for it. */
 nf_status nf_dist_first_failure(nf_dist *d, int failed, int *first);
+/* Seconds this rank spent inside MPI calls so far (waiting for the others included):
+ * the communication cost of data parallelism. 0 for one process. */
+double nf_dist_seconds(const nf_dist *d);
 /* Ends the group (and MPI if nf_dist_create_mpi initialised it). NULL is fine. */
 void nf_dist_destroy(nf_dist *d);
 

@@ -19,7 +19,10 @@ struct nf_dist {
 #endif
     double *tmp;  /* scratch of tmp_cap doubles */
     size_t tmp_cap;
+    double wait;  /* seconds spent inside MPI calls so far */
 };
+
+double nf_dist_seconds(const nf_dist *d) { return d ? d->wait : 0; }
 
 int nf_dist_mpi_built(void) {
 #ifdef NFLOW_HAVE_MPI
@@ -52,6 +55,9 @@ static nf_status tmp_reserve(nf_dist *d, size_t n) {
 }
 
 #ifdef NFLOW_HAVE_MPI
+
+/* Runs one MPI call, adding its time to d->wait. */
+#define TIMED(d, call) (start_ = MPI_Wtime(), rc_ = (call), (d)->wait += MPI_Wtime() - start_, rc_)
 
 static nf_status mpi_check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return NF_OK;
@@ -95,7 +101,9 @@ nf_status nf_dist_allgather(nf_dist *d, const void *mine, void *all, size_t byte
         return NF_OK;
     }
     if (bytes > (size_t)INT_MAX) return nf_fail(NF_ERR_ARG, "nf_dist_allgather: %zu bytes per rank", bytes);
-    return mpi_check(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, d->comm),
+    double start_;
+    int rc_;
+    return mpi_check(TIMED(d, MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, d->comm)),
                      "MPI_Allgather");
 }
 
@@ -103,7 +111,9 @@ nf_status nf_dist_bcast(nf_dist *d, void *buf, size_t bytes, int root) {
     NF_CHECK_NULL(d);
     if (!multi(d)) return NF_OK;
     if (bytes > (size_t)INT_MAX) return nf_fail(NF_ERR_ARG, "nf_dist_bcast: %zu bytes", bytes);
-    return mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm), "MPI_Bcast");
+    double start_;
+    int rc_;
+    return mpi_check(TIMED(d, MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm)), "MPI_Bcast");
 }
 
 /* Block r of n values split over size ranks: [lo, hi). */
@@ -139,8 +149,11 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
         rcnt[r] = (int)(mine * sizeof(nf_real));
         rdis[r] = (int)((size_t)r * mine * sizeof(nf_real));
     }
+    double start_;
+    int rc_;
     if (s == NF_OK)
-        s = mpi_check(MPI_Alltoallv(v, scnt, sdis, MPI_BYTE, recv, rcnt, rdis, MPI_BYTE, d->comm), "MPI_Alltoallv");
+        s = mpi_check(TIMED(d, MPI_Alltoallv(v, scnt, sdis, MPI_BYTE, recv, rcnt, rdis, MPI_BYTE, d->comm)),
+                      "MPI_Alltoallv");
     if (s == NF_OK) {
         for (size_t k = 0; k < mine; k++) {
             double acc = 0;
@@ -149,7 +162,7 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
         }
         /* every rank's summed block back into v (in place: my block is where it belongs) */
         for (int r = 0; r < R; r++) rcnt[r] = scnt[r];
-        s = mpi_check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_BYTE, v, rcnt, sdis, MPI_BYTE, d->comm),
+        s = mpi_check(TIMED(d, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_BYTE, v, rcnt, sdis, MPI_BYTE, d->comm)),
                       "MPI_Allgatherv");
     }
     nf_free(recv);

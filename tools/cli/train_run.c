@@ -236,6 +236,16 @@ static void rebuild_summary(train_run_state *r) {
     printf("\n");
 }
 
+/* Ranks > 1: the time rank 0 spent in MPI (summing gradients, agreeing, and waiting
+ * for the slowest rank). */
+static void mpi_summary(const train_run_state *r) {
+    long n = r->step - r->first_step;
+    if (r->ranks.size <= 1 || n <= 0) return;
+    double mpi = nf_dist_seconds(r->ranks.dist), all = cli_now() - r->t0;
+    printf("MPI: %d ranks; rank 0 spent %.1f ms per step in MPI calls (%.1f%% of the run)\n", r->ranks.size,
+           1e3 * mpi / (double)n, all > 0 ? 100 * mpi / all : 0);
+}
+
 /* Validation, model, checkpoint and pictures at the end. */
 static int finish(train_run_state *r, cli_train_result *res) {
     const cli_train_config *c = r->c;
@@ -250,6 +260,7 @@ static int finish(train_run_state *r, cli_train_result *res) {
         if (res) res->have_val = 1, res->val = val;
     }
     rebuild_summary(r);
+    mpi_summary(r);
     if (r->ranks.rank > 0) return CLI_OK; /* rank 0 writes the files */
     nf_status s = nf_model_save(r->f, cli_path(path, sizeof path, r->out, "model.h5"));
     if (s != NF_OK) return cli_error(CLI_RUNTIME, "train", "writing %s: %s", path, nf_last_error());

@@ -48,19 +48,27 @@ double nf_schedule_lr(const nf_schedule *s, long step, long total);
 
 /* ---------------------------------------------------------------- the trainer */
 
+/* Steps taken without a rollback after which a halved rate doubles back. */
+#define NF_RECOVER_STEPS_DEFAULT 100
+
 typedef struct nf_trainer_config {
     nf_schedule schedule;
     long steps;          /* the run's length: the schedule's span (a process may stop earlier) */
     double weight_decay; /* decoupled (AdamW); 0 = Adam */
     double clip;         /* clip the gradient 2-norm to this; 0 = off (the norm is measured anyway) */
-    int max_rollbacks;   /* failed steps rolled back before giving up; 0 = the first failure stops */
+    int max_rollbacks;   /* halvings of the rate in force at once before giving up (a rollback
+                            when the rate is already halved this often stops the run); 0 = the
+                            first failure stops */
+    long recover_steps;  /* after a rollback, the rate doubles back after this many steps taken
+                            without one, up to the schedule's [100]; 0 = halved for good */
     double rebuild_tol;  /* nf_flow_gradient's tolerance; < 0 only measures */
     double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
     nf_dist *dist;       /* data parallelism (nflow/dist.h): each rank passes its share of every
                             global batch and all take the same step; NULL = one process */
 } nf_trainer_config;
 
-/* Constant rate lr over steps, no clipping, no weight decay, 3 rollbacks, rebuild
+/* Constant rate lr over steps, no clipping, no weight decay, 3 rollbacks, the rate back
+ * after 100 calm steps, rebuild
  * tolerance NF_REBUILD_TOL_DEFAULT, no loss watch (its rise depends on the data:
  * nf_trainer_loss_jump_bits turns bits/dim into it). */
 nf_trainer_config nf_trainer_config_default(long steps, double lr);
@@ -70,8 +78,9 @@ double nf_trainer_loss_jump_bits(double bits, size_t D);
 /* What a checkpoint must keep of the trainer to continue exactly. */
 typedef struct nf_trainer_state {
     long step;          /* optimiser steps taken */
-    double lr_scale;    /* 1, halved by each rollback */
-    int rollbacks;
+    double lr_scale;    /* 1, halved by each rollback, doubled back after recover_steps calm steps */
+    int rollbacks;      /* in all */
+    long calm;          /* steps taken since the last rollback or recovery of the rate */
     long recomputed;    /* steps whose gradient the rebuild guard recomputed */
     nf_loss_watch watch;
 } nf_trainer_state;
@@ -80,6 +89,7 @@ typedef enum nf_train_event_kind {
     NF_EVENT_STEP,      /* a step was taken */
     NF_EVENT_RECOMPUTE, /* the rebuild guard recomputed this step's gradient */
     NF_EVENT_ROLLBACK,  /* the step failed; the last good state came back, rate halved */
+    NF_EVENT_RECOVER,   /* recover_steps calm steps after a rollback: the rate doubled back */
     NF_EVENT_STOP       /* the step failed with no rollback left; the run must stop */
 } nf_train_event_kind;
 
@@ -90,7 +100,7 @@ typedef struct nf_train_event {
     double lr;            /* STEP: the rate used */
     double grad_norm;     /* STEP: before clipping */
     nf_grad_report grad;  /* STEP, RECOMPUTE */
-    const char *message;  /* RECOMPUTE, ROLLBACK, STOP: one line, no newline */
+    const char *message;  /* RECOMPUTE, ROLLBACK, RECOVER, STOP: one line, no newline */
 } nf_train_event;
 
 typedef void (*nf_train_callback)(void *user, const nf_train_event *ev);

@@ -65,6 +65,7 @@ nf_trainer_config nf_trainer_config_default(long steps, double lr) {
     c.schedule = (nf_schedule){NF_SCHEDULE_CONSTANT, lr, 0, 0, 0, 0.5};
     c.steps = steps;
     c.max_rollbacks = 3;
+    c.recover_steps = NF_RECOVER_STEPS_DEFAULT;
     c.rebuild_tol = NF_REBUILD_TOL_DEFAULT;
     return c;
 }
@@ -79,7 +80,8 @@ static nf_status check_config(const nf_trainer_config *c) {
     if (!(s->lr_min >= 0) || s->warmup < 0 || (s->kind == NF_SCHEDULE_STEP && (s->step_every < 1 || !(s->gamma > 0))))
         return nf_fail(NF_ERR_ARG, "nf_trainer: impossible schedule (lr_min %g, warm-up %ld, step every %ld, gamma %g)",
                        s->lr_min, s->warmup, s->step_every, s->gamma);
-    if (!(c->weight_decay >= 0) || !(c->clip >= 0) || c->max_rollbacks < 0 || !(c->loss_jump >= 0) ||
+    if (!(c->weight_decay >= 0) || !(c->clip >= 0) || c->max_rollbacks < 0 || c->recover_steps < 0 ||
+        !(c->loss_jump >= 0) ||
         isnan(c->rebuild_tol))
         return nf_fail(NF_ERR_ARG,
                        "nf_trainer: impossible setting (weight decay %g, clip %g, rollbacks %d, loss jump %g, "
@@ -138,7 +140,7 @@ nf_status nf_trainer_resume(nf_trainer **out, nf_flow *f, const nf_trainer_confi
                             const nf_trainer_state *st) {
     NF_CHECK_NULL(opt);
     NF_CHECK_NULL(st);
-    if (!(st->lr_scale > 0) || st->step < 0 || st->rollbacks < 0)
+    if (!(st->lr_scale > 0) || st->step < 0 || st->rollbacks < 0 || st->calm < 0)
         return nf_fail(NF_ERR_ARG, "nf_trainer_resume: impossible state (step %ld, lr scale %g, rollbacks %d)",
                        st->step, st->lr_scale, st->rollbacks);
     return create(out, f, cfg, opt, st);
@@ -176,11 +178,14 @@ static void note_recompute(nf_trainer *t, long step, const nf_grad_report *g) {
     emit_message(t, NF_EVENT_RECOMPUTE, step, g);
 }
 
+/* Halvings of the rate in force: lr_scale = 2^-halvings. */
+static int halvings(const nf_trainer *t) { return (int)lround(-log2(t->st.lr_scale)); }
+
 /* After a failed step: the last good state back and the rate halved, or the end. */
 static nf_status rollback(nf_trainer *t, long step, const char *why) {
     char reason[512];
     snprintf(reason, sizeof reason, "%s", why);
-    if (t->cfg.max_rollbacks <= 0 || !t->good.valid || t->st.rollbacks >= t->cfg.max_rollbacks) {
+    if (t->cfg.max_rollbacks <= 0 || !t->good.valid || halvings(t) >= t->cfg.max_rollbacks) {
         if (t->good.valid) snapshot_restore(&t->good, t->f, &t->opt);
         snprintf(t->msg, sizeof t->msg,
                  "step %ld: %s; stopping after %d rollback%s (try a lower learning rate or gradient clipping)", step,
@@ -193,13 +198,29 @@ static nf_status rollback(nf_trainer *t, long step, const char *why) {
     snapshot_restore(&t->good, t->f, &t->opt);
     t->st.rollbacks++;
     t->st.lr_scale *= 0.5;
+    t->st.calm = 0;
+    char until[96] = "";
+    if (t->cfg.recover_steps > 0) snprintf(until, sizeof until, " for %ld steps", t->cfg.recover_steps);
     snprintf(t->msg, sizeof t->msg,
-             "step %ld: %s; rolled back to the state before step %ld and halved the learning rate "
-             "(now x%g of the schedule; rollback %d of %d)",
-             step, reason, t->good.step + 1, t->st.lr_scale, t->st.rollbacks, t->cfg.max_rollbacks);
+             "step %ld: %s; rolled back to the state before step %ld and halved the learning rate%s "
+             "(now x%g of the schedule; halved %d of at most %d times; %d rollback%s in all)",
+             step, reason, t->good.step + 1, until, t->st.lr_scale, halvings(t), t->cfg.max_rollbacks,
+             t->st.rollbacks, t->st.rollbacks == 1 ? "" : "s");
     t->pending.valid = 0;
     emit_message(t, NF_EVENT_ROLLBACK, step, NULL);
     return NF_OK;
+}
+
+/* After a step taken: recover_steps of them since the last rollback (or recovery) double
+ * a halved rate back. */
+static void recover(nf_trainer *t, long step) {
+    t->st.calm++;
+    if (t->cfg.recover_steps <= 0 || t->st.lr_scale >= 1 || t->st.calm < t->cfg.recover_steps) return;
+    t->st.lr_scale = fmin(1.0, 2 * t->st.lr_scale);
+    t->st.calm = 0;
+    snprintf(t->msg, sizeof t->msg, "step %ld: %ld steps without a rollback; the learning rate doubled back (now x%g "
+             "of the schedule)", step, t->cfg.recover_steps, t->st.lr_scale);
+    emit_message(t, NF_EVENT_RECOVER, step, NULL);
 }
 
 nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
@@ -239,6 +260,7 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
     ev.grad_norm = gnorm;
     ev.grad = g;
     emit(t, &ev);
+    recover(t, step);
     return NF_OK;
 }
 

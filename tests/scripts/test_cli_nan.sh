@@ -12,12 +12,13 @@ ARGS=(--data toy:banana --squeeze none --levels 1 --depth 4 --hidden 8 --batch 1
 "$B" train "${ARGS[@]}" --debug-nan-at 50,120 --out "$T/a" >"$T/a.log" 2>"$T/a.err"; rc=$?
 [ $rc -eq 0 ] || fail "recovering run exited $rc: $(cat "$T/a.err")"
 [ "$(wc -l <"$T/a.err")" -eq 2 ] || fail "expected 2 stderr lines, got: $(cat "$T/a.err")"
-grep -q "^nflow train: step 51: .*not finite.*; rolled back to the state before step 50 and halved the learning rate (now x0.5 .*rollback 1 of 3)" "$T/a.err" ||
+grep -q "^nflow train: step 51: .*not finite.*; rolled back to the state before step 50 and halved the learning rate for 100 steps (now x0.5 .*halved 1 of at most 3 times; 1 rollback in all)" "$T/a.err" ||
     fail "first rollback line: $(head -1 "$T/a.err")"
-grep -q "^nflow train: step 121: .*rolled back to the state before step 120 .*(now x0.25 .*rollback 2 of 3)" "$T/a.err" ||
+grep -q "^nflow train: step 121: .*rolled back to the state before step 120 .*(now x0.25 .*halved 2 of at most 3 times; 2 rollbacks in all)" "$T/a.err" ||
     fail "second rollback line: $(tail -1 "$T/a.err")"
 [ "$(grep -c '"type":"rollback"' "$T/a/metrics.jsonl")" -eq 2 ] || fail "metrics.jsonl lacks the 2 rollback events"
-# the learning rate column: 1e-3, then halved from step 51, quartered from step 121
+# the learning rate column: 1e-3, then halved from step 51, quartered from step 121 (the
+# second rollback came before 100 calm steps could double the rate back)
 /usr/bin/python3 - "$T/a/metrics.csv" <<'EOF' || fail "learning rates after the rollbacks"
 import csv, math, sys
 rows = {int(r["step"]): r for r in csv.DictReader(open(sys.argv[1])) if r["loss"]}
@@ -27,6 +28,19 @@ assert lr(50) == 1e-3 and lr(51) == 5e-4 and lr(120) == 5e-4 and lr(121) == 2.5e
 assert all(math.isfinite(float(r["loss"])) for r in rows.values()), "a NaN loss was recorded as a step"
 EOF
 grep -q "held-out objective on 10000 samples: [0-9]" "$T/a.log" || fail "no finite held-out objective after recovering"
+ok
+
+# --recover-steps 20: the halved rate doubles back after 20 calm steps, and says so
+"$B" train "${ARGS[@]}" --debug-nan-at 50 --recover-steps 20 --out "$T/r" >"$T/r.log" 2>"$T/r.err" ||
+    fail "recovering run: $(cat "$T/r.err")"
+grep -q "^nflow train: step 70: 20 steps without a rollback; the learning rate doubled back (now x1 of the schedule)" \
+    "$T/r.err" || fail "recover line: $(cat "$T/r.err")"
+grep -q '"type":"recover","step":70' "$T/r/metrics.jsonl" || fail "recover event in metrics.jsonl"
+/usr/bin/python3 - "$T/r/metrics.csv" <<'EOF' || fail "learning rates around the recovery"
+import csv, sys
+lr = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(open(sys.argv[1])) if r["loss"]}
+assert lr[50] == 1e-3 and lr[51] == 5e-4 and lr[70] == 5e-4 and lr[71] == 1e-3 and lr[200] == 1e-3, lr
+EOF
 ok
 
 # poisoned again and again: stops with exit 4 after 3 rollbacks, keeps the last good model

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 typedef struct log_t {
-    int steps, recomputes, rollbacks, stops;
+    int steps, recomputes, rollbacks, recovers, stops;
     char last[512];
 } log_t;
 
@@ -20,6 +20,7 @@ static void record(void *user, const nf_train_event *ev) {
     case NF_EVENT_STEP: l->steps++; break;
     case NF_EVENT_RECOMPUTE: l->recomputes++; break;
     case NF_EVENT_ROLLBACK: l->rollbacks++; break;
+    case NF_EVENT_RECOVER: l->recovers++; break;
     case NF_EVENT_STOP: l->stops++; break;
     }
     if (ev->message) snprintf(l->last, sizeof l->last, "%s", ev->message);
@@ -90,6 +91,72 @@ static void test_rollback_on_nan(void **state) {
     run(t, &rng, 10);
     assert_true(nf_trainer_optimizer(t)->lr <= 0.5e-3);
     free(before20);
+    nf_tensor_free(&x);
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+}
+
+/* One rollback at step `at` (a NaN parameter) in a trainer with the given recovery. */
+static nf_trainer *rolled_back_once(nf_flow *f, long recover, int max_rollbacks, log_t *l, nf_rng *rng) {
+    nf_trainer_config tc = nf_trainer_config_default(100, 1e-3);
+    tc.recover_steps = recover;
+    tc.max_rollbacks = max_rollbacks;
+    nf_trainer *t = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
+    nf_trainer_set_callback(t, record, l);
+    run(t, rng, 10);
+    f->params.value[0] = NAN;
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    nf_sample_banana(rng, x.data, x.n);
+    int taken = 1;
+    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    assert_int_equal(taken, 0);
+    nf_tensor_free(&x);
+    return t;
+}
+
+/* A halved rate doubles back after recover_steps calm steps (the event says so), and a
+ * failure after that is a fresh rollback, not the last straw; with recover_steps 0 the
+ * rate stays halved and the next failure stops the run. */
+static void test_rate_recovers(void **state) {
+    (void)state;
+    nf_rng rng;
+    nf_rng_seed(&rng, 8);
+    nf_flow *f = banana_glow();
+    log_t l = {0};
+    nf_trainer *t = rolled_back_once(f, 5, 1, &l, &rng);
+    assert_non_null(strstr(l.last, "halved the learning rate for 5 steps"));
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    run(t, &rng, 4);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    assert_int_equal(nf_trainer_state_of(t)->calm, 4);
+    run(t, &rng, 1);
+    assert_int_equal(l.recovers, 1);
+    assert_non_null(strstr(l.last, "doubled back (now x1 of the schedule)"));
+    assert_true(nf_trainer_state_of(t)->lr_scale == 1);
+    assert_true(fabs(nf_trainer_optimizer(t)->lr - 0.5e-3) < 1e-12); /* the step just taken: halved */
+    run(t, &rng, 1);
+    assert_true(fabs(nf_trainer_optimizer(t)->lr - 1e-3) < 1e-12); /* the next: the schedule's */
+    f->params.value[0] = NAN; /* a second failure: allowed again (max 1 halving in force) */
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    nf_sample_banana(&rng, x.data, x.n);
+    int taken = 1;
+    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    assert_int_equal(taken, 0);
+    assert_int_equal(nf_trainer_state_of(t)->rollbacks, 2);
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+
+    f = banana_glow();
+    memset(&l, 0, sizeof l);
+    t = rolled_back_once(f, 0, 1, &l, &rng);
+    run(t, &rng, 200);
+    assert_int_equal(l.recovers, 0);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    f->params.value[0] = NAN;
+    NF_ASSERT_FAILS(nf_trainer_step(t, &x, &taken), NF_ERR_NUMERIC);
     nf_tensor_free(&x);
     nf_trainer_destroy(t);
     nf_flow_destroy(f);
@@ -194,6 +261,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_rollback_on_nan),
+        cmocka_unit_test(test_rate_recovers),
         cmocka_unit_test(test_stop_on_jump),
         cmocka_unit_test(test_checkpointed_resume),
         cmocka_unit_test(test_bad_config),

@@ -27,9 +27,9 @@ static const char help[] =
     "  Validation runs at every epoch end and at the end of training.\n\n"
     "  If the loss or the gradient becomes NaN/Inf, or the loss jumps far above its recent\n"
     "  level (--loss-jump), the parameters and Adam state go back to the last good step\n"
-    "  (kept in memory), the learning rate is halved and a line on stderr says so; after\n"
-    "  --max-rollbacks rollbacks, the next failure stops the run with exit status 4 and\n"
-    "  the last good parameters in DIR/model_last_good.h5.\n\n"
+    "  (kept in memory), the learning rate is halved for --recover-steps steps and a line\n"
+    "  on stderr says so; a failure while the rate is halved --max-rollbacks times stops\n"
+    "  the run with exit status 4 and the last good parameters in DIR/model_last_good.h5.\n\n"
     "  Every step measures how well the backward rebuilt the batch from the latents\n"
     "  (metrics column rebuild_error); a step off by more than --rebuild-tol is recomputed\n"
     "  exactly from stored layer inputs, for that step only (column recomputed).\n\n"
@@ -84,7 +84,10 @@ static const char help[] =
     "  --seed N              initialisation, data order, noise [1]\n"
     "  --threads N           OpenMP and OpenBLAS threads [from the environment]; per rank\n"
     "                        under mpirun/srun\n"
-    "  --max-rollbacks N     NaN/Inf rollbacks before giving up; 0 stops at the first [3]\n"
+    "  --max-rollbacks N     halvings of the rate in force before giving up; 0 stops at the\n"
+    "                        first failure [3]\n"
+    "  --recover-steps N     steps without a rollback after which a halved rate doubles back;\n"
+    "                        0 keeps it halved [100]\n"
     "  --loss-jump X         a loss more than X bits/dim above its recent level is an\n"
     "                        explosion, rolled back like NaN/Inf; 0 = off [3]\n"
     "  --rebuild-tol X       recompute a step from stored layer inputs when the batch the\n"
@@ -165,6 +168,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"seed", OPT_LONG, &c->seed, 0, BIG},
         {"threads", OPT_INT, &c->threads, 1, 1024},
         {"max-rollbacks", OPT_INT, &c->max_rollbacks, 0, 100},
+        {"recover-steps", OPT_LONG, &c->recover_steps, 0, 1000000000},
         {"out", OPT_STR, &c->out},
         {"checkpoint-every", OPT_LONG, &c->checkpoint_every, 1, BIG},
         {"resume", OPT_STR, &c->resume},

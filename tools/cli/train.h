@@ -36,6 +36,7 @@ typedef struct cli_train_config {
     uint64_t seed;
     int threads;
     int max_rollbacks;
+    long recover_steps;   /* steps after a rollback before the rate doubles back (0: never) */
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
     int n_nan_at;
     int poison_jump;       /* testing: the poison is a large finite shift, not NaN */

@@ -38,8 +38,9 @@ static void on_event(void *user, const nf_train_event *ev) {
         break;
     }
     case NF_EVENT_ROLLBACK:
+    case NF_EVENT_RECOVER:
         progress_note(&r->prog, "%s", ev->message);
-        metrics_event(&r->metrics, ev->step, "rollback", ev->message);
+        metrics_event(&r->metrics, ev->step, ev->kind == NF_EVENT_ROLLBACK ? "rollback" : "recover", ev->message);
         break;
     case NF_EVENT_STOP:
         progress_finish(&r->prog);

@@ -21,6 +21,7 @@ void train_config_default(cli_train_config *c) {
     c->epochs = 1;
     c->seed = 1;
     c->max_rollbacks = 3;
+    c->recover_steps = NF_RECOVER_STEPS_DEFAULT;
     c->rebuild_tol = NF_REBUILD_TOL_DEFAULT;
     c->loss_jump = 3.0;
     c->plots = 1;
@@ -162,6 +163,7 @@ static int make_trainer(train_run_state *r) {
     tc.weight_decay = c->weight_decay;
     tc.clip = c->clip;
     tc.max_rollbacks = c->max_rollbacks;
+    tc.recover_steps = c->recover_steps;
     tc.rebuild_tol = c->rebuild_tol;
     tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
     tc.dist = r->ranks.dist;

@@ -56,19 +56,12 @@ static tap tap_of(int t, int w) { /* t = (kz*3 + ki)*3 + kj, 3x3x3 kernels only 
     return a;
 }
 
-/* col (cin*27, nb*d*h*w): row (ci, kz, ki, kj), column (b, z, i, j) =
- * x[b, ci, z+kz-1, i+ki-1, j+kj-1], 0 outside the volume. x: (nb, cin, d, h, w).
- * k = 1 is a plain swap of batch and channel axes. */
-static void vol2col(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, int w, int k) {
+void nf_vol2col3(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, int w, size_t sb, size_t sc) {
     size_t dhw = (size_t)d * h * w, ncol = (size_t)nb * dhw;
-    if (k == 1) {
-        nf_conv_swap_leading(col, x, nb, cin, dhw, NULL);
-        return;
-    }
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < cin; ci++) {
-            const nf_real *xp = x + ((size_t)b * cin + ci) * dhw;
+            const nf_real *xp = x + (size_t)b * sb + (size_t)ci * sc;
             for (int t = 0; t < 27; t++) {
                 tap a = tap_of(t, w);
                 nf_real *dst = col + ((size_t)ci * 27 + t) * ncol + (size_t)b * dhw;
@@ -89,19 +82,12 @@ static void vol2col(nf_real *col, const nf_real *x, int nb, int cin, int d, int 
         }
 }
 
-/* dx (nb, cin, d, h, w) = col2vol(col (cin*k^3, nb*d*h*w)), the adjoint of vol2col:
- * every column entry is added back to the voxel it was copied from. Overwrites dx. Each
- * (b, ci) volume is summed by one thread over the taps in a fixed order. */
-static void col2vol(nf_real *dx, const nf_real *col, int nb, int cin, int d, int h, int w, int k) {
+void nf_col2vol3(nf_real *dx, const nf_real *col, int nb, int cin, int d, int h, int w, size_t sb, size_t sc) {
     size_t dhw = (size_t)d * h * w, ncol = (size_t)nb * dhw;
-    if (k == 1) {
-        nf_conv_swap_leading(dx, col, cin, nb, dhw, NULL);
-        return;
-    }
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < cin; ci++) {
-            nf_real *dp = dx + ((size_t)b * cin + ci) * dhw;
+            nf_real *dp = dx + (size_t)b * sb + (size_t)ci * sc;
             memset(dp, 0, dhw * sizeof(nf_real));
             for (int t = 0; t < 27; t++) {
                 tap a = tap_of(t, w);
@@ -116,6 +102,21 @@ static void col2vol(nf_real *dx, const nf_real *col, int nb, int cin, int d, int
                     }
             }
         }
+}
+
+/* col (cin*k^3, nb*d*h*w) from x (nb, cin, d, h, w); k = 1 is a plain swap of batch and
+ * channel axes. */
+static void vol2col(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, int w, int k) {
+    size_t dhw = (size_t)d * h * w;
+    if (k == 1) nf_conv_swap_leading(col, x, nb, cin, dhw, NULL);
+    else nf_vol2col3(col, x, nb, cin, d, h, w, (size_t)cin * dhw, dhw);
+}
+
+/* dx (nb, cin, d, h, w) = the adjoint of vol2col applied to col; overwrites dx. */
+static void col2vol(nf_real *dx, const nf_real *col, int nb, int cin, int d, int h, int w, int k) {
+    size_t dhw = (size_t)d * h * w;
+    if (k == 1) nf_conv_swap_leading(dx, col, cin, nb, dhw, NULL);
+    else nf_col2vol3(dx, col, nb, cin, d, h, w, (size_t)cin * dhw, dhw);
 }
 
 /* ---------------------------------------------------------------- kernels */

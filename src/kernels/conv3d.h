@@ -52,6 +52,16 @@ void nf_conv3d_backward_data_nb(nf_real *dx, const nf_real *dout, const nf_real 
 void nf_conv3d_backward_weights_nb(nf_real *dweight, nf_real *dbias, const nf_real *dout, const nf_real *x,
                                    int n, int cin, int cout, int d, int h, int w, int k, int nb, nf_real *work);
 
+/* The 3x3x3 column matrix both layouts share. col (cin*27, nb*d*h*w): row (ci, kz, ki, kj),
+ * column (b, z, i, j) = x_{b,ci}[z+kz-1, i+ki-1, j+kj-1], 0 outside the volume, where the
+ * volume x_{b,ci} (d, h, w) starts at x + b*sb + ci*sc: sb = cin*d*h*w, sc = d*h*w for
+ * NCDHW tensors; sb = d*h*w, sc = nb*d*h*w for channel-major chunks (conv3d_cm.h).
+ * nf_col2vol3 is its adjoint (every column entry added back to the voxel it came from;
+ * overwrites the volumes of dx). Each (b, ci) volume is one thread's, taps summed in a
+ * fixed order. */
+void nf_vol2col3(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, int w, size_t sb, size_t sc);
+void nf_col2vol3(nf_real *dx, const nf_real *col, int nb, int cin, int d, int h, int w, size_t sb, size_t sc);
+
 void nf_conv3d_forward_ref(nf_real *out, const nf_real *x, const nf_real *weight, const nf_real *bias, int n,
                            int cin, int cout, int d, int h, int w, int k);
 void nf_conv3d_backward_data_ref(nf_real *dx, const nf_real *dout, const nf_real *weight, int n, int cin,

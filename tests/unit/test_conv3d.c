@@ -1,12 +1,14 @@
 /* Fast conv3d kernels (vol2col + GEMM) against the reference loops, in float: forward,
  * backward-data, backward-weights, with and without bias, k = 1 and 3, odd and unequal
  * sizes, flat volumes (d = 1, h = 1), several chunks with a short last one; scratch
- * stays within its count; a wrong kernel is caught. */
+ * stays within its count; a wrong kernel is caught. The channel-major kernels of the
+ * coupling sub-network (conv3d_cm.h) against the same reference. */
 #include "nftest.h"
 
 #include <stdio.h>
 
 #include "kernels/conv3d.h"
+#include "kernels/conv3d_cm.h"
 
 #define GUARD 64 /* elements past the scratch that must stay untouched */
 #define SENTINEL 12345.0f
@@ -131,6 +133,62 @@ static void test_comparison_catches_depth_flip(void **state) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nf_tensor_free(all[i]);
 }
 
+/* Channel-major chunk (C, nb*s) <-> batch-major (nb, C, s). */
+static void to_cm(nf_real *cm, const nf_real *bm, int nb, int C, size_t s) { nf_conv_swap_leading(cm, bm, nb, C, s, NULL); }
+
+/* conv3d_cm: forward (bias, optional ReLU) and backward (weights, bias, data, optional
+ * ReLU mask of the input) equal the reference loops on the same chunk. */
+static void check_channel_major(int nb, int cin, int cout, int d, int h, int w, int k, int relu, uint64_t seed) {
+    size_t s = (size_t)d * h * w, P = (size_t)nb * s, nw = (size_t)cout * cin * k * k * k;
+    nf_tensor x = nftest_randn(nb, cin, d, h, w, seed), wt = nftest_randn(cout, cin, k, k, k, seed + 1);
+    nf_tensor b = nftest_randn(1, cout, 1, 1, 1, seed + 2), g = nftest_randn(nb, cout, d, h, w, seed + 3);
+    if (relu) /* x as a ReLU output: about half of it zero */
+        for (size_t i = 0; i < nf_tensor_count(&x); i++) x.data[i] = x.data[i] > 0 ? x.data[i] : 0;
+    nf_tensor xcm = nftest_randn(nb, cin, d, h, w, 0), gcm = nftest_randn(nb, cout, d, h, w, 0);
+    nf_tensor y = nftest_randn(nb, cout, d, h, w, 0), ycm = nftest_randn(nb, cout, d, h, w, 0);
+    to_cm(xcm.data, x.data, nb, cin, s);
+    to_cm(gcm.data, g.data, nb, cout, s);
+    size_t count = nf_cm_conv3d_work_count(nb, cin, cout, d, h, w, k);
+    nf_real *work = malloc((count + 1) * sizeof(nf_real));
+
+    nf_cm_conv3d_forward(ycm.data, xcm.data, wt.data, b.data, relu, nb, cin, cout, d, h, w, k, work);
+    nf_conv3d_forward_ref(y.data, x.data, wt.data, b.data, nb, cin, cout, d, h, w, k);
+    if (relu)
+        for (size_t i = 0; i < nf_tensor_count(&y); i++) y.data[i] = y.data[i] > 0 ? y.data[i] : 0;
+    nf_tensor want = nftest_randn(nb, cout, d, h, w, 0);
+    to_cm(want.data, y.data, nb, cout, s);
+    double e = fc_rel_diff(ycm.data, want.data, (size_t)cout * P);
+    if (e > 1e-5) fail_msg("cm forward k=%d relu=%d: rel err %g", k, relu, e);
+
+    nf_tensor dw = nftest_randn(cout, cin, k, k, k, 5), dwref = nftest_randn(cout, cin, k, k, k, 5);
+    nf_tensor db = nftest_randn(1, cout, 1, 1, 1, 6), dbref = nftest_randn(1, cout, 1, 1, 1, 6);
+    nf_tensor dxcm = nftest_randn(nb, cin, d, h, w, 7), dx = nftest_randn(nb, cin, d, h, w, 8);
+    nf_cm_conv3d_backward(dxcm.data, dw.data, db.data, gcm.data, xcm.data, wt.data, relu, nb, cin, cout, d, h, w, k,
+                          work);
+    nf_conv3d_backward_weights_ref(dwref.data, dbref.data, g.data, x.data, nb, cin, cout, d, h, w, k);
+    nf_conv3d_backward_data_ref(dx.data, g.data, wt.data, nb, cin, cout, d, h, w, k);
+    if (relu)
+        for (size_t i = 0; i < nf_tensor_count(&dx); i++)
+            if (!(x.data[i] > 0)) dx.data[i] = 0;
+    nf_tensor dxwant = nftest_randn(nb, cin, d, h, w, 0);
+    to_cm(dxwant.data, dx.data, nb, cin, s);
+    double ew = fc_rel_diff(dw.data, dwref.data, nw), eb = fc_rel_diff(db.data, dbref.data, (size_t)cout);
+    double ex = fc_rel_diff(dxcm.data, dxwant.data, (size_t)cin * P);
+    if (ew > 1e-5 || eb > 1e-5 || ex > 1e-5)
+        fail_msg("cm backward k=%d relu=%d: weights %g, bias %g, data %g", k, relu, ew, eb, ex);
+    free(work);
+    nf_tensor *all[] = {&x, &wt, &b, &g, &xcm, &gcm, &y, &ycm, &want, &dw, &dwref, &db, &dbref, &dxcm, &dx, &dxwant};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nf_tensor_free(all[i]);
+}
+
+static void test_channel_major_matches_reference(void **state) {
+    for (int relu = 0; relu < 2; relu++) {
+        check_channel_major(3, 3, 4, 3, 4, 5, 3, relu, 30 + relu);
+        check_channel_major(2, 4, 2, 2, 3, 3, 1, relu, 40 + relu);
+        check_channel_major(1, 2, 3, 4, 2, 2, 3, relu, 50 + relu); /* one volume */
+    }
+}
+
 /* The chunk rule: scratch under the cap when a volume fits, otherwise one volume a chunk. */
 static void test_chunk_rule(void **state) {
     /* (16*27 + 16) * 4096 = 1835008 elements a volume: over the 1 Mi cap -> one a chunk */
@@ -157,6 +215,7 @@ int main(void) {
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_reference_matches_formula),
         cmocka_unit_test(test_comparison_catches_depth_flip),
+        cmocka_unit_test(test_channel_major_matches_reference),
         cmocka_unit_test(test_chunk_rule),
         cmocka_unit_test(test_check_sizes),
     };

@@ -169,12 +169,15 @@ typedef struct nf_ctx {
     void *sum_user;
 } nf_ctx;
 
+/* Most axes of a parameter block (a 3-D conv weight: (cout, cin, k, k, k)). */
+#define NF_PARAM_MAX_RANK 5
+
 /* One named block of a layer's parameters, as saved in model files. */
 typedef struct nf_param_block {
     const char *name;   /* "scale", "bias", "conv1.weight", … */
     size_t offset;      /* into the layer's parameter view */
-    int rank;
-    int dims[4];        /* row-major, product = element count */
+    int rank;           /* 1 .. NF_PARAM_MAX_RANK */
+    int dims[NF_PARAM_MAX_RANK]; /* row-major, product = element count */
     int frozen;         /* 1: saved with the model but never trained (a fixed permutation) */
 } nf_param_block;
 

@@ -9,8 +9,23 @@
 #include <limits.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Reorder loops touching fewer elements than this stay on one thread: forking costs more. */
 #define OMP_MIN_ELEMS 32768
+
+/* 1 unless called from inside a parallel region (the coupling sub-network's chunks run on
+ * threads that own them: the column loops then stay on the calling thread, even where
+ * nested parallelism is enabled). */
+static inline int may_fork(void) {
+#ifdef _OPENMP
+    return !omp_in_parallel();
+#else
+    return 1;
+#endif
+}
 
 /* ---------------------------------------------------------------- sizes */
 
@@ -58,7 +73,7 @@ static tap tap_of(int t, int w) { /* t = (kz*3 + ki)*3 + kj, 3x3x3 kernels only 
 
 void nf_vol2col3(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, int w, size_t sb, size_t sc) {
     size_t dhw = (size_t)d * h * w, ncol = (size_t)nb * dhw;
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
+#pragma omp parallel for collapse(2) schedule(static) if (may_fork() && (size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < cin; ci++) {
             const nf_real *xp = x + (size_t)b * sb + (size_t)ci * sc;
@@ -84,7 +99,7 @@ void nf_vol2col3(nf_real *col, const nf_real *x, int nb, int cin, int d, int h, 
 
 void nf_col2vol3(nf_real *dx, const nf_real *col, int nb, int cin, int d, int h, int w, size_t sb, size_t sc) {
     size_t dhw = (size_t)d * h * w, ncol = (size_t)nb * dhw;
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
+#pragma omp parallel for collapse(2) schedule(static) if (may_fork() && (size_t)cin * 27 * ncol > OMP_MIN_ELEMS)
     for (int b = 0; b < nb; b++)
         for (int ci = 0; ci < cin; ci++) {
             nf_real *dp = dx + (size_t)b * sb + (size_t)ci * sc;

@@ -169,12 +169,15 @@ typedef struct nf_ctx {
     void *sum_user;
 } nf_ctx;
 
+/* Most axes of a parameter block (a 3-D conv weight: (cout, cin, k, k, k)). */
+#define NF_PARAM_MAX_RANK 5
+
 /* One named block of a layer's parameters, as saved in model files. */
 typedef struct nf_param_block {
     const char *name;   /* "scale", "bias", "conv1.weight", … */
     size_t offset;      /* into the layer's parameter view */
-    int rank;
-    int dims[4];        /* row-major, product = element count */
+    int rank;           /* 1 .. NF_PARAM_MAX_RANK */
+    int dims[NF_PARAM_MAX_RANK]; /* row-major, product = element count */
     int frozen;         /* 1: saved with the model but never trained (a fixed permutation) */
 } nf_param_block;
 
@@ -274,10 +277,13 @@ nf_status nf_coupling_affine_create_bounded(nf_layer **out, nf_shape in, int hid
 /* NICE additive coupling: ya = xa + NN(xb), yb = xb; logdet 0. */
 nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden);
 
-/* 2x2 space-to-depth: (c, h, w) -> (4c, h/2, w/2); logdet 0. */
+/* 2x2 space-to-depth: (c, h, w) -> (4c, h/2, w/2); for volumes (d > 1) 2x2x2:
+ * (c, d, h, w) -> (8c, d/2, h/2, w/2); logdet 0. */
 nf_status nf_squeeze_create(nf_layer **out, nf_shape in);
 /* Orthonormal Haar wavelet squeeze: (c, h, w) -> (4c, h/2, w/2), channel blocks
- * (approximation, horizontal, vertical, diagonal); logdet 0. */
+ * (approximation, horizontal, vertical, diagonal); for volumes (d > 1) the 3-D Haar
+ * transform, (c, d, h, w) -> (8c, d/2, h/2, w/2), those four blocks for the depth
+ * average then for the depth difference; logdet 0. */
 nf_status nf_haar_create(nf_layer **out, nf_shape in);
 
 /* Channel split (factor-out): moves the last c - c/2 channels of x to z and

@@ -26,9 +26,6 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
     if (c->channels < 1 || c->depth < 1 || c->height < 1 || c->width < 1)
         return nf_fail(NF_ERR_SHAPE, "glow: input shape (%d, %d, %d, %d) has a non-positive size", c->channels,
                        c->depth, c->height, c->width);
-    if (c->depth != 1)
-        return nf_fail(NF_ERR_SHAPE, "glow: 3-D volumes (%d slices of %dx%d) are not supported yet; only 2-D images train",
-                       c->depth, c->height, c->width);
     if (c->hidden < 1) return nf_fail(NF_ERR_ARG, "glow: hidden width must be >= 1, got %d", c->hidden);
     if (c->coupling == NF_COUPLING_AFFINE && !(c->coupling_min_scale > 0 && c->coupling_min_scale < 1))
         return nf_fail(NF_ERR_ARG, "glow: the coupling scale floor must be in (0, 1), got %g", c->coupling_min_scale);
@@ -43,6 +40,10 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
         if (c->height % f || c->width % f)
             return nf_fail(NF_ERR_SHAPE, "glow: %dx%d images cannot be squeezed %d times: height and width must be "
                            "divisible by 2^L = %d", c->height, c->width, c->levels, f);
+        /* a volume is squeezed 2x2x2 at every level, so each squeeze must see d >= 2 */
+        if (c->depth > 1 && c->depth % f)
+            return nf_fail(NF_ERR_SHAPE, "glow: volumes of depth %d cannot be squeezed %d times: depth must be "
+                           "divisible by 2^L = %d", c->depth, c->levels, f);
     } else if (c->channels < 2) {
         return nf_fail(NF_ERR_SHAPE, "glow: without multiscale the couplings need at least 2 channels, got %d",
                        c->channels);

@@ -26,7 +26,7 @@ static nf_status layer_blocks(const nf_layer *l, int index, nf_param_block *b, i
                        MAX_BLOCKS);
     size_t total = 0;
     for (int i = 0; i < *nb; i++) {
-        if (!b[i].name || !b[i].name[0] || strchr(b[i].name, '/') || b[i].rank < 1 || b[i].rank > 4)
+        if (!b[i].name || !b[i].name[0] || strchr(b[i].name, '/') || b[i].rank < 1 || b[i].rank > NF_PARAM_MAX_RANK)
             return nf_fail(NF_ERR_STATE, "layer %d (%s) block %d: bad name or rank %d", index, l->ops->name, i,
                            b[i].rank);
         size_t cnt = 1;
@@ -90,7 +90,7 @@ static nf_status write_layer(hid_t layers, const nf_flow *f, int i, size_t offse
     NF_H5_TRY(model_attr_put_u64(g, "param_offset", offset));
     NF_H5_TRY(model_attr_put_u64(g, "nparams", l->nparams));
     for (int k = 0; k < nb; k++) {
-        hsize_t dims[4];
+        hsize_t dims[NF_PARAM_MAX_RANK];
         block_dims(&b[k], dims);
         NF_H5_TRY(model_dset_write(g, b[k].name, b[k].rank, dims, l->param + b[k].offset, &d));
         NF_H5_TRY(model_attr_put_i64(d, "frozen", b[k].frozen ? 1 : 0));
@@ -192,7 +192,7 @@ static nf_status read_layer(hid_t layers, nf_flow *f, int i) {
         goto cleanup;
     }
     for (int k = 0; k < nb; k++) {
-        hsize_t dims[4];
+        hsize_t dims[NF_PARAM_MAX_RANK];
         block_dims(&b[k], dims);
         NF_H5_TRY(model_dset_read(g, b[k].name, b[k].rank, dims, l->param + b[k].offset, what));
     }

@@ -34,12 +34,7 @@ nf_status nf_conv2d_check(const char *who, int n, int cin, int cout, int h, int 
 int nf_conv2d_chunk(int n, int cin, int cout, int h, int w, int k) {
     if (n <= 1) return 1;
     if (h == 1 && w == 1) return n; /* vectors: the whole batch is one GEMM, no chunk scratch */
-    size_t per_image = ((size_t)cin * k * k + cout) * h * w;
-    size_t nb = NF_CONV2D_WORK_TARGET / per_image;
-    if (nb < 1) nb = 1;
-    if (nb > (size_t)n) nb = (size_t)n;
-    size_t nchunks = ((size_t)n + nb - 1) / nb;
-    return (int)(((size_t)n + nchunks - 1) / nchunks); /* equal chunks, no small remainder */
+    return nf_conv_chunk(n, ((size_t)cin * k * k + cout) * h * w);
 }
 
 size_t nf_conv2d_work_count_nb(int nb, int cin, int cout, int h, int w, int k) {
@@ -50,25 +45,6 @@ size_t nf_conv2d_work_count_nb(int nb, int cin, int cout, int h, int w, int k) {
 
 size_t nf_conv2d_work_count(int n, int cin, int cout, int h, int w, int k) {
     return nf_conv2d_work_count_nb(nf_conv2d_chunk(n, cin, cout, h, w, k), cin, cout, h, w, k);
-}
-
-/* ---------------------------------------------------------------- reorders */
-
-/* dst (n1, n0, hw) = src (n0, n1, hw) + bias[a]: swaps the two leading axes, i.e. moves
- * between GEMM columns (c, nb*hw) and a chunk of NCHW images (nb, c, hw). bias (n0) may be NULL. */
-static void swap_leading(nf_real *dst, const nf_real *src, int n0, int n1, size_t hw, const nf_real *bias) {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n0 * n1 * hw > OMP_MIN_ELEMS)
-    for (int a = 0; a < n0; a++)
-        for (int b = 0; b < n1; b++) {
-            const nf_real *s = src + ((size_t)a * n1 + b) * hw;
-            nf_real *d = dst + ((size_t)b * n0 + a) * hw;
-            if (!bias) {
-                memcpy(d, s, hw * sizeof(nf_real));
-                continue;
-            }
-            nf_real ba = bias[a];
-            for (size_t p = 0; p < hw; p++) d[p] = s[p] + ba;
-        }
 }
 
 /* For the tap at offset (di, dj) and output row i: the input row *ii = i + di and the
@@ -90,7 +66,7 @@ static int tap_row(int i, int di, int dj, int h, int w, int *ii, int *j0, int *j
 static void im2col(nf_real *col, const nf_real *x, int nb, int cin, int h, int w, int k) {
     size_t hw = (size_t)h * w, ncol = (size_t)nb * hw;
     if (k == 1) { /* one tap, no padding: col is x with batch and channel swapped */
-        swap_leading(col, x, nb, cin, hw, NULL);
+        nf_conv_swap_leading(col, x, nb, cin, hw, NULL);
         return;
     }
     int pad = k / 2, kk = k * k;
@@ -125,7 +101,7 @@ static void im2col(nf_real *col, const nf_real *x, int nb, int cin, int h, int w
 static void col2im(nf_real *dx, const nf_real *col, int nb, int cin, int h, int w, int k) {
     size_t hw = (size_t)h * w, ncol = (size_t)nb * hw;
     if (k == 1) {
-        swap_leading(dx, col, cin, nb, hw, NULL);
+        nf_conv_swap_leading(dx, col, cin, nb, hw, NULL);
         return;
     }
     int pad = k / 2, kk = k * k;
@@ -146,20 +122,6 @@ static void col2im(nf_real *dx, const nf_real *col, int nb, int cin, int h, int 
                 }
             }
         }
-}
-
-/* dbias (cout) += sum over batch and pixels of dout (n, cout, hw); one thread per channel,
- * summed in double. */
-static void bias_grad(nf_real *dbias, const nf_real *dout, int n, int cout, size_t hw) {
-#pragma omp parallel for schedule(static) if ((size_t)n * cout * hw > OMP_MIN_ELEMS)
-    for (int co = 0; co < cout; co++) {
-        double acc = 0;
-        for (int b = 0; b < n; b++) {
-            const nf_real *p = dout + ((size_t)b * cout + co) * hw;
-            for (size_t q = 0; q < hw; q++) acc += p[q];
-        }
-        dbias[co] += (nf_real)acc;
-    }
 }
 
 /* ---------------------------------------------------------------- 1x1 images */
@@ -235,7 +197,7 @@ void nf_conv2d_forward_nb(nf_real *out, const nf_real *x, const nf_real *weight,
         /* pix = weight (cout, cin*k*k) col */
         nf_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, c.kdim, 1, weight, c.kdim, c.col, ncol, 0,
                 c.pix, ncol);
-        swap_leading(out + (size_t)b0 * cout * c.hw, c.pix, cout, m, c.hw, bias);
+        nf_conv_swap_leading(out + (size_t)b0 * cout * c.hw, c.pix, cout, m, c.hw, bias);
     }
 }
 
@@ -249,7 +211,7 @@ void nf_conv2d_backward_data_nb(nf_real *dx, const nf_real *dout, const nf_real 
     chunk_work c = chunk_work_of(work, nb, cin, h, w, k);
     for (int b0 = 0; b0 < n; b0 += nb) {
         int m = chunk_len(n, b0, nb), ncol = (int)(m * c.hw);
-        swap_leading(c.pix, dout + (size_t)b0 * cout * c.hw, m, cout, c.hw, NULL);
+        nf_conv_swap_leading(c.pix, dout + (size_t)b0 * cout * c.hw, m, cout, c.hw, NULL);
         /* col = weight^T (cin*k*k, cout) pix */
         nf_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, c.kdim, ncol, cout, 1, weight, c.kdim, c.pix, ncol, 0,
                 c.col, ncol);
@@ -260,7 +222,7 @@ void nf_conv2d_backward_data_nb(nf_real *dx, const nf_real *dout, const nf_real 
 void nf_conv2d_backward_weights_nb(nf_real *dweight, nf_real *dbias, const nf_real *dout, const nf_real *x,
                                    int n, int cin, int cout, int h, int w, int k, int nb, nf_real *work) {
     if (n <= 0) return;
-    if (dbias) bias_grad(dbias, dout, n, cout, (size_t)h * w);
+    if (dbias) nf_conv_bias_grad(dbias, dout, n, cout, (size_t)h * w);
     if (h == 1 && w == 1) {
         backward_weights_vectors(dweight, dout, x, n, cin, cout, k, work);
         return;
@@ -269,7 +231,7 @@ void nf_conv2d_backward_weights_nb(nf_real *dweight, nf_real *dbias, const nf_re
     for (int b0 = 0; b0 < n; b0 += nb) {
         int m = chunk_len(n, b0, nb), ncol = (int)(m * c.hw);
         im2col(c.col, x + (size_t)b0 * cin * c.hw, m, cin, h, w, k);
-        swap_leading(c.pix, dout + (size_t)b0 * cout * c.hw, m, cout, c.hw, NULL);
+        nf_conv_swap_leading(c.pix, dout + (size_t)b0 * cout * c.hw, m, cout, c.hw, NULL);
         /* dweight (cout, cin*k*k) += pix col^T */
         nf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, c.kdim, ncol, 1, c.pix, ncol, c.col, ncol, 1,
                 dweight, c.kdim);

@@ -29,10 +29,8 @@
 #ifndef NF_CONV2D_H
 #define NF_CONV2D_H
 
+#include "conv_gemm_layout.h" /* NF_CONV2D_WORK_TARGET, the chunk rule's code */
 #include "nflow.h"
-
-/* Scratch elements one chunk aims for, an upper bound when one image fits (see above). */
-#define NF_CONV2D_WORK_TARGET ((size_t)1 << 20)
 
 /* NF_OK if the kernels handle these sizes (all positive, k = 1 or 3, one chunk's GEMM
  * dimensions within int); otherwise NF_ERR_SHAPE with a message naming `who`. */

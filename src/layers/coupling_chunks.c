@@ -36,12 +36,13 @@ static size_t slot_bytes(const nf_coupling *cp, int nb, int h, int w) {
     return nf_subnet_work_bytes(&cp->net, nb, h, w) + nf_work_bytes(cp->base.nparams);
 }
 
-/* Images a chunk aims for: NF_COUPLING_CHUNK_COLS pixels per GEMM-running thread, at
- * least one image, at most the m images the thread has. */
-static int chunk_want(int m, int h, int w) {
+/* Images a chunk aims for: NF_COUPLING_CHUNK_COLS pixels (voxels) per GEMM-running
+ * thread, at least one image, at most the m images the thread has. The sample's depth
+ * comes from the net: h*w pixels per slice, net->d slices. */
+static int chunk_want(const nf_coupling *cp, int m, int h, int w) {
     int gemm_threads = nf_threads_count() / nf_threads_omp();
     size_t want = (size_t)NF_COUPLING_CHUNK_COLS * (gemm_threads > 0 ? gemm_threads : 1);
-    int b = (int)(want / ((size_t)h * w));
+    int b = (int)(want / ((size_t)cp->net.d * h * w));
     if (b < 1) b = 1;
     return b > m ? m : b;
 }
@@ -53,7 +54,7 @@ static int plan(const nf_coupling *cp, int n, int h, int w, size_t avail, int *t
     nf_threads_init();
     int T = nf_threads_omp();
     if (T > n) T = n;
-    int b = chunk_want((n + T - 1) / T, h, w);
+    int b = chunk_want(cp, (n + T - 1) / T, h, w);
     while (T >= 1) {
         while (b >= 1 && (size_t)T * slot_bytes(cp, b, h, w) > avail) b /= 2;
         if (b >= 1) break;
@@ -94,7 +95,7 @@ static void add_dxb(nf_tensor *dy, const nf_coupling *cp, const nf_real *src, in
 /* One thread's share: its images, chunk by chunk. partial (nparams) gets its gradients. */
 static void run_images(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, nf_tensor *dy, double *logdet,
                        double dlogdet, nf_ctx *slot, int b_lo, int b_hi, int nb, nf_real *partial) {
-    size_t hw = (size_t)x->h * x->w, off = 0;
+    size_t hw = (size_t)x->d * x->h * x->w, off = 0; /* values per channel of a sample */
     nf_subnet_acts a = nf_subnet_take(&cp->net, slot, &off, nb, x->h, x->w);
     int m = b_hi - b_lo, nchunks = (m + nb - 1) / nb;
     for (int k = 0; k < nchunks; k++) {
@@ -165,14 +166,14 @@ nf_status nf_coupling_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx 
 static size_t cr_slot_bytes(const nf_layer *l, nf_shape in) {
     const nf_coupling *cp = (const nf_coupling *)l;
     nf_threads_init();
-    return nf_subnet_work_bytes(&cp->net, chunk_want(in.n > 0 ? in.n : 1, in.h, in.w), in.h, in.w);
+    return nf_subnet_work_bytes(&cp->net, chunk_want(cp, in.n > 0 ? in.n : 1, in.h, in.w), in.h, in.w);
 }
 
 static size_t cr_partial_count(const nf_layer *l) { return l->nparams; }
 
 /* The widest chunk of the view x that the slot holds (the slot fits at least one image). */
 static int slot_chunk(const nf_coupling *cp, const nf_tensor *x, const nf_ctx *slot) {
-    int nb = chunk_want(x->n, x->h, x->w);
+    int nb = chunk_want(cp, x->n, x->h, x->w);
     while (nb > 1 && nf_subnet_work_bytes(&cp->net, nb, x->h, x->w) > slot->work_bytes) nb--;
     return nb;
 }

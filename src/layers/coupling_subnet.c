@@ -4,6 +4,7 @@
 #include "layers/coupling_subnet.h"
 
 #include "kernels/conv2d_cm.h"
+#include "kernels/conv3d_cm.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,14 +17,14 @@ static size_t block_count(const nf_param_block *b) {
     return cnt;
 }
 
-/* The 6 parameter blocks, contiguous in this order. */
+/* The 6 parameter blocks, contiguous in this order; volume kernels have a third tap axis. */
 static void layout(const nf_subnet *net, nf_param_block b[NBLOCKS]) {
-    int hid = net->hidden;
-    b[W1] = (nf_param_block){"conv1.weight", 0, 4, {hid, net->cin, 3, 3}};
+    int hid = net->hidden, rank = net->d > 1 ? 5 : 4;
+    b[W1] = (nf_param_block){"conv1.weight", 0, rank, {hid, net->cin, 3, 3, 3}};
     b[B1] = (nf_param_block){"conv1.bias", 0, 1, {hid}};
-    b[W2] = (nf_param_block){"conv2.weight", 0, 4, {hid, hid, 1, 1}};
+    b[W2] = (nf_param_block){"conv2.weight", 0, rank, {hid, hid, 1, 1, 1}};
     b[B2] = (nf_param_block){"conv2.bias", 0, 1, {hid}};
-    b[W3] = (nf_param_block){"conv3.weight", 0, 4, {net->cout, hid, 3, 3}};
+    b[W3] = (nf_param_block){"conv3.weight", 0, rank, {net->cout, hid, 3, 3, 3}};
     b[B3] = (nf_param_block){"conv3.bias", 0, 1, {net->cout}};
     size_t off = 0;
     for (int k = 0; k < NBLOCKS; k++) {
@@ -53,28 +54,51 @@ void nf_subnet_init(const nf_subnet *net, nf_real *param, nf_rng *rng) {
     layout(net, b);
     memset(param, 0, nf_subnet_nparams(net) * sizeof(nf_real));
     /* He normal keeps the ReLU activations at the input's scale for any width */
-    nf_rng_fill_normal(rng, param + b[W1].offset, block_count(&b[W1]), sqrt(2.0 / (9.0 * net->cin)));
+    double taps = net->d > 1 ? 27.0 : 9.0;
+    nf_rng_fill_normal(rng, param + b[W1].offset, block_count(&b[W1]), sqrt(2.0 / (taps * net->cin)));
     nf_rng_fill_normal(rng, param + b[W2].offset, block_count(&b[W2]), sqrt(2.0 / net->hidden));
     /* conv3 stays zero: NN = 0 at the start, so the coupling starts as (nearly) the identity */
 }
 
+/* Scratch of one conv kernel call: images (net->d = 1) or volumes (net->d > 1). */
+static size_t one_conv_work(const nf_subnet *net, int nb, int cin, int cout, int h, int w, int k) {
+    if (net->d > 1) return nf_cm_conv3d_work_count(nb, cin, cout, net->d, h, w, k);
+    return nf_cm_conv_work_count(nb, cin, cout, h, w, k);
+}
+
 /* Scratch the conv kernels need for the largest of the three convs. */
 static size_t conv_work_count(const nf_subnet *net, int nb, int h, int w) {
-    size_t a = nf_cm_conv_work_count(nb, net->cin, net->hidden, h, w, 3);
-    size_t b = nf_cm_conv_work_count(nb, net->hidden, net->hidden, h, w, 1);
-    size_t c = nf_cm_conv_work_count(nb, net->hidden, net->cout, h, w, 3);
+    size_t a = one_conv_work(net, nb, net->cin, net->hidden, h, w, 3);
+    size_t b = one_conv_work(net, nb, net->hidden, net->hidden, h, w, 1);
+    size_t c = one_conv_work(net, nb, net->hidden, net->cout, h, w, 3);
     size_t m = a > b ? a : b;
     return m > c ? m : c;
 }
 
+/* The conv kernels of conv2d_cm.h or, for volumes, conv3d_cm.h. */
+static void conv_forward(const nf_subnet *net, nf_real *out, const nf_real *x, const nf_real *weight,
+                         const nf_real *bias, int relu, int nb, int cin, int cout, int h, int w, int k, nf_real *work) {
+    if (net->d > 1) nf_cm_conv3d_forward(out, x, weight, bias, relu, nb, cin, cout, net->d, h, w, k, work);
+    else nf_cm_conv_forward(out, x, weight, bias, relu, nb, cin, cout, h, w, k, work);
+}
+
+static void conv_backward(const nf_subnet *net, nf_real *dx, nf_real *dweight, nf_real *dbias, const nf_real *dout,
+                          const nf_real *x, const nf_real *weight, int relu_in, int nb, int cin, int cout, int h,
+                          int w, int k, nf_real *work) {
+    if (net->d > 1)
+        nf_cm_conv3d_backward(dx, dweight, dbias, dout, x, weight, relu_in, nb, cin, cout, net->d, h, w, k, work);
+    else
+        nf_cm_conv_backward(dx, dweight, dbias, dout, x, weight, relu_in, nb, cin, cout, h, w, k, work);
+}
+
 size_t nf_subnet_work_bytes(const nf_subnet *net, int nb, int h, int w) {
-    size_t px = (size_t)nb * h * w, hid = px * net->hidden;
+    size_t px = (size_t)nb * net->d * h * w, hid = px * net->hidden;
     return nf_work_bytes(px * net->cin) + 3 * nf_work_bytes(hid) + nf_work_bytes(px * net->cout) +
            nf_work_bytes(conv_work_count(net, nb, h, w));
 }
 
 nf_subnet_acts nf_subnet_take(const nf_subnet *net, nf_ctx *ctx, size_t *off, int nb, int h, int w) {
-    size_t px = (size_t)nb * h * w, hid = px * net->hidden;
+    size_t px = (size_t)nb * net->d * h * w, hid = px * net->hidden;
     nf_subnet_acts a;
     a.x = nf_ctx_take(ctx, off, px * net->cin);
     a.h1 = nf_ctx_take(ctx, off, hid);
@@ -93,11 +117,11 @@ void nf_subnet_forward(const nf_subnet *net, const nf_real *param, nf_subnet_act
     layout(net, b);
     int nb = a->nb, h = a->h, w = a->w, hid = net->hidden;
     /* bias and ReLU are applied while each output is still in cache */
-    nf_cm_conv_forward(a->h1, a->x, param + b[W1].offset, param + b[B1].offset, 1, nb, net->cin, hid, h, w, 3,
-                       a->work);
-    nf_cm_conv_forward(a->h2, a->h1, param + b[W2].offset, param + b[B2].offset, 1, nb, hid, hid, h, w, 1, a->work);
-    nf_cm_conv_forward(a->out, a->h2, param + b[W3].offset, param + b[B3].offset, 0, nb, hid, net->cout, h, w, 3,
-                       a->work);
+    conv_forward(net, a->h1, a->x, param + b[W1].offset, param + b[B1].offset, 1, nb, net->cin, hid, h, w, 3,
+                 a->work);
+    conv_forward(net, a->h2, a->h1, param + b[W2].offset, param + b[B2].offset, 1, nb, hid, hid, h, w, 1, a->work);
+    conv_forward(net, a->out, a->h2, param + b[W3].offset, param + b[B3].offset, 0, nb, hid, net->cout, h, w, 3,
+                 a->work);
 }
 
 void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *grad, nf_subnet_acts *a) {
@@ -105,14 +129,14 @@ void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *gra
     layout(net, b);
     int nb = a->nb, h = a->h, w = a->w, hid = net->hidden;
     /* conv3: dW3, db3 from dout = a->out; dh = conv3^T(dout) masked by ReLU 2 (h2 > 0) */
-    nf_cm_conv_backward(a->dh, grad + b[W3].offset, grad + b[B3].offset, a->out, a->h2, param + b[W3].offset, 1, nb,
-                        hid, net->cout, h, w, 3, a->work);
+    conv_backward(net, a->dh, grad + b[W3].offset, grad + b[B3].offset, a->out, a->h2, param + b[W3].offset, 1, nb,
+                  hid, net->cout, h, w, 3, a->work);
     /* conv2: h2 is dead now, so it receives dloss/dh1, masked by ReLU 1 (h1 > 0) */
-    nf_cm_conv_backward(a->h2, grad + b[W2].offset, grad + b[B2].offset, a->dh, a->h1, param + b[W2].offset, 1, nb,
-                        hid, hid, h, w, 1, a->work);
+    conv_backward(net, a->h2, grad + b[W2].offset, grad + b[B2].offset, a->dh, a->h1, param + b[W2].offset, 1, nb,
+                  hid, hid, h, w, 1, a->work);
     /* conv1: x is read for dW1 before the kernel overwrites it with dloss/dx */
-    nf_cm_conv_backward(a->x, grad + b[W1].offset, grad + b[B1].offset, a->h2, a->x, param + b[W1].offset, 0, nb,
-                        net->cin, hid, h, w, 3, a->work);
+    conv_backward(net, a->x, grad + b[W1].offset, grad + b[B1].offset, a->h2, a->x, param + b[W1].offset, 0, nb,
+                  net->cin, hid, h, w, 3, a->work);
 }
 
 /* ---------------------------------------------------------------- coupling wiring */
@@ -125,16 +149,15 @@ nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_c
     if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
     *out = NULL;
     if (in.c < 2) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 2 channels to split, got c = %d", who, in.c);
-    if (in.d != 1) return nf_fail(NF_ERR_SHAPE, "%s: needs 2-D images (d = 1), got d = %d", who, in.d);
-    if (in.h <= 0 || in.w <= 0)
-        return nf_fail(NF_ERR_SHAPE, "%s: image size %d x %d is not positive", who, in.h, in.w);
+    if (in.d <= 0 || in.h <= 0 || in.w <= 0)
+        return nf_fail(NF_ERR_SHAPE, "%s: sample size %d x %d x %d is not positive", who, in.d, in.h, in.w);
     if (hidden < 1 || hidden > NF_COUPLING_MAX_HIDDEN)
         return nf_fail(NF_ERR_ARG, "%s: hidden = %d, must be in [1, %d]", who, hidden, NF_COUPLING_MAX_HIDDEN);
     nf_coupling *cp = nf_calloc(1, sizeof *cp);
     if (!cp) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", who);
     cp->ca = in.c / 2;
     cp->cb = in.c - cp->ca;
-    cp->net = (nf_subnet){cp->cb, hidden, out_per_ca * cp->ca};
+    cp->net = (nf_subnet){.cin = cp->cb, .hidden = hidden, .cout = out_per_ca * cp->ca, .d = in.d};
     cp->step = step;
     cp->base.ops = ops;
     cp->base.in = in;

@@ -7,7 +7,11 @@
  * conv2.weight (hidden, hidden, 1, 1), conv2.bias (hidden), conv3.weight (cout, hidden, 3, 3),
  * conv3.bias (cout).
  *
- * A coupling splits x (n, c, 1, h, w) into xa = channels [0, ca) and xb = [ca, c),
+ * Volumes (d > 1) use the same network with 3x3x3 and 1x1x1 convolutions
+ * (kernels/conv3d_cm.h; weights (., ., 3, 3, 3) and (., ., 1, 1, 1)); a chunk then has
+ * nb*d*h*w columns.
+ *
+ * A coupling splits x (n, c, d, h, w) into xa = channels [0, ca) and xb = [ca, c),
  * ca = c/2; NN reads xb and its output changes xa. Every image is independent, so a pass
  * (coupling_chunks.c) hands each thread whole images and runs, chunk by chunk: NN forward
  * on the chunk's xb, the coupling's element-wise step, and in backward NN's backward at
@@ -21,9 +25,10 @@
 
 typedef struct nf_subnet {
     int cin, hidden, cout;
+    int d; /* depth of the samples: 1 for images (2-D convs), > 1 for volumes (3-D convs) */
 } nf_subnet;
 
-/* One NN evaluation on a chunk of nb images, P = nb*h*w columns. */
+/* One NN evaluation on a chunk of nb images (volumes), P = nb*d*h*w columns. */
 typedef struct nf_subnet_acts {
     nf_real *x;    /* (cin, P) input; dloss/dx after nf_subnet_backward */
     nf_real *h1;   /* (hidden, P) relu(conv1(x)) */
@@ -82,7 +87,7 @@ struct nf_coupling {
     double min_scale; /* affine: the floor eps of s (nf_coupling_affine_create_bounded) */
 };
 
-/* Checks the shape (c >= 2, d = 1) and hidden, and builds a coupling whose NN
+/* Checks the shape (c >= 2) and hidden, and builds a coupling whose NN
  * outputs out_per_ca * ca channels. who names the layer in messages. */
 nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_ca, const nf_layer_ops *ops,
                           nf_coupling_step step, const char *who);
@@ -90,7 +95,7 @@ size_t nf_coupling_workspace(const nf_layer *l, nf_shape in);
 void nf_coupling_init_params(nf_layer *l, nf_rng *rng);
 int nf_coupling_param_blocks(const nf_layer *l, nf_param_block *out, int max);
 void nf_coupling_destroy(nf_layer *l);
-/* One pass over the batch x (n, c, 1, h, w) (coupling_chunks.c): threads take whole
+/* One pass over the batch x (n, c, d, h, w) (coupling_chunks.c): threads take whole
  * images, each chunk runs NN on its xb and then cp->step; the backward then runs NN's
  * backward on the chunk, adds NN^T's dloss/dxb into dy's xb part, and finally adds the
  * parameter gradients of all threads to cp->base.grad in a fixed order. dy and logdet

@@ -1,6 +1,6 @@
 /* Affine and additive image couplings in the double build: finite-difference
  * gradients in x and in every parameter block, brute-force logdet, on even,
- * odd-channel and 1x1 shapes. */
+ * odd-channel and 1x1 shapes and on volumes (3-D convs). */
 #include "nftest.h"
 
 typedef nf_status (*create_fn)(nf_layer **out, nf_shape in, int hidden);
@@ -17,9 +17,9 @@ static void make_target(fc_layer_target *lt, int k, nf_shape in, int hidden) {
 }
 
 static void test_gradients_and_logdet(void **state) {
-    nf_shape shapes[3] = {{2, 4, 1, 4, 4}, {2, 3, 1, 3, 3}, {5, 2, 1, 1, 1}};
+    nf_shape shapes[5] = {{2, 4, 1, 4, 4}, {2, 3, 1, 3, 3}, {5, 2, 1, 1, 1}, {2, 4, 3, 2, 3}, {2, 3, 2, 2, 2}};
     for (int k = 0; k < 2; k++)
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 5; s++) {
             nf_shape in = shapes[s];
             fc_layer_target lt;
             make_target(&lt, k, in, 4);
@@ -37,8 +37,7 @@ static void test_gradients_and_logdet(void **state) {
 /* Each parameter block alone: a wrong gradient in a small block (a bias) cannot
  * hide behind the large ones. The check must also fail when the block's gradient
  * is halved, so every block really reaches the loss. */
-static void test_gradients_per_block(void **state) {
-    nf_shape in = {2, 5, 1, 3, 4};
+static void check_gradients_per_block(nf_shape in) {
     for (int k = 0; k < 2; k++) {
         fc_layer_target lt;
         make_target(&lt, k, in, 3);
@@ -62,6 +61,11 @@ static void test_gradients_per_block(void **state) {
         nf_tensor_free(&x);
         fc_layer_target_free(&lt);
     }
+}
+
+static void test_gradients_per_block(void **state) {
+    check_gradients_per_block((nf_shape){2, 5, 1, 3, 4});
+    check_gradients_per_block((nf_shape){2, 5, 3, 3, 2}); /* a volume: every 3-D conv block */
 }
 
 /* The check must catch wrong gradients of the coupling: zero, halved, flipped. */

@@ -52,7 +52,7 @@ h5py.File(t + "/zn.h5", "w")["z"] = z
 x = np.random.default_rng(0).normal(size=(200, 2, 1, 1)).astype(np.float32); x[150, 0] = np.inf
 h5py.File(t + "/xn.h5", "w")["x"] = x
 h5py.File(t + "/cube.h5", "w")["x"] = np.zeros((32, 4, 4, 4), np.float32)    # channels first or last?
-h5py.File(t + "/vol.h5", "w")["x"] = np.zeros((32, 4, 8, 8), np.float32)     # (N, D, H, W)
+h5py.File(t + "/vol.h5", "w")["x"] = np.zeros((32, 3, 8, 8), np.float32)     # (N, D, H, W), odd D
 np.save(t + "/a.npy", np.zeros((4, 3), np.float32))
 EOF
 "$B" encode --model "$TOY" --data toy:banana --n 10 --out "$T/z.h5" >/dev/null || { echo "FAIL: latents"; exit 1; }

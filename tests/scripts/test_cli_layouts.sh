@@ -2,8 +2,8 @@
 # Data as users write it with h5py, through the nflow command: channels-last uint8 images
 # without an attribute (guessed, said in one note line), (N, H, W) grayscale, float16,
 # channels-last with the attribute, an ambiguous shape (refused, naming --layout and the
-# attribute, until --layout says), and (N, D, H, W) volumes (read, then refused clearly by
-# the image flow). Every image layout trains; an NHWC file and its NCHW twin give the
+# attribute, until --layout says), and (N, D, H, W) volumes (read and trained by the 3-D
+# Glow). Every image layout trains; an NHWC file and its NCHW twin give the
 # same losses step for step and the same evaluation.
 # argv[1] = build directory. Needs python3-h5py and python3-numpy (skips without them).
 source "$(dirname "$0")/cli_common.sh"
@@ -69,10 +69,13 @@ ok
 [ $rc -eq 3 ] && grep -q -- "--layout" "$T/cube_eval.err" || fail "eval on the ambiguous shape: exit $rc, $(cat "$T/cube_eval.err")"
 ok
 
-# (N, D, H, W): read as a one-channel volume with --layout ndhw, then refused by the 2-D image flow
+# (N, D, H, W): read as a one-channel volume with --layout ndhw and trained by the 3-D Glow
 "$B" train "${TRAIN[@]}" --data "$T/other.h5:/volume" --layout ndhw --out "$T/run_vol" >/dev/null 2>"$T/vol.err"; rc=$?
-[ $rc -eq 3 ] && [ "$(wc -l <"$T/vol.err")" -eq 1 ] && grep -q "other.h5:/volume: glow: 3-D volumes .*not supported" "$T/vol.err" ||
-  fail "volume: exit $rc, $(cat "$T/vol.err")"
+[ $rc -eq 0 ] && [ -s "$T/run_vol/model.h5" ] || fail "volume: exit $rc, $(cat "$T/vol.err")"
+# three levels cannot squeeze a depth of 4
+"$B" train --levels 3 "${TRAIN[@]:2}" --data "$T/other.h5:/volume" --layout ndhw --out "$T/run_vol3" >/dev/null 2>"$T/vol3.err"; rc=$?
+[ $rc -eq 3 ] && [ "$(wc -l <"$T/vol3.err")" -eq 1 ] && grep -q "other.h5:/volume: glow: volumes of depth 4 .*divisible by 2^L = 8" "$T/vol3.err" ||
+  fail "volume, 3 levels: exit $rc, $(cat "$T/vol3.err")"
 "$B" train "${TRAIN[@]}" --data "$T/other.h5:/gray" --layout ndhw --out "$T/run_bad" >/dev/null 2>"$T/ndhw.err"; rc=$?
 [ $rc -eq 3 ] && grep -q "rank 3; layout ndhw means (N, D, H, W)" "$T/ndhw.err" || fail "ndhw on rank 3: exit $rc, $(cat "$T/ndhw.err")"
 "$B" train "${TRAIN[@]}" --data "$T/nchw.h5:/x" --layout chw --out "$T/run_bad" >/dev/null 2>"$T/bad.err"; rc=$?

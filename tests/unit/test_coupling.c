@@ -9,9 +9,10 @@ typedef nf_status (*create_fn)(nf_layer **out, nf_shape in, int hidden);
 static const create_fn creators[2] = {nf_coupling_affine_create, nf_coupling_additive_create};
 
 static void test_invertible(void **state) {
-    nf_shape shapes[3] = {{4, 4, 1, 8, 8}, {2, 3, 1, 4, 4}, {150, 2, 1, 1, 1}};
+    nf_shape shapes[5] = {{4, 4, 1, 8, 8}, {2, 3, 1, 4, 4}, {150, 2, 1, 1, 1},
+                          {3, 4, 4, 4, 4}, {2, 3, 3, 2, 5}}; /* volumes: 3-D convs */
     for (int k = 0; k < 2; k++)
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 5; s++) {
             nf_shape in = shapes[s];
             nf_layer *l;
             NF_ASSERT_OK(creators[k](&l, in, 8));
@@ -98,17 +99,18 @@ static size_t block_size(const nf_param_block *b) {
     return n;
 }
 
-static void test_param_blocks(void **state) {
-    nf_shape in = {1, 5, 1, 4, 4}; /* ca = 2, cb = 3 */
+/* Volumes have rank-5 conv weights: (out, in, 3, 3, 3) and (out, in, 1, 1, 1). */
+static void check_param_blocks(nf_shape in) {
+    int vol = in.d > 1, rank = vol ? 5 : 4;
     for (int k = 0; k < 2; k++) {
         nf_layer *l;
         NF_ASSERT_OK(creators[k](&l, in, 6));
         fc_layer_target lt;
         NF_ASSERT_OK(fc_layer_target_init(&lt, l, in, 1));
         int cout = k == 0 ? 4 : 2;
-        nf_param_block want[6] = {{"conv1.weight", 0, 4, {6, 3, 3, 3}}, {"conv1.bias", 0, 1, {6}},
-                                  {"conv2.weight", 0, 4, {6, 6, 1, 1}}, {"conv2.bias", 0, 1, {6}},
-                                  {"conv3.weight", 0, 4, {cout, 6, 3, 3}}, {"conv3.bias", 0, 1, {cout}}};
+        nf_param_block want[6] = {{"conv1.weight", 0, rank, {6, 3, 3, 3, 3}}, {"conv1.bias", 0, 1, {6}},
+                                  {"conv2.weight", 0, rank, {6, 6, 1, 1, 1}}, {"conv2.bias", 0, 1, {6}},
+                                  {"conv3.weight", 0, rank, {cout, 6, 3, 3, 3}}, {"conv3.bias", 0, 1, {cout}}};
         nf_param_block got[16];
         assert_int_equal(l->ops->param_blocks(l, got, 16), 6);
         size_t off = 0;
@@ -130,13 +132,18 @@ static void test_param_blocks(void **state) {
     }
 }
 
+static void test_param_blocks(void **state) {
+    check_param_blocks((nf_shape){1, 5, 1, 4, 4}); /* ca = 2, cb = 3 */
+    check_param_blocks((nf_shape){1, 5, 2, 4, 4}); /* a volume */
+}
+
 static void test_bad_input(void **state) {
     for (int k = 0; k < 2; k++) {
         nf_layer *l = (nf_layer *)&l;
         NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 1, 1, 4, 4}, 8), NF_ERR_SHAPE);
         assert_null(l);
-        NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 4, 2, 4, 4}, 8), NF_ERR_SHAPE);
-        assert_non_null(strstr(nf_last_error(), "d = 1"));
+        NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 4, 0, 4, 4}, 8), NF_ERR_SHAPE);
+        assert_non_null(strstr(nf_last_error(), "not positive"));
         NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 4, 1, 0, 4}, 8), NF_ERR_SHAPE);
         NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 4, 1, 4, 4}, 0), NF_ERR_ARG);
         NF_ASSERT_FAILS(creators[k](&l, (nf_shape){1, 4, 1, 4, 4}, -3), NF_ERR_ARG);

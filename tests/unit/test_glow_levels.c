@@ -1,6 +1,6 @@
 /* Glow's threaded whole-level passes (flows/glow_levels.c) against the layer-by-layer
- * path (which store-activations mode forces): the same latents, logdet, rebuilt input
- * and gradients; bitwise the same results when run twice; close results for 1, 2 and 3
+ * path (which store-activations mode forces), on images and a volume: the same latents,
+ * logdet, rebuilt input and gradients; bitwise the same results when run twice; close results for 1, 2 and 3
  * threads (the split of the batch changes only the order of float sums). */
 #include "nftest.h"
 
@@ -14,12 +14,11 @@ typedef struct run {
 
 static const int N = 7; /* not a multiple of the thread counts: unequal shares */
 
-static nf_flow *make_flow(nf_coupling_kind coupling, nf_conv1x1_kind conv) {
-    nf_glow_config c = nf_glow_config_default(2, 8, 8);
-    c.hidden = 8, c.levels = 2, c.steps = 3, c.coupling = coupling, c.conv1x1 = conv;
+/* The Glow c after its ActNorm init, every trainable parameter moved by scale N(0, 1). */
+static nf_flow *make_config_flow(nf_glow_config c, double scale) {
     nf_flow *f = NULL;
     NF_ASSERT_OK(nf_glow_create(&f, &c));
-    nf_tensor x = nftest_randn(N, 2, 1, 8, 8, 1), z;
+    nf_tensor x = nftest_randn(N, c.channels, c.depth, c.height, c.width, 1), z;
     double ld[16];
     NF_ASSERT_OK(nf_tensor_alloc(&z, N, (int)nf_shape_sample_count(f->in), 1, 1, 1));
     NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld)); /* ActNorm's data-dependent init */
@@ -27,20 +26,27 @@ static nf_flow *make_flow(nf_coupling_kind coupling, nf_conv1x1_kind conv) {
     nf_rng_seed(&r, 5);
     /* move every trainable parameter (the zero-initialised last convs too) */
     for (size_t i = 0; i < f->params.count; i++)
-        if (!f->params.frozen[i]) f->params.value[i] += (nf_real)(0.05 * nf_rng_normal(&r));
+        if (!f->params.frozen[i]) f->params.value[i] += (nf_real)(scale * nf_rng_normal(&r));
     nf_tensor_free(&x);
     nf_tensor_free(&z);
     return f;
+}
+
+static nf_flow *make_flow(nf_coupling_kind coupling, nf_conv1x1_kind conv) {
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 3, c.coupling = coupling, c.conv1x1 = conv;
+    return make_config_flow(c, 0.05);
 }
 
 /* forward, then backward of dz = z (and dlogdet -1/N) on a fixed batch */
 static run one_pass(nf_flow *f, int store) {
     run r;
     int D = (int)nf_shape_sample_count(f->in);
-    nf_tensor x = nftest_randn(N, 2, 1, 8, 8, 2);
+    nf_shape in = f->in;
+    nf_tensor x = nftest_randn(N, in.c, in.d, in.h, in.w, 2);
     NF_ASSERT_OK(nf_tensor_alloc(&r.z, N, D, 1, 1, 1));
-    NF_ASSERT_OK(nf_tensor_alloc(&r.x, N, 2, 1, 8, 8));
-    NF_ASSERT_OK(nf_tensor_alloc(&r.dx, N, 2, 1, 8, 8));
+    NF_ASSERT_OK(nf_tensor_alloc(&r.x, N, in.c, in.d, in.h, in.w));
+    NF_ASSERT_OK(nf_tensor_alloc(&r.dx, N, in.c, in.d, in.h, in.w));
     r.logdet = calloc(N, sizeof(double));
     r.grad = malloc(f->params.count * sizeof(nf_real));
     NF_ASSERT_OK(nf_flow_set_store_activations(f, store));
@@ -88,6 +94,18 @@ static void test_levels_match_layer_path(void **state) {
     }
 }
 
+/* Volumes go through the same level passes (the layers' range calls count d*h*w). */
+static void test_levels_match_layer_path_volume(void **state) {
+    nf_threads_set(2, NF_THREADS_OPENMP);
+    nf_glow_config c = nf_glow_config_default(1, 8, 8);
+    c.depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    nf_flow *f = make_config_flow(c, 0.02);
+    run fast = one_pass(f, 0), slow = one_pass(f, 1);
+    expect_close(&fast, &slow, f->params.count, 1e-5, "volume: levels vs layer by layer");
+    free_run(&fast), free_run(&slow);
+    nf_flow_destroy(f);
+}
+
 static void test_deterministic_and_thread_counts_agree(void **state) {
     nf_threads_set(2, NF_THREADS_OPENMP);
     nf_flow *f = make_flow(NF_COUPLING_AFFINE, NF_CONV1X1_LU);
@@ -111,6 +129,7 @@ static void test_deterministic_and_thread_counts_agree(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels_match_layer_path),
+        cmocka_unit_test(test_levels_match_layer_path_volume),
         cmocka_unit_test(test_deterministic_and_thread_counts_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

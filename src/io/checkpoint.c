@@ -2,6 +2,7 @@
  * (Adam's hyper-parameters, step and moments m, v in the flat parameter order) and the
  * group "train_state" (epoch, iteration, data-order position, RNG state): everything a
  * training loop needs to continue bit for bit where it stopped. */
+#include "io/load_image.h"
 #include "io/model_file.h"
 
 #include <limits.h>
@@ -168,9 +169,7 @@ cleanup:
     return st;
 }
 
-nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, const char *path) {
-    if (!out || !opt || !st || !path)
-        return nf_fail(NF_ERR_ARG, "nf_checkpoint_load: out, optimiser, state or path is NULL");
+static nf_status checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, const h5_input *src) {
     *out = NULL;
     memset(opt, 0, sizeof *opt);
     nf_h5_quiet q;
@@ -178,7 +177,7 @@ nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, co
     hid_t file = H5I_INVALID_HID;
     char format[64];
     nf_flow *f = NULL;
-    nf_status s = model_h5_open(path, &file);
+    nf_status s = model_h5_open(src, &file);
     if (s == NF_OK) s = model_read(file, &f, format, sizeof format);
     if (s == NF_OK && strcmp(format, MODEL_FORMAT_CHECKPOINT))
         s = nf_fail(NF_ERR_FORMAT, "a model file without optimiser or training state (format '%s'), not a checkpoint",
@@ -193,5 +192,17 @@ nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, co
     }
     nf_adam_free(opt);
     nf_flow_destroy(f);
-    return model_h5_prefix(s, "nf_checkpoint_load", path);
+    return model_h5_prefix(s, "nf_checkpoint_load", src->path);
+}
+
+nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, const char *path) {
+    if (!out || !opt || !st || !path)
+        return nf_fail(NF_ERR_ARG, "nf_checkpoint_load: out, optimiser, state or path is NULL");
+    return checkpoint_load(out, opt, st, &(h5_input){path, NULL, 0});
+}
+
+nf_status nf_checkpoint_load_image(nf_flow **out, nf_adam *opt, nf_train_state *st, const void *data, size_t size) {
+    if (!out || !opt || !st || !data)
+        return nf_fail(NF_ERR_ARG, "nf_checkpoint_load_image: out, optimiser, state or data is NULL");
+    return checkpoint_load(out, opt, st, &(h5_input){NF_IMAGE_NAME, data, size});
 }

@@ -2,6 +2,8 @@
  * include/nflow/io.h). Each call silences HDF5's own error printing for its duration. */
 #include "io/h5_dataset.h"
 
+#include "io/load_image.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,12 +39,15 @@ static nf_status check_options(const nf_dataset_options *o) {
     return NF_OK;
 }
 
-static nf_status open_cond(nf_dataset *ds, const char *data_file, const char *spec) {
+static nf_status open_cond(nf_dataset *ds, const h5_input *data_file, const char *spec) {
     char file[4096];
     const char *path = spec;
-    if (!strstr(spec, ":/")) snprintf(file, sizeof file, "%s", data_file); /* a path in the data's file */
-    else NF_TRY(nf_h5_split_spec(spec, file, sizeof file, &path));
-    NF_TRY(nf_h5_source_open(&ds->cond, file, path, NF_H5_COND, NF_LAYOUT_AUTO));
+    h5_input in = *data_file; /* a path in the data's file */
+    if (strstr(spec, ":/")) {
+        NF_TRY(nf_h5_split_spec(spec, file, sizeof file, &path));
+        in = (h5_input){file, NULL, 0};
+    }
+    NF_TRY(nf_h5_source_open(&ds->cond, &in, path, NF_H5_COND, NF_LAYOUT_AUTO));
     ds->has_cond = 1;
     if (ds->cond.n != ds->x.n)
         return nf_fail(NF_ERR_FORMAT, "%s has %lld samples but %s has %lld", ds->cond.name, ds->cond.n, ds->x.name,
@@ -100,10 +105,7 @@ static nf_status setup_normalisation(nf_dataset *ds, const nf_dataset_options *o
     return NF_OK;
 }
 
-static nf_status open_all(nf_dataset *ds, const char *spec, const nf_dataset_options *o) {
-    char file[4096];
-    const char *path;
-    NF_TRY(nf_h5_split_spec(spec, file, sizeof file, &path));
+static nf_status open_all(nf_dataset *ds, const h5_input *file, const char *path, const nf_dataset_options *o) {
     NF_TRY(nf_h5_source_open(&ds->x, file, path, NF_H5_DATA, o->layout));
     if (ds->x.n == 0) return nf_fail(NF_ERR_FORMAT, "%s is empty (0 samples)", ds->x.name);
     if (o->start >= ds->x.n)
@@ -130,22 +132,42 @@ static nf_status open_all(nf_dataset *ds, const char *spec, const nf_dataset_opt
     return NF_OK;
 }
 
-nf_status nf_dataset_open(nf_dataset **out, const char *spec, const nf_dataset_options *opt) {
-    NF_CHECK_NULL(out);
+/* spec: "file.h5:/path" when file is NULL, else the dataset's path in file. */
+static nf_status dataset_open(nf_dataset **out, const h5_input *file, const char *spec,
+                              const nf_dataset_options *opt) {
     *out = NULL;
-    NF_CHECK_NULL(spec);
     nf_dataset_options o = opt ? *opt : nf_dataset_options_default();
     NF_TRY(check_options(&o));
+    char name[4096];
+    const char *path = spec;
+    h5_input in = file ? *file : (h5_input){name, NULL, 0};
+    if (!file) NF_TRY(named(nf_h5_split_spec(spec, name, sizeof name, &path), "nf_dataset_open"));
     nf_dataset *ds = nf_calloc(1, sizeof *ds);
     if (!ds) return nf_fail(NF_ERR_NOMEM, "nf_dataset_open: out of memory");
     ds->x.file = ds->x.dset = ds->cond.file = ds->cond.dset = H5I_INVALID_HID;
     nf_h5_quiet q;
     nf_h5_quiet_begin(&q);
-    nf_status st = named(open_all(ds, spec, &o), __func__);
+    nf_status st = named(open_all(ds, &in, path, &o), "nf_dataset_open");
     if (st != NF_OK) nf_dataset_close(ds);
     else *out = ds;
     nf_h5_quiet_end(&q);
     return st;
+}
+
+nf_status nf_dataset_open(nf_dataset **out, const char *spec, const nf_dataset_options *opt) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    NF_CHECK_NULL(spec);
+    return dataset_open(out, NULL, spec, opt);
+}
+
+nf_status nf_dataset_open_image(nf_dataset **out, const void *data, size_t size, const char *path,
+                                const nf_dataset_options *opt) {
+    NF_CHECK_NULL(out);
+    *out = NULL;
+    NF_CHECK_NULL(data);
+    NF_CHECK_NULL(path);
+    return dataset_open(out, &(h5_input){NF_IMAGE_NAME, data, size}, path, opt);
 }
 
 void nf_dataset_close(nf_dataset *ds) {

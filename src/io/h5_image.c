@@ -1,6 +1,8 @@
 /* HDF5 files built in memory (see h5_image.h). */
 #include "io/h5_image.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +75,28 @@ nf_status h5_image_finish(h5_image *img, size_t user_block) {
                        (unsigned long long)eof, img->capacity);
     img->size = (size_t)eof;
     return NF_OK;
+}
+
+nf_status h5_image_open(const void *data, size_t size, hid_t fapl, hid_t *file) {
+    /* HDF5's core driver opens a file image under a name that must not exist on disk
+     * (it checks), and takes two files of one name open at once for the same file: the
+     * name is made from the image's address and size, in a directory that cannot exist */
+    *file = H5I_INVALID_HID;
+    if (!data || size == 0) return nf_fail(NF_ERR_FORMAT, "not an HDF5 file (%zu bytes)", size);
+    nf_status st = NF_OK;
+    hid_t access = H5I_INVALID_HID;
+    char name[96];
+    snprintf(name, sizeof name, "/nonexistent/nflow-image-%p-%zu.h5", data, size);
+    NF_H5_CHECK(access = fapl == H5P_DEFAULT ? H5Pcreate(H5P_FILE_ACCESS) : H5Pcopy(fapl), NF_ERR_IO,
+                "cannot set up HDF5 file access");
+    NF_H5_CHECK(H5Pset_fapl_core(access, (size_t)1 << 16, 0), NF_ERR_IO, "cannot set up an in-memory HDF5 file");
+    NF_H5_CHECK(H5Pset_file_image(access, (void *)(uintptr_t)data, size), NF_ERR_IO,
+                "cannot give HDF5 a file image of %zu bytes", size);
+    NF_H5_CHECK(*file = H5Fopen(name, H5F_ACC_RDONLY, access), NF_ERR_FORMAT,
+                "not an HDF5 file, or a truncated or corrupted one");
+cleanup:
+    NF_H5_CLOSE(H5Pclose, access);
+    return st;
 }
 
 void h5_image_free(h5_image *img) {

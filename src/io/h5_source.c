@@ -75,18 +75,31 @@ static nf_status sample_shape(nf_h5_source *s, nf_h5_role role, nf_layout want) 
     return NF_OK;
 }
 
-nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role, nf_layout want) {
+/* Opens the file read-only: NF_ERR_IO naming it when it is missing, not HDF5 or unreadable. */
+static nf_status open_file(const h5_input *in, hid_t *file) {
+    const char *name = in->path;
+    if (in->data) {
+        if (h5_image_open(in->data, in->size, H5P_DEFAULT, file) == NF_OK) return NF_OK;
+        return nf_fail(NF_ERR_IO, "'%s' is not an HDF5 file, or a truncated or corrupted one", name);
+    }
+    FILE *probe = fopen(name, "rb");
+    if (!probe) return nf_fail(NF_ERR_IO, "cannot open '%s': %s", name, strerror(errno));
+    fclose(probe);
+    if (H5Fis_hdf5(name) <= 0) return nf_h5_fail(NF_ERR_IO, "'%s' is not an HDF5 file", name);
+    if ((*file = H5Fopen(name, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return nf_h5_fail(NF_ERR_IO, "cannot open '%s' (truncated or corrupted?)", name);
+    return NF_OK;
+}
+
+nf_status nf_h5_source_open(nf_h5_source *s, const h5_input *in, const char *path, nf_h5_role role,
+                            nf_layout want) {
     memset(s, 0, sizeof *s);
     s->file = s->dset = H5I_INVALID_HID;
+    const char *file = in->path;
     snprintf(s->name, sizeof s->name, "%s:%s", file, path);
     nf_status st = NF_OK;
     hid_t space = H5I_INVALID_HID, ftype = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
-    FILE *probe = fopen(file, "rb");
-    if (!probe) return nf_fail(NF_ERR_IO, "cannot open '%s': %s", file, strerror(errno));
-    fclose(probe);
-    if (H5Fis_hdf5(file) <= 0) return nf_h5_fail(NF_ERR_IO, "'%s' is not an HDF5 file", file);
-    NF_H5_CHECK(s->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), NF_ERR_IO,
-                "cannot open '%s' (truncated or corrupted?)", file);
+    NF_TRY(open_file(in, &s->file));
     htri_t there = H5Lexists(s->file, path, H5P_DEFAULT);
     NF_H5_CHECK(there, NF_ERR_FORMAT, "'%s' has no dataset '%s'", file, path);
     if (!there) {

@@ -5,6 +5,7 @@
 #define NF_H5_SOURCE_H
 
 #include "io/h5_attr.h"
+#include "io/h5_image.h"
 #include "io/h5_layout.h"
 
 /* Element types of the samples as they sit in a read buffer. */
@@ -40,9 +41,11 @@ typedef struct nf_h5_source {
     char name[320];        /* "file.h5:/path", for messages */
 } nf_h5_source;
 
-/* Opens file:path for reading and inspects it; want: the caller's layout (data role; the
- * conditioning role reads its attribute or channels first). On failure nothing stays open. */
-nf_status nf_h5_source_open(nf_h5_source *s, const char *file, const char *path, nf_h5_role role, nf_layout want);
+/* Opens dataset path of file (a path or a file image in memory) for reading and inspects
+ * it; want: the caller's layout (data role; the conditioning role reads its attribute or
+ * channels first). On failure nothing stays open. */
+nf_status nf_h5_source_open(nf_h5_source *s, const h5_input *file, const char *path, nf_h5_role role,
+                            nf_layout want);
 void nf_h5_source_close(nf_h5_source *s);
 /* Re-records the current message as "<name>: <message>" with status st (for failures of
  * helpers that do not know which dataset they were working on). */

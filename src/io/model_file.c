@@ -6,6 +6,7 @@
 
 #include "io/atomic_file.h"
 #include "io/h5_image.h"
+#include "io/load_image.h"
 #include "io/model_kinds.h"
 #include "io/model_stamp.h"
 
@@ -288,16 +289,25 @@ nf_status nf_model_save(const nf_flow *f, const char *path) {
     return st == NF_OK ? st : model_h5_prefix(st, "nf_model_save", path);
 }
 
-nf_status nf_model_load(nf_flow **out, const char *path) {
-    if (!out || !path) return nf_fail(NF_ERR_ARG, "nf_model_load: out or path is NULL");
+static nf_status model_load(nf_flow **out, const h5_input *src) {
     *out = NULL;
     nf_h5_quiet q;
     nf_h5_quiet_begin(&q);
     hid_t file;
     char format[64];
-    nf_status st = model_h5_open(path, &file);
+    nf_status st = model_h5_open(src, &file);
     if (st == NF_OK) st = model_read(file, out, format, sizeof format);
     model_h5_close(file);
     nf_h5_quiet_end(&q);
-    return st == NF_OK ? st : model_h5_prefix(st, "nf_model_load", path);
+    return st == NF_OK ? st : model_h5_prefix(st, "nf_model_load", src->path);
+}
+
+nf_status nf_model_load(nf_flow **out, const char *path) {
+    if (!out || !path) return nf_fail(NF_ERR_ARG, "nf_model_load: out or path is NULL");
+    return model_load(out, &(h5_input){path, NULL, 0});
+}
+
+nf_status nf_model_load_image(nf_flow **out, const void *data, size_t size) {
+    if (!out || !data) return nf_fail(NF_ERR_ARG, "nf_model_load_image: out or data is NULL");
+    return model_load(out, &(h5_input){NF_IMAGE_NAME, data, size});
 }

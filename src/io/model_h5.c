@@ -2,6 +2,7 @@
  * closes what it opened through a single cleanup path, in reverse order. */
 #include "io/model_h5.h"
 
+#include "io/h5_image.h"
 #include "io/model_stamp.h"
 
 #include <stdio.h>
@@ -51,16 +52,18 @@ hid_t model_h5_fapl(void) {
     return fapl;
 }
 
-nf_status model_h5_open(const char *path, hid_t *file) {
+nf_status model_h5_open(const h5_input *src, hid_t *file) {
     *file = -1;
-    NF_TRY(model_stamp_check(path)); /* before HDF5 parses anything */
+    /* the stamp before HDF5 parses anything */
+    NF_TRY(src->data ? model_stamp_check_image(src->data, src->size) : model_stamp_check(src->path));
     hid_t fapl = model_h5_fapl();
     if (fapl < 0) return nf_h5_fail(NF_ERR_IO, "cannot set up HDF5 file access");
-    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    nf_status st = NF_OK;
+    if (src->data) st = h5_image_open(src->data, src->size, fapl, file);
+    else if ((*file = H5Fopen(src->path, H5F_ACC_RDONLY, fapl)) < 0)
+        st = nf_h5_fail(NF_ERR_FORMAT, "not an HDF5 file, or a truncated or corrupted one");
     H5Pclose(fapl);
-    if (*file < 0)
-        return nf_h5_fail(NF_ERR_FORMAT, "not an HDF5 file, or a truncated or corrupted one");
-    return NF_OK;
+    return st;
 }
 
 void model_h5_close(hid_t file) {

@@ -5,6 +5,7 @@
 #define NF_MODEL_H5_H
 
 #include "io/h5_check.h" /* nf_h5_fail, the quiet scope, NF_H5_CHECK */
+#include "io/h5_image.h" /* h5_input */
 
 /* Model files hold float32; the I/O code is only built with nf_real = float. */
 _Static_assert(sizeof(nf_real) == sizeof(float), "src/io is built in single precision only");
@@ -20,7 +21,7 @@ hid_t model_h5_fapl(void);
 
 /* Checks the file's stamp, then opens it read-only: NF_ERR_IO when it cannot be read
  * at all, NF_ERR_FORMAT when it is truncated, corrupted or not HDF5. */
-nf_status model_h5_open(const char *path, hid_t *file);
+nf_status model_h5_open(const h5_input *src, hid_t *file);
 /* Closes everything still open in file, then file. */
 void model_h5_close(hid_t file);
 

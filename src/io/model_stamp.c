@@ -48,29 +48,52 @@ void model_stamp_fill(unsigned char *image, size_t size) {
     memcpy(image, stamp, sizeof stamp);
 }
 
+/* The stamp's recorded size and CRC from the first got bytes of head (NUL-terminated):
+ * *has = 0 when they hold no stamp; NF_ERR_FORMAT when the stamp is damaged. */
+static nf_status stamp_parse(const char *head, size_t got, int *has, uint64_t *want_size, uint32_t *want_crc) {
+    *has = got >= MODEL_STAMP_BYTES && !strncmp(head, STAMP_MAGIC, strlen(STAMP_MAGIC));
+    if (!*has) return NF_OK; /* no stamp: HDF5's own checks are all there is */
+    if (sscanf(head + strlen(STAMP_MAGIC), "bytes %" SCNu64 " crc32 %" SCNx32, want_size, want_crc) != 2)
+        return nf_fail(NF_ERR_FORMAT, "the file's stamp is damaged (corrupted file)");
+    return NF_OK;
+}
+
+static nf_status stamp_compare(uint64_t size, uint32_t crc, uint64_t want_size, uint32_t want_crc) {
+    if (size < want_size)
+        return nf_fail(NF_ERR_FORMAT, "truncated file: %" PRIu64 " bytes, it was written with %" PRIu64, size,
+                       want_size);
+    if (size != want_size || crc != want_crc)
+        return nf_fail(NF_ERR_FORMAT, "corrupted file: %" PRIu64 " bytes with CRC-32 %08" PRIx32 ", it was written "
+                       "with %" PRIu64 " and %08" PRIx32 " (" EDIT_HINT ")", size, crc, want_size, want_crc);
+    return NF_OK;
+}
+
 nf_status model_stamp_check(const char *path) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return nf_fail(NF_ERR_IO, "cannot open the file: %s", strerror(errno));
     char stamp[MODEL_STAMP_BYTES + 1] = {0};
     size_t got = fread(stamp, 1, MODEL_STAMP_BYTES, fp);
-    nf_status st = NF_OK;
     uint64_t want_size, size;
     uint32_t want_crc, crc;
-    if (got < MODEL_STAMP_BYTES || strncmp(stamp, STAMP_MAGIC, strlen(STAMP_MAGIC))) {
-        st = NF_OK; /* no stamp: HDF5's own checks are all there is */
-    } else if (sscanf(stamp + strlen(STAMP_MAGIC), "bytes %" SCNu64 " crc32 %" SCNx32, &want_size, &want_crc) != 2) {
-        st = nf_fail(NF_ERR_FORMAT, "the file's stamp is damaged (corrupted file)");
-    } else if ((st = crc_of_body(fp, &crc, &size)) != NF_OK) {
-        /* message recorded */
-    } else if (size < want_size) {
-        st = nf_fail(NF_ERR_FORMAT, "truncated file: %" PRIu64 " bytes, it was written with %" PRIu64, size,
-                     want_size);
-    } else if (size != want_size || crc != want_crc) {
-        st = nf_fail(NF_ERR_FORMAT, "corrupted file: %" PRIu64 " bytes with CRC-32 %08" PRIx32 ", it was written with %"
-                     PRIu64 " and %08" PRIx32 " (" EDIT_HINT ")", size, crc, want_size, want_crc);
-    }
+    int has;
+    nf_status st = stamp_parse(stamp, got, &has, &want_size, &want_crc);
+    if (st == NF_OK && has && (st = crc_of_body(fp, &crc, &size)) == NF_OK)
+        st = stamp_compare(size, crc, want_size, want_crc);
     fclose(fp);
     return st;
+}
+
+nf_status model_stamp_check_image(const unsigned char *image, size_t size) {
+    char stamp[MODEL_STAMP_BYTES + 1] = {0};
+    size_t got = size < MODEL_STAMP_BYTES ? size : MODEL_STAMP_BYTES;
+    memcpy(stamp, image, got);
+    uint64_t want_size;
+    uint32_t want_crc;
+    int has;
+    NF_TRY(stamp_parse(stamp, got, &has, &want_size, &want_crc));
+    if (!has) return NF_OK;
+    uint32_t crc = model_crc32(0, image + MODEL_STAMP_BYTES, size - MODEL_STAMP_BYTES);
+    return stamp_compare(size, crc, want_size, want_crc);
 }
 
 nf_status model_stamp_clear(const char *path) {

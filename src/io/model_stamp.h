@@ -18,6 +18,8 @@ void model_stamp_fill(unsigned char *image, size_t size);
  * (written by another program, or its stamp cleared after an edit); NF_ERR_FORMAT for
  * a size or checksum mismatch; NF_ERR_IO if it cannot be read. */
 nf_status model_stamp_check(const char *path);
+/* The same for the size bytes of a file image in memory. */
+nf_status model_stamp_check_image(const unsigned char *image, size_t size);
 
 /* Zeroes the stamp of path if it has one (what anyone editing a model file must do;
  * tests use it after their edits). */

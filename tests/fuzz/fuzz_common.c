@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz_common.h"
 
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -27,3 +28,5 @@ const char *fuzz_write(const char *name, const uint8_t *data, size_t size) {
     if (fclose(f) != 0 || put != size) return NULL;
     return p;
 }
+
+void fuzz_hdf5_setup(void) { H5set_free_list_limits(-1, -1, -1, -1, -1, -1); }

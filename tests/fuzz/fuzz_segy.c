@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fuzz_hdf5_setup(); /* the output is an HDF5 file */
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > (1 << 20)) return 0;
     const char *in = fuzz_write("in.sgy", data + 1, size - 1);

@@ -1,7 +1,8 @@
 # Sourced by the nflow command's script tests (argv[1] = build directory). Sets B (the
 # nflow binary) and T (a temporary directory removed at exit, after killing $PID if a
 # test left one running), the sanitizer environment, the fail/ok counters, expect (exit
-# code and one stderr line) and finish, which prints the closing "N passed, N failed" line and returns non-zero on failures.
+# code and one stderr line), finish, which prints the closing "N passed, N failed" line and returns
+# non-zero on failures, and same_params / same_metrics (a resumed run against an uninterrupted one).
 set -u
 B="${1:?build dir}/nflow"
 T=$(mktemp -d)
@@ -46,4 +47,29 @@ finish() {
   [ "$p" -eq 0 ] && p=$((fails == 0 ? 1 : 0))
   echo "$p passed, $fails failed"
   [ "$fails" -eq 0 ]
+}
+# same_params A B: every dataset of model files A and B is bit-identical (prints how many).
+same_params() {
+/usr/bin/python3 - "$1" "$2" <<'EOF'
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names, "no datasets in the model file"
+bad = [n for n in names if n not in b or not np.array_equal(a[n][()], b[n][()])]
+print(f"{len(names)} parameter datasets compared, {len(bad)} differ {bad[:5]}")
+sys.exit(1 if bad else 0)
+EOF
+}
+# same_metrics RUN_CSV REF_CSV STEPS: RUN_CSV holds every step 1..STEPS once, in order, with
+# the losses of REF_CSV (rows written after a checkpoint and lost to a kill are not repeated).
+same_metrics() {
+/usr/bin/python3 - "$1" "$2" "$3" <<'EOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["loss"]]
+ref = [r for r in csv.DictReader(open(sys.argv[2])) if r["loss"]]
+steps = [int(r["step"]) for r in rows]
+assert steps == list(range(1, int(sys.argv[3]) + 1)), f"steps {steps[:3]}...{steps[-3:]} ({len(steps)})"
+assert [r["loss"] for r in rows] == [r["loss"] for r in ref], "losses differ from the reference run"
+EOF
 }

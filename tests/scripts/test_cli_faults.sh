@@ -43,7 +43,7 @@ wait_lock() {
   return 1
 }
 
-landed=0 refused=0 last=0 changed=0
+landed=0 refused=0 last=0 changed=0 tmpkills=0
 start
 for k in $(seq 1 "$KILLS"); do
   # a kill 0.05 to 0.65 s into the segment: in a step, a checkpoint write or the start-up
@@ -60,6 +60,7 @@ for k in $(seq 1 "$KILLS"); do
   wait $PID 2>/dev/null
   PID=""
   landed=$((landed + 1))
+  ls "$T/run" | grep -q '\.tmp-' && tmpkills=$((tmpkills + 1)) # removed by the next segment
   if [ -f "$T/run/checkpoint.h5" ]; then
     at=$(iteration) || { fail "kill $k: the checkpoint does not load"; break; }
     [ "$at" -ge "$last" ] || fail "kill $k: the checkpoint went back from step $last to $at"
@@ -83,8 +84,8 @@ wait $PID 2>/dev/null
 PID=""
 [ -f "$T/run/model.h5" ] || "$B" train --resume "$T/run/checkpoint.h5" --quiet >>"$T/run.log" 2>&1 ||
   fail "the final resume failed: $(tail -3 "$T/run.log")"
-echo "$landed of $KILLS kills landed in a running process (last checkpoint before the end: step $last of $STEPS);" \
-  "$refused concurrent run(s) and $changed changed data set(s) refused"
+echo "$landed of $KILLS kills landed in a running process ($tmpkills left temporary files; last checkpoint" \
+  "before the end: step $last of $STEPS); $refused concurrent run(s) and $changed changed data set(s) refused"
 [ $landed -eq "$KILLS" ] || fail "only $landed of $KILLS kills landed: the run ended first (raise STEPS)"
 same_params "$T/ref/model.h5" "$T/run/model.h5" || fail "the killed and resumed run differs from the uninterrupted one"
 same_metrics "$T/run/metrics.csv" "$T/ref/metrics.csv" $STEPS || fail "metrics.csv after $landed kills"

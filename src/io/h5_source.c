@@ -91,26 +91,38 @@ static nf_status open_file(const h5_input *in, hid_t *file) {
     return NF_OK;
 }
 
-/* Unfiltered chunks are stored whole, so together they take their count times the
- * chunk's bytes. HDF5 1.10.8 reads an unfiltered chunk into a buffer of its recorded
- * size and copies the chunk's full size out of it: a corrupted file whose chunk records
- * a smaller size made it read past that buffer (CVE-2025-44904, fixed after 1.14.6).
- * The total is checked here, at open (one pass over the chunk index); a file whose
- * errors cancel out in the sum is not caught. */
-static nf_status check_chunk_sizes(const nf_h5_source *s, hid_t space, hid_t dcpl, hid_t ftype, int crank,
-                                   const hsize_t *chunk) {
-    int nfilters = H5Pget_nfilters(dcpl);
-    if (nfilters != 0) return nfilters < 0 ? nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable filters", s->name) : NF_OK;
-    unsigned long long bytes = H5Tget_size(ftype);
-    for (int r = 0; r < crank; r++) bytes *= chunk[r];
-    hsize_t n;
-    if (H5Dget_num_chunks(s->dset, space, &n) < 0)
-        return nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable chunk index", s->name);
+/* The bytes the dataset's storage takes in the file must be what its shape needs.
+ * HDF5 1.10.8 allocates a buffer of the size recorded in the file and copies the size
+ * the shape gives out of it: a corrupted file read past that buffer (CVE-2025-44904 for
+ * unfiltered chunks; the same copy for compact data, whose recorded size it does not
+ * check either). Checked at open: compact data must take exactly its bytes, contiguous
+ * data its bytes or nothing (never written: read as fill values), unfiltered chunks
+ * (stored whole) their count times the chunk's bytes (one pass over the chunk index;
+ * wrong sizes that cancel out in the sum are not caught). Filtered chunks vary in size. */
+static nf_status check_storage(const nf_h5_source *s, hid_t space, hid_t dcpl, hid_t ftype) {
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    unsigned long long bytes = H5Tget_size(ftype), count = 1;
+    if (layout == H5D_COMPACT || layout == H5D_CONTIGUOUS) {
+        bytes *= (unsigned long long)H5Sget_simple_extent_npoints(space);
+    } else if (layout == H5D_CHUNKED) {
+        int nfilters = H5Pget_nfilters(dcpl);
+        if (nfilters != 0) return nfilters < 0 ? nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable filters", s->name) : NF_OK;
+        hsize_t chunk[5], n;
+        int crank = H5Pget_chunk(dcpl, 5, chunk);
+        if (crank < 0 || H5Dget_num_chunks(s->dset, space, &n) < 0)
+            return nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable chunk index", s->name);
+        for (int r = 0; r < crank; r++) bytes *= chunk[r];
+        count = n;
+    } else {
+        return NF_OK;
+    }
     hsize_t stored = H5Dget_storage_size(s->dset);
-    if (stored != (hsize_t)(n * bytes))
+    if (stored == (hsize_t)(count * bytes) || (layout == H5D_CONTIGUOUS && stored == 0)) return NF_OK;
+    if (layout == H5D_CHUNKED)
         return nf_fail(NF_ERR_FORMAT, "%s: its %llu unfiltered chunks of %llu bytes take %llu bytes in the file "
-                       "(corrupted file)", s->name, (unsigned long long)n, bytes, (unsigned long long)stored);
-    return NF_OK;
+                       "(corrupted file)", s->name, count, bytes, (unsigned long long)stored);
+    return nf_fail(NF_ERR_FORMAT, "%s: its %llu bytes of data take %llu bytes in the file (corrupted file)", s->name,
+                   bytes, (unsigned long long)stored);
 }
 
 nf_status nf_h5_source_open(nf_h5_source *s, const h5_input *in, const char *path, nf_h5_role role,
@@ -169,11 +181,10 @@ nf_status nf_h5_source_open(nf_h5_source *s, const h5_input *in, const char *pat
     NF_H5_CHECK(dcpl = H5Dget_create_plist(s->dset), NF_ERR_FORMAT, "%s: no creation properties", s->name);
     if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
         hsize_t chunk[5];
-        int crank;
-        NF_H5_CHECK(crank = H5Pget_chunk(dcpl, 5, chunk), NF_ERR_FORMAT, "%s: unreadable chunk shape", s->name);
+        NF_H5_CHECK(H5Pget_chunk(dcpl, 5, chunk), NF_ERR_FORMAT, "%s: unreadable chunk shape", s->name);
         s->chunk_n = (long long)chunk[0];
-        NF_H5_TRY(check_chunk_sizes(s, space, dcpl, ftype, crank, chunk));
     }
+    NF_H5_TRY(check_storage(s, space, dcpl, ftype));
 cleanup:
     NF_H5_CLOSE(H5Pclose, dcpl);
     NF_H5_CLOSE(H5Tclose, ftype);

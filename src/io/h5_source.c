@@ -98,18 +98,27 @@ static nf_status open_file(const h5_input *in, hid_t *file) {
  * check either). Checked at open: compact data must take exactly its bytes, contiguous
  * data its bytes or nothing (never written: read as fill values), unfiltered chunks
  * (stored whole) their count times the chunk's bytes (one pass over the chunk index;
- * wrong sizes that cancel out in the sum are not caught). Filtered chunks vary in size. */
+ * wrong sizes that cancel out in the sum are not caught). Filtered chunks vary in size.
+ * A chunk longer than a fixed axis (HDF5 refuses to create one) is corrupted too: HDF5
+ * allocates and fills a whole chunk for every read (a fuzzed file claimed 75 MB chunks
+ * for a 10 KB dataset and each batch took seconds). */
 static nf_status check_storage(const nf_h5_source *s, hid_t space, hid_t dcpl, hid_t ftype) {
     H5D_layout_t layout = H5Pget_layout(dcpl);
     unsigned long long bytes = H5Tget_size(ftype), count = 1;
     if (layout == H5D_COMPACT || layout == H5D_CONTIGUOUS) {
         bytes *= (unsigned long long)H5Sget_simple_extent_npoints(space);
     } else if (layout == H5D_CHUNKED) {
+        hsize_t chunk[5], dims[5], maxdims[5], n;
+        int crank = H5Pget_chunk(dcpl, 5, chunk);
+        if (crank != H5Sget_simple_extent_dims(space, dims, maxdims))
+            return nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable chunk shape", s->name);
+        for (int r = 0; r < crank; r++)
+            if (chunk[r] == 0 || (maxdims[r] != H5S_UNLIMITED && chunk[r] > maxdims[r]))
+                return nf_fail(NF_ERR_FORMAT, "%s: chunks of %llu along axis %d, which holds at most %llu (corrupted "
+                               "file)", s->name, (unsigned long long)chunk[r], r, (unsigned long long)maxdims[r]);
         int nfilters = H5Pget_nfilters(dcpl);
         if (nfilters != 0) return nfilters < 0 ? nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable filters", s->name) : NF_OK;
-        hsize_t chunk[5], n;
-        int crank = H5Pget_chunk(dcpl, 5, chunk);
-        if (crank < 0 || H5Dget_num_chunks(s->dset, space, &n) < 0)
+        if (H5Dget_num_chunks(s->dset, space, &n) < 0)
             return nf_h5_fail(NF_ERR_FORMAT, "%s: unreadable chunk index", s->name);
         for (int r = 0; r < crank; r++) bytes *= chunk[r];
         count = n;

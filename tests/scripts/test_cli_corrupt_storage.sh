@@ -4,11 +4,15 @@
 # out of it, reading past its buffer (CVE-2025-44904). Two cases: unfiltered chunks, one of
 # 511 bytes where 512 are read (found by fuzz_dataset: the seed
 # tests/fuzz/corpus/dataset/regress_chunk_size without its first, options, byte), and
-# compact data whose layout message records 64 of its 96 bytes (patched after h5py).
+# compact data whose layout message records 64 of its 96 bytes (patched after h5py). And
+# chunks longer than a fixed axis (HDF5 refuses to create them; a fuzzed file claimed
+# chunks of (2, 2, 4, 590077) for a (8, 2, 20, 4) dataset, and HDF5 allocated and filled
+# 75 MB for every read: seed regress_chunk_shape).
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 need_h5py
-tail -c +2 "${NFLOW_SOURCE_DIR:-$(dirname "$0")/../..}/tests/fuzz/corpus/dataset/regress_chunk_size" >"$T/chunks.h5"
+SEEDS="${NFLOW_SOURCE_DIR:-$(dirname "$0")/../..}/tests/fuzz/corpus/dataset"
+tail -c +2 "$SEEDS/regress_chunk_size" >"$T/chunks.h5"
 expect 3 "^nflow train: .*chunks\.h5:/x: its 4 unfiltered chunks of 512 bytes take 2059 bytes in the file \(corrupted file\)" \
   "$B" train --data "$T/chunks.h5:/x" --steps 1 --out "$T/run"
 
@@ -29,4 +33,7 @@ open(sys.argv[1], "wb").write(b)
 PY
 expect 3 "^nflow train: .*compact\.h5:/x: its 96 bytes of data take 64 bytes in the file \(corrupted file\)" \
   "$B" train --data "$T/compact.h5:/x" --steps 1 --out "$T/run"
+tail -c +2 "$SEEDS/regress_chunk_shape" >"$T/shape.h5"
+expect 3 "^nflow train: .*shape\.h5:/x: chunks of 590077 along axis 3, which holds at most 4 \(corrupted file\)" \
+  "$B" train --data "$T/shape.h5:/x" --steps 1 --out "$T/run"
 finish

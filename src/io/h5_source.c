@@ -99,12 +99,18 @@ static nf_status open_file(const h5_input *in, hid_t *file) {
  * data its bytes or nothing (never written: read as fill values), unfiltered chunks
  * (stored whole) their count times the chunk's bytes (one pass over the chunk index;
  * wrong sizes that cancel out in the sum are not caught). Filtered chunks vary in size.
+ * Storage larger than the file is corrupted whatever the layout (HDF5 allocated the 4 GB
+ * that a fuzzed gzip chunk recorded, for a 10 KB file, before reading it).
  * A chunk longer than a fixed axis (HDF5 refuses to create one) is corrupted too: HDF5
  * allocates and fills a whole chunk for every read (a fuzzed file claimed 75 MB chunks
  * for a 10 KB dataset and each batch took seconds). */
 static nf_status check_storage(const nf_h5_source *s, hid_t space, hid_t dcpl, hid_t ftype) {
     H5D_layout_t layout = H5Pget_layout(dcpl);
     unsigned long long bytes = H5Tget_size(ftype), count = 1;
+    hsize_t stored = H5Dget_storage_size(s->dset), fsize = 0;
+    if (H5Pget_external_count(dcpl) == 0 && H5Fget_filesize(s->file, &fsize) >= 0 && stored > fsize)
+        return nf_fail(NF_ERR_FORMAT, "%s: its data take %llu bytes in a file of %llu (corrupted file)", s->name,
+                       (unsigned long long)stored, (unsigned long long)fsize);
     if (layout == H5D_COMPACT || layout == H5D_CONTIGUOUS) {
         bytes *= (unsigned long long)H5Sget_simple_extent_npoints(space);
     } else if (layout == H5D_CHUNKED) {
@@ -125,7 +131,6 @@ static nf_status check_storage(const nf_h5_source *s, hid_t space, hid_t dcpl, h
     } else {
         return NF_OK;
     }
-    hsize_t stored = H5Dget_storage_size(s->dset);
     if (stored == (hsize_t)(count * bytes) || (layout == H5D_CONTIGUOUS && stored == 0)) return NF_OK;
     if (layout == H5D_CHUNKED)
         return nf_fail(NF_ERR_FORMAT, "%s: its %llu unfiltered chunks of %llu bytes take %llu bytes in the file "

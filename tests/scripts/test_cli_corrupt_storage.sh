@@ -7,7 +7,8 @@
 # compact data whose layout message records 64 of its 96 bytes (patched after h5py). And
 # chunks longer than a fixed axis (HDF5 refuses to create them; a fuzzed file claimed
 # chunks of (2, 2, 4, 590077) for a (8, 2, 20, 4) dataset, and HDF5 allocated and filled
-# 75 MB for every read: seed regress_chunk_shape).
+# 75 MB for every read: seed regress_chunk_shape), and a gzip chunk recording 4 GB in an
+# 11 KB file (HDF5 allocated the 4 GB before reading: seed regress_chunk_stored).
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 need_h5py
@@ -36,4 +37,7 @@ expect 3 "^nflow train: .*compact\.h5:/x: its 96 bytes of data take 64 bytes in 
 tail -c +2 "$SEEDS/regress_chunk_shape" >"$T/shape.h5"
 expect 3 "^nflow train: .*shape\.h5:/x: chunks of 590077 along axis 3, which holds at most 4 \(corrupted file\)" \
   "$B" train --data "$T/shape.h5:/x" --steps 1 --out "$T/run"
+tail -c +2 "$SEEDS/regress_chunk_stored" >"$T/stored.h5"
+expect 3 "^nflow train: .*stored\.h5:/x: its data take 4278191113 bytes in a file of 11291 \(corrupted file\)" \
+  "$B" train --data "$T/stored.h5:/x" --steps 1 --out "$T/run"
 finish

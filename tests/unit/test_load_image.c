@@ -31,14 +31,6 @@ static unsigned char *slurp(const char *path, size_t *size) {
     return b;
 }
 
-static nf_flow *small_glow(void) {
-    nf_glow_config cfg = nf_glow_config_default(3, 1, 1);
-    cfg.hidden = 8, cfg.levels = 1, cfg.steps = 2, cfg.multiscale = 0;
-    nf_flow *f;
-    NF_ASSERT_OK(nf_glow_create(&f, &cfg));
-    return f;
-}
-
 static void assert_same_params(const nf_flow *a, const nf_flow *b) {
     assert_int_equal(nf_flow_num_params(a), nf_flow_num_params(b));
     assert_memory_equal(a->params.value, b->params.value, sizeof(nf_real) * nf_flow_num_params(a));
@@ -48,7 +40,7 @@ static void test_model_and_checkpoint(void **state) {
     (void)state;
     char path[128];
     tmp_path(path, sizeof path, "ckpt");
-    nf_flow *f = small_glow();
+    nf_flow *f = nftest_small_glow();
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
     nf_train_state ts = {.iteration = 17};

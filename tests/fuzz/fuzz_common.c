@@ -1,4 +1,4 @@
-/* Scratch files of the harnesses (fuzz_common.h). */
+/* Scratch files of the harnesses and HDF5's set-up (fuzz_common.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz_common.h"
 

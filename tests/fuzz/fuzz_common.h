@@ -1,5 +1,5 @@
 /* What the libFuzzer harnesses share: the input as a file on a tmpfs (for the readers
- * that take a path), and HDF5 kept quiet. Each harness is one LLVMFuzzerTestOneInput. */
+ * that take a path), and HDF5's set-up. Each harness is one LLVMFuzzerTestOneInput. */
 #ifndef NFLOW_FUZZ_COMMON_H
 #define NFLOW_FUZZ_COMMON_H
 

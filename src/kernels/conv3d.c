@@ -19,13 +19,9 @@
 /* 1 unless called from inside a parallel region (the coupling sub-network's chunks run on
  * threads that own them: the column loops then stay on the calling thread, even where
  * nested parallelism is enabled). */
-static inline int may_fork(void) {
 #ifdef _OPENMP
-    return !omp_in_parallel();
-#else
-    return 1;
+static inline int may_fork(void) { return !omp_in_parallel(); }
 #endif
-}
 
 /* ---------------------------------------------------------------- sizes */
 

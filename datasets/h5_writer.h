@@ -5,8 +5,7 @@
 #ifndef NFD_H5_WRITER_H
 #define NFD_H5_WRITER_H
 
-#include "io/h5_attr.h"
-#include "io/h5_preprocess.h"
+#include <nflow/h5.h> /* checked HDF5 calls, attributes, nf_chan_stats */
 
 typedef struct nfd_out {
     hid_t file;

@@ -4,7 +4,7 @@
 #ifndef NFD_IMAGE_H
 #define NFD_IMAGE_H
 
-#include "nf_internal.h"
+#include <nflow/extend.h>
 
 #include <stdio.h>
 

@@ -4,7 +4,7 @@
 #ifndef NFD_NPY_H
 #define NFD_NPY_H
 
-#include "io/h5_check.h"
+#include <nflow/h5.h>
 
 #include <stdio.h>
 

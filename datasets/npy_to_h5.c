@@ -1,7 +1,7 @@
 /* NumPy .npy arrays -> HDF5, copied in pieces of whole samples (bounded memory), with the
  * element type kept (stored little-endian) and the layout recorded when the caller gives it. */
 #include "h5_writer.h"
-#include "io/h5_layout.h"
+#include <nflow/h5.h> /* nf_h5_layout_decide */
 #include "nflow_datasets.h"
 #include "npy.h"
 

@@ -1,10 +1,12 @@
 /* Synthetic earth models and their seismic response (see seismic_model.h). */
 #include "seismic_model.h"
 
-#include "nf_internal.h"
-
 #include <math.h>
 #include <stdlib.h>
+
+#ifndef M_PI /* not in strict C11 */
+#define M_PI 3.14159265358979323846
+#endif
 
 static double uniform(nf_rng *r, double lo, double hi) { return lo + (hi - lo) * nf_rng_uniform(r); }
 

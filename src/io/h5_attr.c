@@ -1,5 +1,5 @@
-/* Reading and writing attributes (see h5_attr.h). */
-#include "io/h5_attr.h"
+/* Reading and writing attributes (declared in nflow/h5.h). */
+#include "io/h5_check.h"
 
 #include <stdio.h>
 

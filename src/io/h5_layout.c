@@ -1,5 +1,5 @@
-/* Deciding which stored axis holds the channels (see h5_layout.h). */
-#include "io/h5_layout.h"
+/* Deciding which stored axis holds the channels (declared in nflow/h5.h). */
+#include "io/h5_check.h"
 
 #include <ctype.h>
 #include <stdio.h>

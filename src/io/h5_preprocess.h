@@ -1,11 +1,12 @@
 /* Pre-processing of samples read from HDF5 (preprocess.c): integer levels scaled and
- * dequantised, float data checked and normalised per channel, and the streaming
- * per-channel statistics used both to normalise and by the converters that store them.
+ * dequantised, float data checked and normalised per channel (with the streaming
+ * per-channel statistics of nflow/h5.h, which preprocess.c also implements).
  * Internal, not installed. */
 #ifndef NF_H5_PREPROCESS_H
 #define NF_H5_PREPROCESS_H
 
 #include "nf_internal.h"
+#include "nflow/h5.h" /* nf_chan_stats */
 
 typedef struct nf_preprocess {
     int integer;      /* 1: values are b-bit levels */
@@ -33,21 +34,5 @@ void nf_preprocess_dequantize(const nf_preprocess *p, nf_real *x, size_t count, 
 void nf_preprocess_invert(const nf_preprocess *p, nf_real *x, size_t n);
 /* Nats per sample to add to -log p(x) for data units (see nf_dataset_nll_offset). */
 double nf_preprocess_nll_offset(const nf_preprocess *p);
-
-/* Per-channel mean and variance accumulated sample by sample (Chan et al.'s pairwise
- * update in double), so statistics of any N need one sample in memory. */
-typedef struct nf_chan_stats {
-    int c;
-    double count;     /* values seen per channel */
-    double *mean;     /* (c) */
-    double *m2;       /* (c) sum of squared deviations */
-} nf_chan_stats;
-
-nf_status nf_chan_stats_init(nf_chan_stats *st, int c);
-/* Adds one sample x (c, s). */
-void nf_chan_stats_add(nf_chan_stats *st, const nf_real *x, size_t s);
-/* mean (c) and population std (c); a constant channel gets std 1 so dividing by it is safe. */
-void nf_chan_stats_result(const nf_chan_stats *st, double *mean, double *std);
-void nf_chan_stats_free(nf_chan_stats *st);
 
 #endif

@@ -4,9 +4,8 @@
 #ifndef NF_H5_SOURCE_H
 #define NF_H5_SOURCE_H
 
-#include "io/h5_attr.h"
+#include "io/h5_check.h" /* attributes, layouts (nflow/h5.h) */
 #include "io/h5_image.h"
-#include "io/h5_layout.h"
 
 /* Element types of the samples as they sit in a read buffer. */
 typedef enum nf_h5_elem {

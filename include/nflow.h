@@ -511,6 +511,6 @@ void nf_sample_banana(nf_rng *r, nf_real *x, int n);
 #include "nflow/trainer.h"  /* the training loop: schedules, rollbacks, the guard */
 #include "nflow/io.h"       /* HDF5 datasets, toy densities */
 #include "nflow/model_io.h" /* HDF5 model and checkpoint files */
-#include "nflow/vector.h"  /* vector flows: MLP couplings, MAF/IAF, splines, HINT, nf_model */
+#include "nflow/vector.h"  /* vector flows: MLP couplings, MAF/IAF, splines, HINT, nf_sequential_* */
 
 #endif /* NFLOW_H */

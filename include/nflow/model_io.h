@@ -19,7 +19,7 @@
  * parameter block's shape, HDF5's checksums) and fails with NF_ERR_IO (cannot open) or
  * NF_ERR_FORMAT (truncated, corrupted, wrong kind, version or content) and one line in
  * nf_last_error(); HDF5 never prints its error stack from these calls.
- * Glow and sequential models (built with nf_model_from_spec) are supported.
+ * Glow and sequential models (built with nf_sequential_from_spec) are supported.
  */
 #ifndef NFLOW_MODEL_IO_H
 #define NFLOW_MODEL_IO_H

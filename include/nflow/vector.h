@@ -125,24 +125,24 @@ nf_status nf_maf_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity
  * direction; the density direction solves for z in D passes, logdet = -sum s(z). */
 nf_status nf_iaf_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity);
 
-/* ---------------------------------------------------------------- the generic model */
+/* ---------------------------------------------------------------- the sequential flow */
 
 /*
- * nf_model: a prior and a sequence of any layers, as an nf_flow (ADCME's
+ * nf_sequential: a prior and a sequence of any layers, as an nf_flow (ADCME's
  * NormalizingFlowModel): nf_train_step, nf_flow_eval, nf_flow_sample, the model files
- * and the flow checks work on it as on Glow. Memory of the passes does not grow with
+ * (nf_model_save / nf_model_load) and the flow checks work on it as on Glow. Memory of the passes does not grow with
  * the number of layers (every layer rebuilds its input in backward).
  *
  *     nf_flow *m;
  *     nf_shape v = {1, 2, 1, 1, 1};                     // 2-D points
- *     nf_model_create(&m, v, NF_PRIOR_STANDARD);
+ *     nf_sequential_create(&m, v, NF_PRIOR_STANDARD);
  *     for (int i = 0; i < 9; i++) {
  *         nf_layer *l;
  *         nf_realnvp_create(&l, v, nf_mlp_spec_uniform(24, 3, NF_ACT_LEAKY_RELU), i % 2, 0);
- *         nf_model_add(m, l, NULL);
+ *         nf_sequential_add(m, l, NULL);
  *     }
- *     nf_model_build(m, 1);                             // parameters, initialised from seed 1
- *     // or, the same: nf_model_from_spec(&m, v, "realnvp(hidden=24x3,act=leakyrelu)*9", 1);
+ *     nf_sequential_build(m, 1);                        // parameters, initialised from seed 1
+ *     // or, the same: nf_sequential_from_spec(&m, v, "realnvp(hidden=24x3,act=leakyrelu)*9", 1);
  */
 typedef enum nf_prior_kind {
     NF_PRIOR_STANDARD = 0, /* N(0, I) */
@@ -150,15 +150,15 @@ typedef enum nf_prior_kind {
                               held as a final "prior" affine layer z' = (z - mu) / sigma */
 } nf_prior_kind;
 
-/* An empty model for samples of shape in (in.n is ignored). */
-nf_status nf_model_create(nf_flow **out, nf_shape in, nf_prior_kind prior);
-/* Appends a layer, whose input shape must be the current output shape of the model.
- * The model owns the layer from this call on, also when the call fails. label (may be
- * NULL: the layer's type name) names it in the diagram. Only before nf_model_build. */
-nf_status nf_model_add(nf_flow *m, nf_layer *layer, const char *label);
-/* Binds and initialises all parameters from seed; the model can then be used. */
-nf_status nf_model_build(nf_flow *m, uint64_t seed);
-/* Builds a model from a text spec: items separated by ',', ';' or spaces, each a layer
+/* An empty sequential flow for samples of shape in (in.n is ignored). */
+nf_status nf_sequential_create(nf_flow **out, nf_shape in, nf_prior_kind prior);
+/* Appends a layer, whose input shape must be the current output shape of the flow.
+ * The flow owns the layer from this call on, also when the call fails. label (may be
+ * NULL: the layer's type name) names it in the diagram. Only before nf_sequential_build. */
+nf_status nf_sequential_add(nf_flow *m, nf_layer *layer, const char *label);
+/* Binds and initialises all parameters from seed; the flow can then be used. */
+nf_status nf_sequential_build(nf_flow *m, uint64_t seed);
+/* Builds a sequential flow from a text spec: items separated by ',', ';' or spaces, each a layer
  * name with optional (key=value, ...) options and an optional *count, or a group
  * (items)*count, and optionally prior=standard|diagonal. Couplings and autoregressive
  * layers without an explicit parity alternate 0, 1, 0, ... per layer type. Examples:
@@ -174,18 +174,18 @@ nf_status nf_model_build(nf_flow *m, uint64_t seed);
  *     spline (bins=8, bound=3, hidden=16x3, act=leakyrelu, parity); hint (hidden=24x3, act=leakyrelu).
  * hidden is "24x3" (3 layers of 24), "32-16" or "none"; act is identity, relu,
  * leakyrelu or tanh. A bad spec fails with NF_ERR_ARG and a message giving the column. */
-nf_status nf_model_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed);
-/* The canonical spec of a model built from one (every option spelled out, so it
+nf_status nf_sequential_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed);
+/* The canonical spec of a sequential flow built from one (every option spelled out, so it
  * rebuilds the same architecture), NULL for models built layer by layer. */
-const char *nf_model_spec(const nf_flow *m);
-/* 1 if f is an nf_model. */
-int nf_flow_is_model(const nf_flow *f);
+const char *nf_sequential_spec(const nf_flow *m);
+/* 1 if f is a sequential flow (built with nf_sequential_*). */
+int nf_flow_is_sequential(const nf_flow *f);
 /* Training (1, the default) or evaluation (0) statistics in every batch-norm layer;
  * use evaluation for sampling and held-out likelihoods. */
-nf_status nf_model_set_training(nf_flow *m, int training);
+nf_status nf_sequential_set_training(nf_flow *m, int training);
 /* logp[b] = log p(x_b) in nats, the full density (the Gaussian's constant included). */
-nf_status nf_model_log_prob(nf_flow *m, const nf_tensor *x, double *logp);
-/* Writes the model as a diagram into buf (NUL-terminated, UTF-8):
+nf_status nf_sequential_log_prob(nf_flow *m, const nf_tensor *x, double *logp);
+/* Writes the sequential flow as a diagram into buf (NUL-terminated, UTF-8):
  *     ( standard Gaussian )
  *     ↓
  *     realnvp(hidden=24x3,act=leakyrelu,parity=0)  [2546 parameters]
@@ -194,7 +194,7 @@ nf_status nf_model_log_prob(nf_flow *m, const nf_tensor *x, double *logp);
  *     9 layers, 22914 parameters
  * *needed (may be NULL) receives the bytes it takes; NF_ERR_ARG (text truncated)
  * when size is smaller. */
-nf_status nf_model_describe(const nf_flow *m, char *buf, size_t size, size_t *needed);
+nf_status nf_sequential_describe(const nf_flow *m, char *buf, size_t size, size_t *needed);
 
 #ifdef __cplusplus
 }

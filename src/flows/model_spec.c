@@ -1,4 +1,4 @@
-/* nf_model_from_spec: a small text spec parsed straight into a model.
+/* nf_sequential_from_spec: a small text spec parsed straight into a model.
  *     spec  := item { sep item }          sep := ',' | ';' | white space
  *     item  := 'prior=' word | name [ '(' key=value { ',' key=value } ')' ] [ '*' count ]
  *            | '(' spec ')' [ '*' count ]
@@ -330,10 +330,10 @@ static nf_status add_layers(parser *p, int kind, const spec_args *a, int count) 
         int parity = a->parity >= 0 ? a->parity : p->counts[kind] % 2;
         p->counts[kind]++;
         nf_layer *l;
-        NF_TRY(k->make(&l, nf_model_current_shape(p->model), a, parity));
+        NF_TRY(k->make(&l, nf_sequential_current_shape(p->model), a, parity));
         char label[LABEL_MAX];
         label_of(k, a, parity, label, sizeof label);
-        NF_TRY(nf_model_add(p->model, l, label));
+        NF_TRY(nf_sequential_add(p->model, l, label));
         NF_TRY(canon_put(p, p->canon_len ? ", " : ""));
         NF_TRY(canon_put(p, label));
     }
@@ -422,13 +422,13 @@ static nf_status find_prior(parser *p) {
     return s;
 }
 
-nf_status nf_model_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed) {
+nf_status nf_sequential_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed) {
     NF_CHECK_NULL(out);
     *out = NULL;
     NF_CHECK_NULL(spec);
     parser p = {.src = spec};
     NF_TRY(find_prior(&p));
-    NF_TRY(nf_model_create(&p.model, in, p.prior));
+    NF_TRY(nf_sequential_create(&p.model, in, p.prior));
     nf_status s = parse_items(&p, 0);
     if (s == NF_OK && p.model->nlayers == 0 && p.prior == NF_PRIOR_STANDARD)
         s = nf_fail(NF_ERR_ARG, "model spec: no layers in \"%.40s\"", spec);
@@ -440,14 +440,14 @@ nf_status nf_model_from_spec(nf_flow **out, nf_shape in, const char *spec, uint6
         if (!full) s = nf_fail(NF_ERR_NOMEM, "model spec: out of memory");
         else {
             snprintf(full, len, "%s, %s", head, p.canon);
-            s = nf_model_set_spec(p.model, full);
+            s = nf_sequential_set_spec(p.model, full);
             nf_free(full);
         }
     } else if (s == NF_OK) {
-        s = nf_model_set_spec(p.model, head);
+        s = nf_sequential_set_spec(p.model, head);
     }
     nf_free(p.canon);
-    if (s == NF_OK) s = nf_model_build(p.model, seed);
+    if (s == NF_OK) s = nf_sequential_build(p.model, seed);
     if (s != NF_OK) {
         nf_flow_destroy(p.model);
         return s;

@@ -1,4 +1,4 @@
-/* nf_model: a prior and a sequence of any layers, as an nf_flow (ADCME's
+/* nf_sequential: a prior and a sequence of any layers, as an nf_flow (ADCME's
  * NormalizingFlowModel). The passes keep one working tensor and one gradient tensor
  * of the input's size; backward walks the layers in reverse, each rebuilding its
  * input, so activation memory does not depend on the number of layers.
@@ -33,13 +33,13 @@ typedef struct seq_model {
 
 static const nf_flow_ops model_ops;
 
-int nf_flow_is_model(const nf_flow *f) { return f && f->ops == &model_ops; }
+int nf_flow_is_sequential(const nf_flow *f) { return f && f->ops == &model_ops; }
 
 static size_t sample_size(const seq_model *m) { return nf_shape_sample_count(m->base.in); }
 
 static nf_shape shape_before(const seq_model *m, int i) { return i == 0 ? m->base.in : m->out[i - 1]; }
 
-nf_shape nf_model_current_shape(const nf_flow *f) {
+nf_shape nf_sequential_current_shape(const nf_flow *f) {
     const seq_model *m = (const seq_model *)f;
     return shape_before(m, m->base.nlayers);
 }
@@ -75,7 +75,7 @@ static nf_status reserve(seq_model *m, int n) {
 }
 
 static nf_status check_built(const seq_model *m, const char *what) {
-    if (!m->built) return nf_fail(NF_ERR_STATE, "model: %s before nf_model_build", what);
+    if (!m->built) return nf_fail(NF_ERR_STATE, "model: %s before nf_sequential_build", what);
     return NF_OK;
 }
 
@@ -112,7 +112,7 @@ static nf_status model_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     size_t cnt = (size_t)n * sample_size(m);
     NF_TRY(reserve(m, n));
     memcpy(m->work, z->data, cnt * sizeof(nf_real));
-    nf_tensor h = view(m->work, n, nf_model_current_shape(f));
+    nf_tensor h = view(m->work, n, nf_sequential_current_shape(f));
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_inverse(f->layers[i], &h, &m->ctx));
         if (m->store && m->store_n == n) nf_flow_note_rebuild(f, i, m->work, m->stored + (size_t)i * cnt, cnt);
@@ -134,7 +134,7 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     memcpy(m->grad, dz->data, cnt * sizeof(nf_real));
     m->ctx.dlogdet = dlogdet;
     nf_flow_drift_reset(f);
-    nf_shape top = nf_model_current_shape(f);
+    nf_shape top = nf_sequential_current_shape(f);
     nf_tensor h = view(m->work, n, top), dh = view(m->grad, n, top);
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_backward(f->layers[i], &h, &dh, &m->ctx));
@@ -178,22 +178,22 @@ static const nf_flow_ops model_ops = {
 /* ---------------------------------------------------------------- construction */
 
 static nf_status as_model(nf_flow *f, const char *fn, seq_model **m) {
-    if (!nf_flow_is_model(f)) return nf_fail(NF_ERR_ARG, "%s: not a sequential model (nf_model_create)", fn);
+    if (!nf_flow_is_sequential(f)) return nf_fail(NF_ERR_ARG, "%s: not a sequential model (nf_sequential_create)", fn);
     *m = (seq_model *)f;
     return NF_OK;
 }
 
-nf_status nf_model_create(nf_flow **out, nf_shape in, nf_prior_kind prior) {
+nf_status nf_sequential_create(nf_flow **out, nf_shape in, nf_prior_kind prior) {
     NF_CHECK_NULL(out);
     *out = NULL;
     if (in.c <= 0 || in.d <= 0 || in.h <= 0 || in.w <= 0)
-        return nf_fail(NF_ERR_SHAPE, "nf_model_create: sample shape (%d, %d, %d, %d) has a non-positive size", in.c,
+        return nf_fail(NF_ERR_SHAPE, "nf_sequential_create: sample shape (%d, %d, %d, %d) has a non-positive size", in.c,
                        in.d, in.h, in.w);
     if (prior != NF_PRIOR_STANDARD && prior != NF_PRIOR_DIAGONAL)
-        return nf_fail(NF_ERR_ARG, "nf_model_create: unknown prior %d (NF_PRIOR_STANDARD or NF_PRIOR_DIAGONAL)",
+        return nf_fail(NF_ERR_ARG, "nf_sequential_create: unknown prior %d (NF_PRIOR_STANDARD or NF_PRIOR_DIAGONAL)",
                        (int)prior);
     seq_model *m = nf_calloc(1, sizeof *m);
-    if (!m) return nf_fail(NF_ERR_NOMEM, "nf_model_create: out of memory");
+    if (!m) return nf_fail(NF_ERR_NOMEM, "nf_sequential_create: out of memory");
     m->base.ops = &model_ops;
     in.n = 1;
     m->base.in = in;
@@ -204,9 +204,9 @@ nf_status nf_model_create(nf_flow **out, nf_shape in, nf_prior_kind prior) {
 
 static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
     nf_flow *f = &m->base;
-    nf_shape cur = nf_model_current_shape(f), lin = layer->in, next;
+    nf_shape cur = nf_sequential_current_shape(f), lin = layer->in, next;
     if (lin.c != cur.c || lin.d != cur.d || lin.h != cur.h || lin.w != cur.w)
-        return nf_fail(NF_ERR_SHAPE, "nf_model_add: layer %d (%s) takes (%d, %d, %d, %d) per sample, the model "
+        return nf_fail(NF_ERR_SHAPE, "nf_sequential_add: layer %d (%s) takes (%d, %d, %d, %d) per sample, the model "
                        "carries (%d, %d, %d, %d) there", f->nlayers, layer->ops->name, lin.c, lin.d, lin.h, lin.w,
                        cur.c, cur.d, cur.h, cur.w);
     NF_TRY(nf_layer_out_shape(layer, cur, &next));
@@ -217,7 +217,7 @@ static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
         nf_shape *outs = nf_calloc((size_t)cap, sizeof *outs);
         if (!layers || !labels || !outs) {
             nf_free(layers), nf_free(labels), nf_free(outs);
-            return nf_fail(NF_ERR_NOMEM, "nf_model_add: out of memory for %d layers", cap);
+            return nf_fail(NF_ERR_NOMEM, "nf_sequential_add: out of memory for %d layers", cap);
         }
         if (f->nlayers) {
             memcpy(layers, f->layers, sizeof *layers * (size_t)f->nlayers);
@@ -229,7 +229,7 @@ static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
     }
     const char *name = label && *label ? label : layer->ops->name;
     char *copy = nf_alloc(strlen(name) + 1);
-    if (!copy) return nf_fail(NF_ERR_NOMEM, "nf_model_add: out of memory");
+    if (!copy) return nf_fail(NF_ERR_NOMEM, "nf_sequential_add: out of memory");
     memcpy(copy, name, strlen(name) + 1);
     f->layers[f->nlayers] = layer;
     m->labels[f->nlayers] = copy;
@@ -238,24 +238,24 @@ static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
     return NF_OK;
 }
 
-nf_status nf_model_add(nf_flow *f, nf_layer *layer, const char *label) {
+nf_status nf_sequential_add(nf_flow *f, nf_layer *layer, const char *label) {
     seq_model *m = NULL;
     nf_status s = as_model(f, __func__, &m);
-    if (s == NF_OK && !layer) s = nf_fail(NF_ERR_ARG, "nf_model_add: layer is NULL");
-    if (s == NF_OK && m->built) s = nf_fail(NF_ERR_STATE, "nf_model_add: the model is already built");
+    if (s == NF_OK && !layer) s = nf_fail(NF_ERR_ARG, "nf_sequential_add: layer is NULL");
+    if (s == NF_OK && m->built) s = nf_fail(NF_ERR_STATE, "nf_sequential_add: the model is already built");
     if (s == NF_OK) s = append(m, layer, label);
     if (s != NF_OK) nf_layer_destroy(layer); /* the model owns the layer from the call on */
     return s;
 }
 
-nf_status nf_model_build(nf_flow *f, uint64_t seed) {
+nf_status nf_sequential_build(nf_flow *f, uint64_t seed) {
     seq_model *m = NULL;
     NF_TRY(as_model(f, __func__, &m));
-    if (m->built) return nf_fail(NF_ERR_STATE, "nf_model_build: the model is already built");
+    if (m->built) return nf_fail(NF_ERR_STATE, "nf_sequential_build: the model is already built");
     if (m->prior == NF_PRIOR_DIAGONAL) {
         nf_layer *p;
-        NF_TRY(nf_affine_constant_create(&p, nf_model_current_shape(f), 1, 1));
-        NF_TRY(nf_model_add(f, p, "prior"));
+        NF_TRY(nf_affine_constant_create(&p, nf_sequential_current_shape(f), 1, 1));
+        NF_TRY(nf_sequential_add(f, p, "prior"));
         m->has_prior_layer = 1;
     }
     nf_rng rng;
@@ -265,7 +265,7 @@ nf_status nf_model_build(nf_flow *f, uint64_t seed) {
     return NF_OK;
 }
 
-nf_status nf_model_set_training(nf_flow *f, int training) {
+nf_status nf_sequential_set_training(nf_flow *f, int training) {
     seq_model *m = NULL;
     NF_TRY(as_model(f, __func__, &m));
     for (int i = 0; i < f->nlayers; i++)
@@ -273,7 +273,7 @@ nf_status nf_model_set_training(nf_flow *f, int training) {
     return NF_OK;
 }
 
-nf_status nf_model_log_prob(nf_flow *f, const nf_tensor *x, double *logp) {
+nf_status nf_sequential_log_prob(nf_flow *f, const nf_tensor *x, double *logp) {
     seq_model *m = NULL;
     NF_TRY(as_model(f, __func__, &m));
     NF_CHECK_NULL(x);
@@ -291,7 +291,7 @@ nf_status nf_model_log_prob(nf_flow *f, const nf_tensor *x, double *logp) {
     return NF_OK;
 }
 
-nf_status nf_model_set_spec(nf_flow *f, const char *spec) {
+nf_status nf_sequential_set_spec(nf_flow *f, const char *spec) {
     seq_model *m = (seq_model *)f;
     char *copy = nf_alloc(strlen(spec) + 1);
     if (!copy) return nf_fail(NF_ERR_NOMEM, "model: out of memory for the spec");
@@ -301,8 +301,8 @@ nf_status nf_model_set_spec(nf_flow *f, const char *spec) {
     return NF_OK;
 }
 
-const char *nf_model_spec(const nf_flow *f) {
-    return nf_flow_is_model(f) && ((const seq_model *)f)->spec ? ((const seq_model *)f)->spec : NULL;
+const char *nf_sequential_spec(const nf_flow *f) {
+    return nf_flow_is_sequential(f) && ((const seq_model *)f)->spec ? ((const seq_model *)f)->spec : NULL;
 }
 
 /* ---------------------------------------------------------------- diagram */
@@ -316,9 +316,9 @@ static void put(char *buf, size_t size, size_t *used, const char *fmt, ...) {
     if (w > 0) *used += (size_t)w;
 }
 
-nf_status nf_model_describe(const nf_flow *f, char *buf, size_t size, size_t *needed) {
-    if (!nf_flow_is_model(f)) return nf_fail(NF_ERR_ARG, "nf_model_describe: not a sequential model");
-    if (!buf && size) return nf_fail(NF_ERR_ARG, "nf_model_describe: buf is NULL");
+nf_status nf_sequential_describe(const nf_flow *f, char *buf, size_t size, size_t *needed) {
+    if (!nf_flow_is_sequential(f)) return nf_fail(NF_ERR_ARG, "nf_sequential_describe: not a sequential model");
+    if (!buf && size) return nf_fail(NF_ERR_ARG, "nf_sequential_describe: buf is NULL");
     const seq_model *m = (const seq_model *)f;
     int nl = f->nlayers - m->has_prior_layer;
     size_t used = 0, total = 0;
@@ -335,7 +335,7 @@ nf_status nf_model_describe(const nf_flow *f, char *buf, size_t size, size_t *ne
     if (needed) *needed = used + 1;
     if (used + 1 > size) {
         if (size) buf[size - 1] = 0;
-        return nf_fail(NF_ERR_ARG, "nf_model_describe: the diagram needs %zu bytes, the buffer holds %zu", used + 1,
+        return nf_fail(NF_ERR_ARG, "nf_sequential_describe: the diagram needs %zu bytes, the buffer holds %zu", used + 1,
                        size);
     }
     return NF_OK;

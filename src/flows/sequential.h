@@ -5,8 +5,8 @@
 #include "flow_internal.h"
 
 /* Records the canonical spec the model was built from (copied). */
-nf_status nf_model_set_spec(nf_flow *m, const char *spec);
+nf_status nf_sequential_set_spec(nf_flow *m, const char *spec);
 /* The per-sample shape the next added layer must take. */
-nf_shape nf_model_current_shape(const nf_flow *m);
+nf_shape nf_sequential_current_shape(const nf_flow *m);
 
 #endif

@@ -1,4 +1,4 @@
-/* nf_model in double: FD gradients of a whole mixed stack (x and every parameter,
+/* The sequential flow (nf_sequential_*) in double: FD gradients of a whole mixed stack (x and every parameter,
  * caught when corrupted) in training mode, and its logdet against the brute-force
  * Jacobian in evaluation mode (batch norm then acts per sample). */
 #include "nftest.h"
@@ -10,7 +10,7 @@ static const char *MIXED = "prior=diagonal, (batchnorm(eps=1e-3), realnvp(hidden
 static void test_model_gradients_and_logdet(void **state) {
     nf_shape v3 = {1, 3, 1, 1, 1};
     nf_flow *m;
-    NF_ASSERT_OK(nf_model_from_spec(&m, v3, MIXED, 4));
+    NF_ASSERT_OK(nf_sequential_from_spec(&m, v3, MIXED, 4));
     fc_target t;
     fc_flow_target_init(&t, m, 6);
     nf_rng rng;
@@ -24,7 +24,7 @@ static void test_model_gradients_and_logdet(void **state) {
     if (!(r.dx_err <= 1e-3 && r.dparam_err <= 1e-3)) fail_msg("gradient errors dx %g, dparam %g", r.dx_err, r.dparam_err);
     fc_grad_report c = fc_check_gradients(&t, &x, 3, 1e-6, FC_CORRUPT_HALF, 8);
     assert_true(c.dx_err > 1e-3 && c.dparam_err > 1e-3);
-    NF_ASSERT_OK(nf_model_set_training(m, 0));
+    NF_ASSERT_OK(nf_sequential_set_training(m, 0));
     r = fc_check_gradients(&t, &x, 6, 1e-6, FC_CORRUPT_NONE, 9);
     if (!(r.dx_err <= 1e-3 && r.dparam_err <= 1e-3)) fail_msg("eval gradient errors dx %g, dparam %g", r.dx_err, r.dparam_err);
     double e = fc_logdet_error(&t, &x, 1e-6);

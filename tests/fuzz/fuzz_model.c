@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nf_flow *f = NULL;
     if (nf_model_load_image(&f, data, size) == NF_OK) {
         if (!f) abort();
-        if (nf_flow_is_model(f)) nf_model_set_training(f, 0);
+        if (nf_flow_is_sequential(f)) nf_sequential_set_training(f, 0);
         run_once(f);
         nf_flow_destroy(f);
     } else if (f || !nf_last_error()[0]) {

@@ -1,4 +1,4 @@
-/* The sequential model's spec parser (nf_model_from_spec): any text either builds a
+/* The sequential model's spec parser (nf_sequential_from_spec): any text either builds a
  * model or fails with a message, and nothing leaks. The first byte picks the data's
  * channel count (1..8), the rest is the spec. Specs with a number above 64 are skipped:
  * "maf(hidden=4423x4)*23" is a valid model that takes seconds to build under ASan, which
@@ -19,9 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     spec[size - 1] = '\0';
     nf_shape in = {1, 1 + data[0] % 8, 1, 1, 1};
     nf_flow *f = NULL;
-    nf_status st = nf_model_from_spec(&f, in, spec, 1);
+    nf_status st = nf_sequential_from_spec(&f, in, spec, 1);
     if (st == NF_OK) {
-        if (!f || !nf_model_spec(f)) abort(); /* success must give a model with its spec */
+        if (!f || !nf_sequential_spec(f)) abort(); /* success must give a model with its spec */
         nf_flow_destroy(f);
     } else if (f || !nf_last_error()[0]) {
         abort(); /* failure must leave nothing and say why */

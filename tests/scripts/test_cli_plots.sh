@@ -125,7 +125,7 @@ assert err < 1e-4, f"decode(encode(x)) differs from x by {err:.2e} (relative)"
 EOF
 ok
 
-# ---- a sequential model (nf_model_from_spec): the same pictures, eval in evaluation mode
+# ---- a sequential model (nf_sequential_from_spec): the same pictures, eval in evaluation mode
 "$B" train --flow sequential --spec "(batchnorm, realnvp(hidden=16x2))*3" --data toy:moons --batch 128 --steps 150 \
     --gif-every 50 --threads 1 --quiet --out "$T/q" >"$T/q.log" 2>&1 || { cat "$T/q.log"; fail "sequential training"; }
 png "$T/q/warp.png" 1200 640 || fail "sequential warp.png"

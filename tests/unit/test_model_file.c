@@ -136,7 +136,7 @@ static void test_roundtrip_sequential(void **state) {
     const char *spec = "prior=diagonal, (actnorm, linear(lu=1), realnvp(hidden=8x2), permute, batchnorm, "
                        "spline(bins=4,bound=3,hidden=8x2), maf(hidden=8x2), nice, hint(hidden=8x2), leakyrelu)*2";
     nf_flow *f = NULL, *g = NULL;
-    NF_ASSERT_OK(nf_model_from_spec(&f, v, spec, 5));
+    NF_ASSERT_OK(nf_sequential_from_spec(&f, v, spec, 5));
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-2));
     for (int s = 0; s < 3; s++) {
@@ -147,25 +147,25 @@ static void test_roundtrip_sequential(void **state) {
     nf_adam_free(&opt);
     NF_ASSERT_OK(nf_model_save(f, path));
     NF_ASSERT_OK(nf_model_load(&g, path));
-    assert_true(nf_flow_is_model(g));
-    assert_string_equal(nf_model_spec(f), nf_model_spec(g));
+    assert_true(nf_flow_is_sequential(g));
+    assert_string_equal(nf_sequential_spec(f), nf_sequential_spec(g));
     assert_int_equal(f->nlayers, g->nlayers);
     assert_int_equal(f->params.count, g->params.count);
     assert_memory_equal(f->params.value, g->params.value, f->params.count * sizeof(nf_real));
     assert_memory_equal(f->params.frozen, g->params.frozen, f->params.count);
     for (int i = 0; i < f->nlayers; i++) assert_int_equal(f->layers[i]->initialized, g->layers[i]->initialized);
-    NF_ASSERT_OK(nf_model_set_training(f, 0)); /* running averages: a pure function of the file */
-    NF_ASSERT_OK(nf_model_set_training(g, 0));
+    NF_ASSERT_OK(nf_sequential_set_training(f, 0)); /* running averages: a pure function of the file */
+    NF_ASSERT_OK(nf_sequential_set_training(g, 0));
     assert_same_forward(f, g);
     nf_flow_destroy(f), nf_flow_destroy(g);
     /* built by hand: no spec to rebuild it from */
     nf_layer *l;
-    NF_ASSERT_OK(nf_model_create(&f, v, NF_PRIOR_STANDARD));
+    NF_ASSERT_OK(nf_sequential_create(&f, v, NF_PRIOR_STANDARD));
     NF_ASSERT_OK(nf_actnorm_create(&l, v));
-    NF_ASSERT_OK(nf_model_add(f, l, NULL));
-    NF_ASSERT_OK(nf_model_build(f, 1));
+    NF_ASSERT_OK(nf_sequential_add(f, l, NULL));
+    NF_ASSERT_OK(nf_sequential_build(f, 1));
     NF_ASSERT_FAILS(nf_model_save(f, path), NF_ERR_ARG);
-    assert_non_null(strstr(nf_last_error(), "nf_model_from_spec"));
+    assert_non_null(strstr(nf_last_error(), "nf_sequential_from_spec"));
     nf_flow_destroy(f);
     assert_int_equal(nf_mem_current(), mem0);
     unlink(path);

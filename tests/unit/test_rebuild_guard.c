@@ -51,7 +51,7 @@ static void rename_layer(nf_flow *f, int i) {
 static nf_flow *small_sequential(void) {
     nf_shape in = {1, 4, 1, 1, 1};
     nf_flow *f = NULL;
-    NF_ASSERT_OK(nf_model_from_spec(&f, in, "(actnorm, realnvp(hidden=8), reverse)*3", 7));
+    NF_ASSERT_OK(nf_sequential_from_spec(&f, in, "(actnorm, realnvp(hidden=8), reverse)*3", 7));
     return f;
 }
 
@@ -146,8 +146,8 @@ static void test_poisoned_batchnorm_recomputed(void **state) {
     (void)state;
     nf_shape in = {1, 4, 1, 1, 1};
     nf_flow *a = NULL, *b = NULL;
-    NF_ASSERT_OK(nf_model_from_spec(&a, in, "(batchnorm, realnvp(hidden=8), reverse)*2", 7));
-    NF_ASSERT_OK(nf_model_from_spec(&b, in, "(batchnorm, realnvp(hidden=8), reverse)*2", 7));
+    NF_ASSERT_OK(nf_sequential_from_spec(&a, in, "(batchnorm, realnvp(hidden=8), reverse)*2", 7));
+    NF_ASSERT_OK(nf_sequential_from_spec(&b, in, "(batchnorm, realnvp(hidden=8), reverse)*2", 7));
     nf_tensor x = nftest_randn(32, 4, 1, 1, 1, 9);
     check_poisoned(a, b, 1, &x);
     nf_tensor_free(&x);

@@ -30,7 +30,7 @@ static void test_linear_flow_learns_the_gaussian(void **state) {
 
     nf_flow *f;
     nf_shape v2 = {1, 2, 1, 1, 1};
-    NF_ASSERT_OK(nf_model_from_spec(&f, v2, "linear", 1)); /* W = I, b = 0 as in the tutorial */
+    NF_ASSERT_OK(nf_sequential_from_spec(&f, v2, "linear", 1)); /* W = I, b = 0 as in the tutorial */
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 3e-2));
     nf_loss_stats st;

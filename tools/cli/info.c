@@ -103,11 +103,11 @@ int cmd_info(int argc, char **argv) {
             printf("architecture  L=%d K=%d hidden %d, %s, %s 1x1 conv, %s\n", c->levels, c->steps, c->hidden,
                    cli_coupling_text(c, coupling, sizeof coupling), c->conv1x1 ? "Householder" : "LU",
                    !c->multiscale ? "no squeeze" : c->squeeze ? "Haar squeeze + split" : "space squeeze + split");
-        if (nf_flow_is_model(f)) {
+        if (nf_flow_is_sequential(f)) {
             char *buf = NULL;
             size_t need = 0;
-            nf_model_describe(f, NULL, 0, &need);
-            if (need && (buf = malloc(need)) && nf_model_describe(f, buf, need, NULL) == NF_OK)
+            nf_sequential_describe(f, NULL, 0, &need);
+            if (need && (buf = malloc(need)) && nf_sequential_describe(f, buf, need, NULL) == NF_OK)
                 printf("architecture\n%s\n", buf);
             free(buf);
         }

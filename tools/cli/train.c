@@ -57,7 +57,7 @@ static const char help[] =
     "  --flow TYPE           glow or sequential [glow]\n"
     "  --spec SPEC           sequential: the layers, e.g. 'realnvp(hidden=24x3,act=leakyrelu)*9',\n"
     "                        '(actnorm, linear(lu=1), spline(bins=8))*3', 'maf(hidden=24x3)*4'\n"
-    "                        [realnvp(hidden=24x3,act=leakyrelu)*9]; see nf_model_from_spec\n"
+    "                        [realnvp(hidden=24x3,act=leakyrelu)*9]; see nf_sequential_from_spec\n"
     "  --levels L            multiscale levels [3]\n"
     "  --depth K             flow steps (actnorm, 1x1 conv, coupling) per level [8]\n"
     "  --hidden N            coupling sub-network width [64]\n"

@@ -16,7 +16,7 @@ enum { CLI_ARCH_FLOW, CLI_ARCH_SPEC, CLI_ARCH_LEVELS, CLI_ARCH_DEPTH, CLI_ARCH_H
 typedef struct cli_train_config {
     /* model */
     nf_glow_config glow;   /* shape is filled from the data; multiscale 0 for --squeeze none */
-    const char *spec;      /* a sequential model's layer spec (nf_model_from_spec); NULL: Glow */
+    const char *spec;      /* a sequential model's layer spec (nf_sequential_from_spec); NULL: Glow */
     /* data */
     const char *data;      /* "file.h5:/x" or "toy:NAME" */
     const char *val;       /* validation spec, "none", or NULL (toy: fresh samples; HDF5: split) */

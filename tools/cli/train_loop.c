@@ -89,7 +89,7 @@ static void inject_nan(train_run_state *r) {
 }
 
 void train_eval_mode(train_run_state *r, int on) {
-    if (nf_flow_is_model(r->f)) nf_model_set_training(r->f, !on);
+    if (nf_flow_is_sequential(r->f)) nf_sequential_set_training(r->f, !on);
 }
 
 int train_validate(train_run_state *r, nf_loss_stats *st) {

@@ -40,10 +40,10 @@ static int same_glow(const nf_glow_config *a, const nf_glow_config *b, unsigned 
 
 /* 1 if the sequential model f is what spec builds (compared in canonical form). */
 static int same_spec(const nf_flow *f, const char *spec) {
-    const char *has = nf_model_spec(f);
+    const char *has = nf_sequential_spec(f);
     nf_flow *m = NULL;
     nf_shape one = {1, f->in.c, f->in.d, f->in.h, f->in.w};
-    int same = has && nf_model_from_spec(&m, one, spec, 0) == NF_OK && strcmp(nf_model_spec(m), has) == 0;
+    int same = has && nf_sequential_from_spec(&m, one, spec, 0) == NF_OK && strcmp(nf_sequential_spec(m), has) == 0;
     nf_flow_destroy(m);
     return same;
 }
@@ -51,7 +51,7 @@ static int same_spec(const nf_flow *f, const char *spec) {
 /* "a glow L=1 K=2 ..." of the flow f. */
 static void flow_text(char *buf, size_t size, const nf_flow *f) {
     const nf_glow_config *g = nf_glow_get_config(f);
-    const char *spec = nf_flow_is_model(f) ? nf_model_spec(f) : NULL;
+    const char *spec = nf_flow_is_sequential(f) ? nf_sequential_spec(f) : NULL;
     if (g || spec) arch_text(buf, size, g, spec);
     else snprintf(buf, size, "%s flow", f->ops->name);
 }
@@ -59,7 +59,8 @@ static void flow_text(char *buf, size_t size, const nf_flow *f) {
 /* 1 if flows a and b have the same architecture (kind, every hyper-parameter). */
 static int same_flow(const nf_flow *a, const nf_flow *b) {
     const nf_glow_config *ga = nf_glow_get_config(a), *gb = nf_glow_get_config(b);
-    const char *sa = nf_flow_is_model(a) ? nf_model_spec(a) : NULL, *sb = nf_flow_is_model(b) ? nf_model_spec(b) : NULL;
+    const char *sa = nf_flow_is_sequential(a) ? nf_sequential_spec(a) : NULL;
+    const char *sb = nf_flow_is_sequential(b) ? nf_sequential_spec(b) : NULL;
     if (strcmp(a->ops->name, b->ops->name) || nf_flow_num_params(a) != nf_flow_num_params(b)) return 0;
     if (ga && gb) return same_glow(ga, gb, ~0u);
     return !sa || !sb || strcmp(sa, sb) == 0;
@@ -73,7 +74,7 @@ static int check_arch(const train_run_state *r) {
     const cli_train_config *c = r->c;
     if (!c->resume_args) return CLI_OK; /* no args.txt: the checkpoint alone says what to train */
     const nf_glow_config *g = nf_glow_get_config(r->f);
-    const char *spec = nf_flow_is_model(r->f) ? nf_model_spec(r->f) : NULL;
+    const char *spec = nf_flow_is_sequential(r->f) ? nf_sequential_spec(r->f) : NULL;
     int same = c->spec ? spec && (!(c->resume_arch >> CLI_ARCH_SPEC & 1u) || same_spec(r->f, c->spec))
                        : g && same_glow(g, &c->glow, c->resume_arch);
     char has[512], want[512], path[4200];

@@ -139,7 +139,7 @@ static int build_model(train_run_state *r) {
     nf_status st;
     if (c->spec) {
         nf_shape one = {1, s.c, s.d, s.h, s.w};
-        if ((st = nf_model_from_spec(&r->f, one, c->spec, c->seed)) != NF_OK)
+        if ((st = nf_sequential_from_spec(&r->f, one, c->spec, c->seed)) != NF_OK)
             return cli_error(st == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_USAGE, "train", "--spec: %s", nf_last_error());
     } else {
         nf_glow_config g = c->glow;
@@ -200,9 +200,9 @@ static void banner(const train_run_state *r) {
                cli_coupling_text(g, coupling, sizeof coupling),
                !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
                nf_flow_num_params(r->f));
-    else if (nf_flow_is_model(r->f))
-        printf("nflow train: sequential model %s; %zu parameters\n", nf_model_spec(r->f) ? nf_model_spec(r->f) : "",
-               nf_flow_num_params(r->f));
+    else if (nf_flow_is_sequential(r->f))
+        printf("nflow train: sequential model %s; %zu parameters\n",
+               nf_sequential_spec(r->f) ? nf_sequential_spec(r->f) : "", nf_flow_num_params(r->f));
     printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train_samples,
            s.c, s.d, s.h, s.w, c->batch, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");
     if (r->first_step > 0) printf("nflow train: resuming %s at step %ld of %ld\n", c->resume, r->first_step, r->total);

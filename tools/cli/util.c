@@ -86,7 +86,8 @@ int cli_load_model(const char *cmd, const char *path, nf_flow **f) {
     nf_status s = nf_model_load(f, path);
     /* Every command that loads a finished model evaluates it: batch norm uses its
      * running averages, so results do not depend on --batch and inverses work. */
-    if (s == NF_OK && nf_flow_is_model(*f) && (s = nf_model_set_training(*f, 0)) != NF_OK) nf_flow_destroy(*f);
+    if (s == NF_OK && nf_flow_is_sequential(*f) && (s = nf_sequential_set_training(*f, 0)) != NF_OK)
+        nf_flow_destroy(*f);
     if (s == NF_OK) return CLI_OK;
     *f = NULL;
     return cli_error(s == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_DATA, cmd, "%s", nf_last_error());

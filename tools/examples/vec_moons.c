@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
 
     nf_flow *m;
     nf_shape v2 = {1, 2, 1, 1, 1};
-    if (nf_model_from_spec(&m, v2, spec_of(flow), seed) != NF_OK) return fail("building the flow");
+    if (nf_sequential_from_spec(&m, v2, spec_of(flow), seed) != NF_OK) return fail("building the flow");
     nf_rng jr;
     nf_rng_seed(&jr, seed + 7);
     for (size_t i = 0; jitter > 0 && i < nf_flow_num_params(m); i++)
@@ -128,9 +128,9 @@ int main(int argc, char **argv) {
     snprintf(name, sizeof name, "%s_init.f32", flow);
     if (write_file(outdir, name, m->params.value, nf_flow_num_params(m) * sizeof(float))) return 1;
     snprintf(name, sizeof name, "%s_spec.txt", flow);
-    if (write_file(outdir, name, nf_model_spec(m), strlen(nf_model_spec(m)))) return 1;
+    if (write_file(outdir, name, nf_sequential_spec(m), strlen(nf_sequential_spec(m)))) return 1;
     char diagram[16384];
-    if (nf_model_describe(m, diagram, sizeof diagram, NULL) == NF_OK) printf("%s", diagram);
+    if (nf_sequential_describe(m, diagram, sizeof diagram, NULL) == NF_OK) printf("%s", diagram);
 
     nf_adam opt;
     if (nf_adam_init(&opt, nf_flow_num_params(m), lr) != NF_OK) return fail("optimiser");
@@ -148,11 +148,11 @@ int main(int argc, char **argv) {
         }
     }
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
-    nf_model_set_training(m, 0);
+    nf_sequential_set_training(m, 0);
     int nh = BATCH * HELDOUT_BATCHES;
     nf_tensor hx = nf_tensor_view(held, nh, 2, 1, 1, 1);
     double *logp = malloc(sizeof(double) * (size_t)nh), nll = 0;
-    if (!logp || nf_model_log_prob(m, &hx, logp) != NF_OK) return fail("held-out log-likelihood");
+    if (!logp || nf_sequential_log_prob(m, &hx, logp) != NF_OK) return fail("held-out log-likelihood");
     for (int b = 0; b < nh; b++) nll -= logp[b] / nh;
     printf("%s: held-out NLL %.4f nats per point after %ld iterations (%.1f s CPU)\n", flow, nll, iters, secs);
     char result[256];

@@ -361,10 +361,11 @@ typedef enum nf_squeeze_kind { NF_SQUEEZE_SPACE = 0, NF_SQUEEZE_HAAR = 1 } nf_sq
 typedef enum nf_coupling_kind { NF_COUPLING_AFFINE = 0, NF_COUPLING_ADDITIVE = 1 } nf_coupling_kind;
 
 typedef struct nf_glow_config {
-    int channels, depth, height, width; /* per-sample input shape (depth 1 for images) */
+    int channels, volume_depth, height, width; /* per-sample input C, D, H, W (D = 1 for images) */
     int hidden;                  /* coupling sub-network width */
     int levels;                  /* L */
-    int steps;                   /* K flow steps (actnorm, 1x1 conv, coupling) per level */
+    int steps;                   /* K flow steps (actnorm, 1x1 conv, coupling) per level: the
+                                    depth of the flow (the CLI's --depth), not volume_depth */
     int multiscale;              /* 1: squeeze each level, split after all but the last;
                                     0: no squeeze, no split (vector data as 1x1 images) */
     nf_squeeze_kind squeeze;

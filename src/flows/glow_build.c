@@ -6,7 +6,7 @@
 nf_glow_config nf_glow_config_default(int channels, int height, int width) {
     nf_glow_config c = {0};
     c.channels = channels;
-    c.depth = 1;
+    c.volume_depth = 1;
     c.height = height;
     c.width = width;
     c.hidden = 64;
@@ -23,9 +23,9 @@ nf_glow_config nf_glow_config_default(int channels, int height, int width) {
 
 nf_status nf_glow_config_check(const nf_glow_config *c) {
     NF_CHECK_NULL(c);
-    if (c->channels < 1 || c->depth < 1 || c->height < 1 || c->width < 1)
+    if (c->channels < 1 || c->volume_depth < 1 || c->height < 1 || c->width < 1)
         return nf_fail(NF_ERR_SHAPE, "glow: input shape (%d, %d, %d, %d) has a non-positive size", c->channels,
-                       c->depth, c->height, c->width);
+                       c->volume_depth, c->height, c->width);
     if (c->hidden < 1) return nf_fail(NF_ERR_ARG, "glow: hidden width must be >= 1, got %d", c->hidden);
     if (c->coupling == NF_COUPLING_AFFINE && !(c->coupling_min_scale > 0 && c->coupling_min_scale < 1))
         return nf_fail(NF_ERR_ARG, "glow: the coupling scale floor must be in (0, 1), got %g", c->coupling_min_scale);
@@ -41,9 +41,9 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
             return nf_fail(NF_ERR_SHAPE, "glow: %dx%d images cannot be squeezed %d times: height and width must be "
                            "divisible by 2^L = %d", c->height, c->width, c->levels, f);
         /* a volume is squeezed 2x2x2 at every level, so each squeeze must see d >= 2 */
-        if (c->depth > 1 && c->depth % f)
+        if (c->volume_depth > 1 && c->volume_depth % f)
             return nf_fail(NF_ERR_SHAPE, "glow: volumes of depth %d cannot be squeezed %d times: depth must be "
-                           "divisible by 2^L = %d", c->depth, c->levels, f);
+                           "divisible by 2^L = %d", c->volume_depth, c->levels, f);
     } else if (c->channels < 2) {
         return nf_fail(NF_ERR_SHAPE, "glow: without multiscale the couplings need at least 2 channels, got %d",
                        c->channels);
@@ -84,7 +84,7 @@ static nf_status build(glow *g) {
     if (!g->base.layers) return nf_fail(NF_ERR_NOMEM, "glow: out of memory for %d layers", total);
     nf_rng rng;
     nf_rng_seed(&rng, c->seed);
-    nf_shape s = {1, c->channels, c->depth, c->height, c->width};
+    nf_shape s = {1, c->channels, c->volume_depth, c->height, c->width};
     size_t zoff = 0;
     g->nlevels = L;
     for (int l = 0; l < L; l++) {
@@ -124,7 +124,7 @@ nf_status nf_glow_create(nf_flow **out, const nf_glow_config *cfg) {
     if (!g) return nf_fail(NF_ERR_NOMEM, "glow: out of memory");
     g->base.ops = &glow_ops;
     g->cfg = *cfg;
-    g->base.in = (nf_shape){1, cfg->channels, cfg->depth, cfg->height, cfg->width};
+    g->base.in = (nf_shape){1, cfg->channels, cfg->volume_depth, cfg->height, cfg->width};
     nf_status s = build(g);
     if (s != NF_OK) {
         glow_destroy(&g->base);

@@ -35,7 +35,7 @@ static nf_status glow_save_arch(const nf_flow *f, nf_model_attrs *a) {
     const nf_glow_config *c = nf_glow_get_config(f);
     if (!c) return nf_fail(NF_ERR_ARG, "the flow is not a Glow");
     NF_TRY(nf_model_attrs_put_int(a, "channels", c->channels));
-    NF_TRY(nf_model_attrs_put_int(a, "depth", c->depth));
+    NF_TRY(nf_model_attrs_put_int(a, "depth", c->volume_depth)); /* the file's name for D since format 1 */
     NF_TRY(nf_model_attrs_put_int(a, "height", c->height));
     NF_TRY(nf_model_attrs_put_int(a, "width", c->width));
     NF_TRY(nf_model_attrs_put_int(a, "hidden", c->hidden));
@@ -53,7 +53,7 @@ static nf_status glow_create_from(nf_flow **out, const nf_model_attrs *a) {
     nf_glow_config c = nf_glow_config_default(1, 1, 1);
     int squeeze, coupling, conv;
     NF_TRY(get_int(a, "channels", &c.channels));
-    NF_TRY(get_int(a, "depth", &c.depth));
+    NF_TRY(get_int(a, "depth", &c.volume_depth));
     NF_TRY(get_int(a, "height", &c.height));
     NF_TRY(get_int(a, "width", &c.width));
     NF_TRY(get_int(a, "hidden", &c.hidden));

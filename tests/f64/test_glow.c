@@ -7,7 +7,7 @@ static void check_glow(nf_glow_config c, int n) {
     NF_ASSERT_OK(nf_glow_create(&f, &c));
     fc_target t;
     fc_flow_target_init(&t, f, n);
-    nf_tensor x = nftest_randn(n, c.channels, c.depth, c.height, c.width, 3);
+    nf_tensor x = nftest_randn(n, c.channels, c.volume_depth, c.height, c.width, 3);
     double *ld = calloc((size_t)n, sizeof(double));
     nf_tensor z;
     NF_ASSERT_OK(nf_tensor_alloc(&z, n, (int)nf_shape_sample_count(f->in), 1, 1, 1));
@@ -18,7 +18,7 @@ static void check_glow(nf_glow_config c, int n) {
     fc_grad_report r = fc_check_gradients(&t, &x, 4, 1e-6, FC_CORRUPT_NONE, 21);
     double le = fc_logdet_error(&t, &x, 1e-6);
     if (r.dx_err > 1e-3 || r.dparam_err > 1e-3 || le > 1e-4)
-        fail_msg("(%d, %d, %d, %d): dx err %g, dparam err %g, logdet err %g", c.channels, c.depth, c.height, c.width,
+        fail_msg("(%d, %d, %d, %d): dx err %g, dparam err %g, logdet err %g", c.channels, c.volume_depth, c.height, c.width,
                  r.dx_err, r.dparam_err, le);
     r = fc_check_gradients(&t, &x, 2, 1e-6, FC_CORRUPT_HALF, 21);
     assert_true(r.dx_err > 1e-3 && r.dparam_err > 1e-3);
@@ -45,10 +45,10 @@ static void test_glow_vectors(void **state) {
 /* Volumes: 2x2x2 squeezes (or 3-D Haar) and 3-D coupling convolutions. */
 static void test_glow_volume(void **state) {
     nf_glow_config c = nf_glow_config_default(1, 4, 4);
-    c.depth = 4, c.hidden = 4, c.levels = 2, c.steps = 2; /* 64 values a sample */
+    c.volume_depth = 4, c.hidden = 4, c.levels = 2, c.steps = 2; /* 64 values a sample */
     check_glow(c, 2);
     c = nf_glow_config_default(2, 4, 2);
-    c.depth = 2, c.hidden = 3, c.levels = 1, c.steps = 2;
+    c.volume_depth = 2, c.hidden = 3, c.levels = 1, c.steps = 2;
     c.squeeze = NF_SQUEEZE_HAAR, c.coupling = NF_COUPLING_ADDITIVE, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER;
     check_glow(c, 2);
 }

@@ -14,14 +14,14 @@ static void check_roundtrip_scaled(nf_glow_config c, int n, double scale) {
     nf_flow *f = make_glow(c);
     fc_target t;
     fc_flow_target_init(&t, f, n);
-    nf_tensor x = nftest_randn(n, c.channels, c.depth, c.height, c.width, 3);
+    nf_tensor x = nftest_randn(n, c.channels, c.volume_depth, c.height, c.width, 3);
     nf_rng rng;
     nf_rng_seed(&rng, 5);
     assert_true(fc_inverse_error(&t, &x) <= 1e-5); /* first forward runs the ActNorm init */
     fc_perturb_params(&t, &rng, scale);
     double inv = fc_inverse_error(&t, &x), reb = fc_rebuild_error(&t, &x);
     if (inv > 1e-5 || reb > 1e-5)
-        fail_msg("(%d, %d, %d, %d) L=%d: inverse error %g, rebuild error %g", c.channels, c.depth, c.height, c.width,
+        fail_msg("(%d, %d, %d, %d) L=%d: inverse error %g, rebuild error %g", c.channels, c.volume_depth, c.height, c.width,
                  c.levels, inv, reb);
     nf_tensor_free(&x);
     nf_flow_destroy(f);
@@ -50,20 +50,20 @@ static void test_roundtrip_vectors(void **state) {
 /* Volumes: every level squeezes 2x2x2 (or 3-D Haar), the couplings convolve in 3-D. */
 static void test_roundtrip_volumes(void **state) {
     nf_glow_config c = nf_glow_config_default(1, 4, 4);
-    c.depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
     check_roundtrip(c, 3);
     c = nf_glow_config_default(2, 8, 4);
-    c.depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
     c.squeeze = NF_SQUEEZE_HAAR, c.coupling = NF_COUPLING_ADDITIVE, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER;
     check_roundtrip(c, 2);
     c = nf_glow_config_default(2, 2, 5); /* no multiscale: odd sizes, couplings on the whole volume */
-    c.depth = 3, c.hidden = 6, c.levels = 1, c.steps = 2, c.multiscale = 0;
+    c.volume_depth = 3, c.hidden = 6, c.levels = 1, c.steps = 2, c.multiscale = 0;
     check_roundtrip(c, 3);
     /* L = 3 ends in 128 channels of 1x1x1: smaller parameter moves keep its 1x1 convs
      * well-conditioned, and a batch of 8 keeps ActNorm's data init from giving a channel a
      * huge scale (measured with 0.02: inverse error 3e-4 for a batch of 2, 2e-6 for 8) */
     c = nf_glow_config_default(1, 8, 8);
-    c.depth = 8, c.hidden = 6, c.levels = 3, c.steps = 2;
+    c.volume_depth = 8, c.hidden = 6, c.levels = 3, c.steps = 2;
     check_roundtrip_scaled(c, 8, 0.02);
 }
 
@@ -134,7 +134,7 @@ static void test_bad_config_and_input(void **state) {
  * loss falls in a few Adam steps. */
 static void test_volume_training_lowers_loss(void **state) {
     nf_glow_config c = nf_glow_config_default(1, 4, 4);
-    c.depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
     nf_flow *f = make_glow(c);
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 3e-3));
@@ -161,14 +161,14 @@ static void test_volume_training_lowers_loss(void **state) {
 static void test_bad_volume_depth(void **state) {
     nf_flow *f = (nf_flow *)&f;
     nf_glow_config c = nf_glow_config_default(1, 8, 8);
-    c.depth = 6, c.levels = 2; /* 6 is not divisible by 2^L = 4 */
+    c.volume_depth = 6, c.levels = 2; /* 6 is not divisible by 2^L = 4 */
     NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_SHAPE);
     assert_null(f);
     assert_non_null(strstr(nf_last_error(), "depth 6"));
     assert_non_null(strstr(nf_last_error(), "divisible"));
-    c.depth = 0;
+    c.volume_depth = 0;
     NF_ASSERT_FAILS(nf_glow_create(&f, &c), NF_ERR_SHAPE);
-    c.depth = 6, c.channels = 2, c.multiscale = 0, c.hidden = 4, c.steps = 1; /* without squeezes any depth works */
+    c.volume_depth = 6, c.channels = 2, c.multiscale = 0, c.hidden = 4, c.steps = 1; /* without squeezes any depth works */
     f = make_glow(c);
     nf_flow_destroy(f);
 }

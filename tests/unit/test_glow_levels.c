@@ -18,7 +18,7 @@ static const int N = 7; /* not a multiple of the thread counts: unequal shares *
 static nf_flow *make_config_flow(nf_glow_config c, double scale) {
     nf_flow *f = NULL;
     NF_ASSERT_OK(nf_glow_create(&f, &c));
-    nf_tensor x = nftest_randn(N, c.channels, c.depth, c.height, c.width, 1), z;
+    nf_tensor x = nftest_randn(N, c.channels, c.volume_depth, c.height, c.width, 1), z;
     double ld[16];
     NF_ASSERT_OK(nf_tensor_alloc(&z, N, (int)nf_shape_sample_count(f->in), 1, 1, 1));
     NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld)); /* ActNorm's data-dependent init */
@@ -98,7 +98,7 @@ static void test_levels_match_layer_path(void **state) {
 static void test_levels_match_layer_path_volume(void **state) {
     nf_threads_set(2, NF_THREADS_OPENMP);
     nf_glow_config c = nf_glow_config_default(1, 8, 8);
-    c.depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
     nf_flow *f = make_config_flow(c, 0.02);
     run fast = one_pass(f, 0), slow = one_pass(f, 1);
     expect_close(&fast, &slow, f->params.count, 1e-5, "volume: levels vs layer by layer");

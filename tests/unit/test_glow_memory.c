@@ -14,7 +14,7 @@ static double config_peak(nf_glow_config c, int n, int K, int store) {
     if (store) NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
-    nf_tensor x = nftest_randn(n, c.channels, c.depth, c.height, c.width, 1);
+    nf_tensor x = nftest_randn(n, c.channels, c.volume_depth, c.height, c.width, 1);
     size_t data = nf_tensor_count(&x) * sizeof(nf_real);
     NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
     size_t count = nf_flow_num_params(f);
@@ -68,7 +68,7 @@ static void test_store_mode_drift(void **state) {
 /* The same for 8 volumes of 8x8x8 (3-D squeezes and coupling convolutions). */
 static void test_volume_memory_flat_in_k(void **state) {
     nf_glow_config c = nf_glow_config_default(1, 8, 8);
-    c.depth = 8, c.hidden = 6, c.levels = 2;
+    c.volume_depth = 8, c.hidden = 6, c.levels = 2;
     double k4 = config_peak(c, 8, 4, 0), k32 = config_peak(c, 8, 32, 0);
     print_message("volume activation peak: K=4 %.0f bytes, K=32 %.0f bytes, ratio %.4f\n", k4, k32, k32 / k4);
     assert_true(k32 <= 1.05 * k4);

@@ -48,7 +48,7 @@ static void assert_same_flow(const nf_flow *a, const nf_flow *b) {
     const nf_glow_config *ca = nf_glow_get_config(a), *cb = nf_glow_get_config(b);
     assert_non_null(ca);
     assert_non_null(cb);
-    assert_true(ca->channels == cb->channels && ca->depth == cb->depth && ca->height == cb->height &&
+    assert_true(ca->channels == cb->channels && ca->volume_depth == cb->volume_depth && ca->height == cb->height &&
                 ca->width == cb->width && ca->hidden == cb->hidden && ca->levels == cb->levels &&
                 ca->steps == cb->steps && ca->multiscale == cb->multiscale && ca->squeeze == cb->squeeze &&
                 ca->coupling == cb->coupling && ca->conv1x1 == cb->conv1x1 && ca->seed == cb->seed);

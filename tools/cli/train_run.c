@@ -143,7 +143,7 @@ static int build_model(train_run_state *r) {
             return cli_error(st == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_USAGE, "train", "--spec: %s", nf_last_error());
     } else {
         nf_glow_config g = c->glow;
-        g.channels = s.c, g.depth = s.d, g.height = s.h, g.width = s.w;
+        g.channels = s.c, g.volume_depth = s.d, g.height = s.h, g.width = s.w;
         g.seed = c->seed;
         /* volumes are the data's doing (exit 3); other refusals come from the flags */
         if ((st = nf_glow_config_check(&g)) != NF_OK && s.d > 1)

@@ -80,8 +80,11 @@ nf_status nf_checkpoint_load(nf_flow **out, nf_adam *opt, nf_train_state *st, co
  * create rebuilds an untrained flow of the same architecture from those attributes
  * (parameters are read afterwards, layer by layer). Glow is built in; other kinds
  * ("sequential", a user's own flows) are added with nf_model_register_kind.
+ *
+ * The same handle carries state saved beside a flow: a checkpoint gives the optimiser the
+ * group "optimizer", where it writes its own attributes and arrays (nf_adam_save_state).
  */
-typedef struct nf_model_attrs nf_model_attrs; /* the root attributes of an open model file */
+typedef struct nf_model_attrs nf_model_attrs; /* one object (the root, a group) of an open model file */
 
 nf_status nf_model_attrs_put_int(nf_model_attrs *a, const char *name, long long v);
 nf_status nf_model_attrs_put_u64(nf_model_attrs *a, const char *name, uint64_t v);
@@ -95,6 +98,18 @@ nf_status nf_model_attrs_get_int(const nf_model_attrs *a, const char *name, long
 nf_status nf_model_attrs_get_u64(const nf_model_attrs *a, const char *name, uint64_t *v);
 nf_status nf_model_attrs_get_double(const nf_model_attrs *a, const char *name, double *v);
 nf_status nf_model_attrs_get_string(const nf_model_attrs *a, const char *name, char *buf, size_t size);
+/* Arrays of count values, stored as float32 datasets with a checksum; the getter fails
+ * with NF_ERR_FORMAT unless the array exists and holds exactly count values. */
+nf_status nf_model_attrs_put_array(nf_model_attrs *a, const char *name, const nf_real *v, size_t count);
+nf_status nf_model_attrs_get_array(const nf_model_attrs *a, const char *name, nf_real *v, size_t count);
+
+/* The optimiser's own part of a checkpoint (group "optimizer", datasets/MODEL_FORMAT.md):
+ * its type, hyper-parameters, step and moments. save fails with NF_ERR_SHAPE when a holds
+ * moments for other than count parameters (those of the flow it trains). load initialises
+ * a for count parameters (free it with nf_adam_free, also after a failure) and refuses an
+ * impossible state with NF_ERR_FORMAT. */
+nf_status nf_adam_save_state(const nf_adam *a, size_t count, nf_model_attrs *to);
+nf_status nf_adam_load_state(nf_adam *a, size_t count, const nf_model_attrs *from);
 
 typedef struct nf_model_kind {
     const char *name; /* equal to the flows' ops->name */

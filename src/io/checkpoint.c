@@ -1,9 +1,10 @@
 /* Checkpoints: a model file (format "nflow-checkpoint") plus the group "optimizer"
- * (Adam's hyper-parameters, step and moments m, v in the flat parameter order) and the
+ * (written and read by the optimiser itself: nf_adam_save_state) and the
  * group "train_state" (epoch, iteration, data-order position, RNG state): everything a
  * training loop needs to continue bit for bit where it stopped. */
 #include "io/load_image.h"
 #include "io/model_file.h"
+#include "io/model_kinds.h" /* struct nf_model_attrs */
 
 #include <limits.h>
 #include <math.h>
@@ -17,20 +18,12 @@ typedef struct checkpoint_parts {
 
 /* ---------------------------------------------------------------- write */
 
-static nf_status write_optimizer(hid_t file, const nf_adam *a) {
+/* The optimiser writes its own state into the group "optimizer". */
+static nf_status write_optimizer(hid_t file, const nf_adam *a, size_t count) {
     nf_status st = NF_OK;
     hid_t g = H5I_INVALID_HID;
-    hsize_t n = a->count;
     NF_H5_TRY(model_group_create(file, "optimizer", &g));
-    NF_H5_TRY(model_attr_put_str(g, "type", "adam"));
-    NF_H5_TRY(model_attr_put_f64(g, "lr", a->lr));
-    NF_H5_TRY(model_attr_put_f64(g, "beta1", a->beta1));
-    NF_H5_TRY(model_attr_put_f64(g, "beta2", a->beta2));
-    NF_H5_TRY(model_attr_put_f64(g, "eps", a->eps));
-    NF_H5_TRY(model_attr_put_f64(g, "weight_decay", a->weight_decay));
-    NF_H5_TRY(model_attr_put_i64(g, "step", a->step));
-    NF_H5_TRY(model_dset_write(g, "m", 1, &n, a->m, NULL));
-    NF_H5_TRY(model_dset_write(g, "v", 1, &n, a->v, NULL));
+    st = nf_adam_save_state(a, count, &(nf_model_attrs){g, "optimizer"});
 cleanup:
     NF_H5_CLOSE(H5Gclose, g);
     return st;
@@ -64,16 +57,13 @@ cleanup:
 static nf_status write_checkpoint(hid_t file, const void *arg) {
     const checkpoint_parts *p = arg;
     NF_TRY(model_write(file, p->flow, MODEL_FORMAT_CHECKPOINT));
-    NF_TRY(write_optimizer(file, p->opt));
+    NF_TRY(write_optimizer(file, p->opt, p->flow->params.count));
     return write_state(file, p->state);
 }
 
 nf_status nf_checkpoint_save(const nf_flow *f, const nf_adam *opt, const nf_train_state *st, const char *path) {
     if (!f || !f->ops || !opt || !st || !path)
         return nf_fail(NF_ERR_ARG, "nf_checkpoint_save: flow, optimiser, state or path is NULL");
-    if (opt->count != f->params.count || (opt->count && (!opt->m || !opt->v)))
-        return nf_fail(NF_ERR_SHAPE, "nf_checkpoint_save('%s'): optimiser holds %zu moments, the flow %zu parameters",
-                       path, opt->count, f->params.count);
     if (st->ndata_pos < 0 || st->ndata_pos > NF_DATA_POS_MAX)
         return nf_fail(NF_ERR_ARG, "nf_checkpoint_save('%s'): ndata_pos = %d, expected 0..%d", path, st->ndata_pos,
                        NF_DATA_POS_MAX);
@@ -87,36 +77,14 @@ nf_status nf_checkpoint_save(const nf_flow *f, const nf_adam *opt, const nf_trai
 
 /* ---------------------------------------------------------------- read */
 
-/* Adam's state for count parameters; opt is initialised here (freed by the caller on
- * failure as well: nf_adam_free is safe on a half-filled one). */
+/* The optimiser reads its own state (for count parameters) from the group "optimizer";
+ * opt is initialised there (freed by the caller on failure as well: nf_adam_free is safe
+ * on a half-filled one). */
 static nf_status read_optimizer(hid_t file, nf_adam *a, size_t count) {
     nf_status st = NF_OK;
     hid_t g = H5I_INVALID_HID;
-    char type[32];
-    double lr, b1, b2, eps, wd;
-    long long step;
-    hsize_t n = count;
     NF_H5_TRY(model_group_open(file, "optimizer", "checkpoint", &g));
-    NF_H5_TRY(model_attr_get_str(g, "type", type, sizeof type));
-    if (strcmp(type, "adam")) {
-        st = nf_fail(NF_ERR_FORMAT, "optimizer type '%s' is not supported (only 'adam')", type);
-        goto cleanup;
-    }
-    NF_H5_TRY(model_attr_get_f64(g, "lr", &lr));
-    NF_H5_TRY(model_attr_get_f64(g, "beta1", &b1));
-    NF_H5_TRY(model_attr_get_f64(g, "beta2", &b2));
-    NF_H5_TRY(model_attr_get_f64(g, "eps", &eps));
-    NF_H5_TRY(model_attr_get_f64(g, "weight_decay", &wd));
-    NF_H5_TRY(model_attr_get_i64(g, "step", &step));
-    if (!(lr > 0 && isfinite(lr) && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0 && wd >= 0 && step >= 0)) {
-        st = nf_fail(NF_ERR_FORMAT, "optimizer: impossible Adam state (lr %g, betas %g %g, eps %g, weight decay %g, "
-                     "step %lld)", lr, b1, b2, eps, wd, step);
-        goto cleanup;
-    }
-    NF_H5_TRY(nf_adam_init(a, count, lr));
-    a->beta1 = b1, a->beta2 = b2, a->eps = eps, a->weight_decay = wd, a->step = (long)step;
-    NF_H5_TRY(model_dset_read(g, "m", 1, &n, a->m, "optimizer"));
-    NF_H5_TRY(model_dset_read(g, "v", 1, &n, a->v, "optimizer"));
+    st = nf_adam_load_state(a, count, &(nf_model_attrs){g, "optimizer"});
 cleanup:
     NF_H5_CLOSE(H5Gclose, g);
     return st;

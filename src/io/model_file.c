@@ -118,7 +118,7 @@ nf_status model_write(hid_t file, const nf_flow *f, const char *format) {
     NF_H5_TRY(put_shape(file, "input_shape", f->in));
     NF_H5_TRY(model_attr_put_i64(file, "nlayers", f->nlayers));
     NF_H5_TRY(model_attr_put_u64(file, "nparams", f->params.count));
-    nf_model_attrs attrs = {file};
+    nf_model_attrs attrs = {file, "model"};
     NF_H5_TRY(kind->save_arch(f, &attrs));
     NF_H5_TRY(model_group_create(file, "layers", &layers));
     size_t offset = 0;
@@ -254,7 +254,7 @@ nf_status model_read(hid_t file, nf_flow **out, char *format, size_t size) {
     const nf_model_kind *kind;
     NF_TRY(read_header(file, format, size, &kind));
     nf_flow *f = NULL;
-    nf_model_attrs attrs = {file};
+    nf_model_attrs attrs = {file, "model"};
     nf_status st = kind->create(&f, &attrs);
     if (st != NF_OK) {
         nf_flow_destroy(f);

@@ -104,3 +104,18 @@ nf_status nf_model_attrs_get_string(const nf_model_attrs *a, const char *name, c
     if (!size) return nf_fail(NF_ERR_ARG, "nf_model_attrs_get_string: buffer size is 0");
     return model_attr_get_str(a->obj, name, buf, size);
 }
+
+/* ---------------------------------------------------------------- arrays */
+
+nf_status nf_model_attrs_put_array(nf_model_attrs *a, const char *name, const nf_real *v, size_t count) {
+    ATTRS_CHECK(a, name);
+    if (count) NF_CHECK_NULL(v);
+    hsize_t n = count;
+    return model_dset_write(a->obj, name, 1, &n, v, NULL);
+}
+nf_status nf_model_attrs_get_array(const nf_model_attrs *a, const char *name, nf_real *v, size_t count) {
+    ATTRS_CHECK(a, name);
+    if (count) NF_CHECK_NULL(v);
+    hsize_t n = count;
+    return model_dset_read(a->obj, name, 1, &n, v, a->what ? a->what : "model");
+}

@@ -5,9 +5,11 @@
 
 #include "io/model_h5.h"
 
-/* The public attribute handle is the HDF5 object that holds them (the file's root). */
+/* The public attribute handle is the HDF5 object that holds them (the file's root, or a
+ * group such as "optimizer"); what names that object in messages about its arrays. */
 struct nf_model_attrs {
     hid_t obj;
+    const char *what;
 };
 
 /* The kind registered under name, or NULL. Glow is always there. */

@@ -3,8 +3,8 @@
  *
  * nf_trainer owns what a training run needs besides the data: Adam (or AdamW), the
  * learning-rate schedule, gradient clipping, the rebuild guard (nf_flow_gradient), the
- * loss-explosion watch and NaN/Inf recovery by rolling back to the last good parameters
- * with a halved rate. The caller brings batches; metrics and messages come back through
+ * loss-explosion watch, NaN/Inf recovery by rolling back to the last good parameters
+ * with a halved rate, and validation on held-out data. The caller brings batches; metrics and messages come back through
  * a callback; the trainer's state is named and goes into checkpoints. With a dist of
  * several ranks (MPI), every step sums the ranks' gradients, losses and failures, so the
  * ranks' parameters stay identical and every rank rolls back together.
@@ -46,6 +46,26 @@ typedef struct nf_schedule {
 /* The rate for step (1-based) of total steps. */
 double nf_schedule_lr(const nf_schedule *s, long step, long total);
 
+/* ---------------------------------------------------------------- evaluation */
+
+/* Bits per dimension of a mean loss (nats per sample, nf_loss_stats.loss) over D
+ * dimensions, in data units: nll_offset (nf_dataset_nll_offset; 0 for none) added. */
+double nf_bits_per_dim(double loss, size_t D, double nll_offset);
+
+/* Held-out samples read in order: read puts the x->n samples starting at index start
+ * into x (the caller sets x->n; a new evaluation starts again at 0). */
+typedef struct nf_eval_source {
+    nf_status (*read)(void *user, long long start, nf_tensor *x);
+    void *user;
+    long long count;    /* samples evaluated: indices [0, count) */
+    int batch;          /* samples per pass */
+    double nll_offset;  /* for bits_per_dim in data units, as nf_bits_per_dim */
+} nf_eval_source;
+
+/* Mean loss statistics of f over the source's samples (nf_flow_eval batch by batch, the
+ * means weighted by batch size); bits_per_dim through nf_bits_per_dim. */
+nf_status nf_flow_eval_source(nf_flow *f, const nf_eval_source *src, nf_loss_stats *st);
+
 /* ---------------------------------------------------------------- the trainer */
 
 /* Steps taken without a rollback after which a halved rate doubles back. */
@@ -65,6 +85,9 @@ typedef struct nf_trainer_config {
     double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
     nf_dist *dist;       /* data parallelism (nflow/dist.h): each rank passes its share of every
                             global batch and all take the same step; NULL = one process */
+    nf_eval_source validation; /* held-out data; read NULL = none */
+    long validate_every; /* validate after every this many taken steps; 0 = only when
+                            nf_trainer_validate is called (e.g. at the caller's epoch ends) */
 } nf_trainer_config;
 
 /* Constant rate lr over steps, no clipping, no weight decay, 3 rollbacks, the rate back
@@ -90,16 +113,18 @@ typedef enum nf_train_event_kind {
     NF_EVENT_RECOMPUTE, /* the rebuild guard recomputed this step's gradient */
     NF_EVENT_ROLLBACK,  /* the step failed; the last good state came back, rate halved */
     NF_EVENT_RECOVER,   /* recover_steps calm steps after a rollback: the rate doubled back */
-    NF_EVENT_STOP       /* the step failed with no rollback left; the run must stop */
+    NF_EVENT_STOP,      /* the step failed with no rollback left; the run must stop */
+    NF_EVENT_VALIDATION /* the flow was evaluated on the validation data (loss) */
 } nf_train_event_kind;
 
 typedef struct nf_train_event {
     nf_train_event_kind kind;
     long step;            /* the step it is about (1-based: state.step after a taken step) */
-    nf_loss_stats loss;   /* STEP */
+    nf_loss_stats loss;   /* STEP: the batch's; VALIDATION: the validation data's */
     double lr;            /* STEP: the rate used */
     double grad_norm;     /* STEP: before clipping */
     nf_grad_report grad;  /* STEP, RECOMPUTE */
+    long long samples;    /* VALIDATION: samples evaluated (over every rank) */
     const char *message;  /* RECOMPUTE, ROLLBACK, RECOVER, STOP: one line, no newline */
 } nf_train_event;
 
@@ -119,6 +144,17 @@ void nf_trainer_set_callback(nf_trainer *t, nf_train_callback cb, void *user);
  * no rollback left (the flow then holds the last good parameters, nf_last_error() says
  * why); other errors as nf_flow_gradient. */
 nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken);
+/* Evaluates the flow on cfg.validation now (batch norm in evaluation mode meanwhile),
+ * emits NF_EVENT_VALIDATION and puts the statistics in *st (if not NULL). NF_ERR_STATE
+ * without validation data; otherwise the source's or nf_flow_eval's failures. With
+ * validate_every, nf_trainer_step calls it and returns its failure after a taken step.
+ * With a dist of several ranks it is collective: each rank evaluates its own source (its
+ * share of the held-out set), the statistics are the means over every rank's samples,
+ * and when a rank fails, it returns its failure and the others NF_ERR_STATE naming it. */
+nf_status nf_trainer_validate(nf_trainer *t, nf_loss_stats *st);
+/* The step after which the last validation ran (-1: none yet), its statistics in *st
+ * (if not NULL): lets a caller skip validating the same parameters twice. */
+long nf_trainer_last_validation(const nf_trainer *t, nf_loss_stats *st);
 const nf_trainer_state *nf_trainer_state_of(const nf_trainer *t);
 const nf_adam *nf_trainer_optimizer(const nf_trainer *t);
 /* The step the last good parameters precede (after a STOP: what the flow holds now). */

@@ -1,5 +1,5 @@
 /* The training loop as an object: schedule, rebuild-guarded gradient, loss watch,
- * clipping, Adam, and rollback to the last good state when a step fails. */
+ * clipping, Adam, rollback to the last good state when a step fails, and validation. */
 #include "nf_internal.h"
 #include "train/dist_step.h"
 
@@ -23,6 +23,8 @@ struct nf_trainer {
     snapshot good, pending;  /* before the last taken step; before the current one */
     nf_train_callback cb;
     void *user;
+    long val_step;           /* the step after which the last validation ran; -1: none */
+    nf_loss_stats last_val;
     char msg[768];
 };
 
@@ -80,6 +82,11 @@ static nf_status check_config(const nf_trainer_config *c) {
     if (!(s->lr_min >= 0) || s->warmup < 0 || (s->kind == NF_SCHEDULE_STEP && (s->step_every < 1 || !(s->gamma > 0))))
         return nf_fail(NF_ERR_ARG, "nf_trainer: impossible schedule (lr_min %g, warm-up %ld, step every %ld, gamma %g)",
                        s->lr_min, s->warmup, s->step_every, s->gamma);
+    if (c->validate_every < 0 || (c->validate_every > 0 && !c->validation.read))
+        return nf_fail(NF_ERR_ARG, "nf_trainer: validate_every %ld needs >= 0 and validation data", c->validate_every);
+    if (c->validation.read && (c->validation.count < 1 || c->validation.batch < 1))
+        return nf_fail(NF_ERR_ARG, "nf_trainer: validation of %lld samples in batches of %d", c->validation.count,
+                       c->validation.batch);
     if (!(c->weight_decay >= 0) || !(c->clip >= 0) || c->max_rollbacks < 0 || c->recover_steps < 0 ||
         !(c->loss_jump >= 0) ||
         isnan(c->rebuild_tol))
@@ -106,6 +113,7 @@ static nf_status create(nf_trainer **out, nf_flow *f, const nf_trainer_config *c
     if (!t) return nf_fail(NF_ERR_NOMEM, "nf_trainer: out of memory");
     t->f = f;
     t->cfg = *cfg;
+    t->val_step = -1;
     nf_status s = NF_OK;
     if (opt) {
         t->opt = *opt;
@@ -261,7 +269,54 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
     ev.grad = g;
     emit(t, &ev);
     recover(t, step);
+    if (t->cfg.validate_every > 0 && step % t->cfg.validate_every == 0) return nf_trainer_validate(t, NULL);
     return NF_OK;
+}
+
+/* Ranks: agree on failure (status s here), then the means over every rank's n samples.
+ * A failing rank gets its own s back from the caller; the others fail naming it. */
+static nf_status dist_combine_validation(nf_dist *d, nf_status s, nf_loss_stats *v, long long *n) {
+    int first = -1;
+    NF_TRY(nf_dist_first_failure(d, s != NF_OK, &first));
+    if (s != NF_OK) return NF_OK;
+    if (first >= 0)
+        return nf_fail(NF_ERR_STATE, "rank %d failed in its validation (its own message says why)", first);
+    double sum[5] = {v->loss * *n, v->half_sq * *n, v->logdet * *n, v->bits_per_dim * *n, (double)*n};
+    NF_TRY(nf_dist_sum(d, sum, 5));
+    v->loss = sum[0] / sum[4], v->half_sq = sum[1] / sum[4], v->logdet = sum[2] / sum[4];
+    v->bits_per_dim = sum[3] / sum[4];
+    *n = (long long)sum[4];
+    return NF_OK;
+}
+
+nf_status nf_trainer_validate(nf_trainer *t, nf_loss_stats *st) {
+    NF_CHECK_NULL(t);
+    if (!t->cfg.validation.read) return nf_fail(NF_ERR_STATE, "nf_trainer_validate: the trainer has no validation data");
+    int sequential = nf_flow_is_sequential(t->f); /* batch norm: running averages while evaluating */
+    if (sequential) NF_TRY(nf_sequential_set_training(t->f, 0));
+    nf_loss_stats v;
+    nf_status s = nf_flow_eval_source(t->f, &t->cfg.validation, &v);
+    if (sequential) nf_sequential_set_training(t->f, 1);
+    long long n = t->cfg.validation.count;
+    if (nf_dist_size(t->cfg.dist) > 1) NF_TRY(dist_combine_validation(t->cfg.dist, s, &v, &n));
+    if (s != NF_OK) return s;
+    t->val_step = t->st.step;
+    t->last_val = v;
+    if (st) *st = v;
+    nf_train_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = NF_EVENT_VALIDATION;
+    ev.step = t->st.step;
+    ev.loss = v;
+    ev.samples = n;
+    emit(t, &ev);
+    return NF_OK;
+}
+
+long nf_trainer_last_validation(const nf_trainer *t, nf_loss_stats *st) {
+    if (!t || t->val_step < 0) return -1;
+    if (st) *st = t->last_val;
+    return t->val_step;
 }
 
 const nf_trainer_state *nf_trainer_state_of(const nf_trainer *t) { return t ? &t->st : NULL; }

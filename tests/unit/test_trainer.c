@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 typedef struct log_t {
-    int steps, recomputes, rollbacks, recovers, stops;
+    int steps, recomputes, rollbacks, recovers, stops, validations;
+    long val_step;
+    long long val_samples;
+    nf_loss_stats val;
     char last[512];
 } log_t;
 
@@ -22,6 +25,7 @@ static void record(void *user, const nf_train_event *ev) {
     case NF_EVENT_ROLLBACK: l->rollbacks++; break;
     case NF_EVENT_RECOVER: l->recovers++; break;
     case NF_EVENT_STOP: l->stops++; break;
+    case NF_EVENT_VALIDATION: l->validations++, l->val_step = ev->step, l->val = ev->loss, l->val_samples = ev->samples; break;
     }
     if (ev->message) snprintf(l->last, sizeof l->last, "%s", ev->message);
 }
@@ -44,6 +48,62 @@ static void run(nf_trainer *t, nf_rng *rng, int n) {
         NF_ASSERT_OK(nf_trainer_step(t, &x, NULL));
     }
     nf_tensor_free(&x);
+}
+
+/* Validation data for the trainer: 300 banana samples drawn once, read in order. */
+static nf_status read_held_out(void *user, long long start, nf_tensor *x) {
+    const nf_tensor *all = user;
+    memcpy(x->data, all->data + 2 * start, sizeof(nf_real) * 2 * (size_t)x->n);
+    return NF_OK;
+}
+
+/* validate_every: a VALIDATION event after every 5th step with the statistics of the
+ * whole held-out set (300 samples in batches of 128: the last one short), the same as
+ * nf_flow_eval_source gives; nf_trainer_validate on request; none without data. */
+static void test_validation(void **state) {
+    (void)state;
+    nf_flow *f = banana_glow();
+    nf_tensor held;
+    NF_ASSERT_OK(nf_tensor_alloc(&held, 300, 2, 1, 1, 1));
+    nf_rng rng;
+    nf_rng_seed(&rng, 11);
+    nf_sample_banana(&rng, held.data, held.n);
+    nf_trainer_config tc = nf_trainer_config_default(100, 1e-3);
+    tc.validation = (nf_eval_source){.read = read_held_out, .user = &held, .count = 300, .batch = 128};
+    tc.validate_every = 5;
+    nf_trainer *t = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
+    assert_int_equal(nf_trainer_last_validation(t, NULL), -1);
+    log_t l = {0};
+    nf_trainer_set_callback(t, record, &l);
+    run(t, &rng, 12);
+    assert_int_equal(l.validations, 2);
+    assert_int_equal(l.val_step, 10);
+    assert_int_equal(l.val_samples, 300);
+    run(t, &rng, 3);
+    assert_int_equal(l.validations, 3);
+    nf_loss_stats direct, last;
+    NF_ASSERT_OK(nf_flow_eval_source(f, &tc.validation, &direct));
+    assert_int_equal(nf_trainer_last_validation(t, &last), 15);
+    assert_true(last.loss == direct.loss && l.val.loss == direct.loss && l.val.bits_per_dim == direct.bits_per_dim);
+    nf_loss_stats whole; /* one batch of all 300: the same mean up to rounding */
+    nf_tensor all = held;
+    NF_ASSERT_OK(nf_flow_eval(f, &all, &whole));
+    assert_true(fabs(whole.loss - direct.loss) < 1e-5 * (1 + fabs(whole.loss)));
+    run(t, &rng, 1);
+    NF_ASSERT_OK(nf_trainer_validate(t, &last));
+    assert_int_equal(l.validations, 4);
+    assert_int_equal(nf_trainer_last_validation(t, NULL), 16);
+    nf_trainer_destroy(t);
+
+    nf_trainer_config none = nf_trainer_config_default(100, 1e-3);
+    NF_ASSERT_OK(nf_trainer_create(&t, f, &none));
+    NF_ASSERT_FAILS(nf_trainer_validate(t, NULL), NF_ERR_STATE);
+    nf_trainer_destroy(t);
+    none.validate_every = 5; /* a cadence without data */
+    NF_ASSERT_FAILS(nf_trainer_create(&t, f, &none), NF_ERR_ARG);
+    nf_tensor_free(&held);
+    nf_flow_destroy(f);
 }
 
 static void test_schedules(void **state) {
@@ -265,6 +325,7 @@ int main(void) {
         cmocka_unit_test(test_stop_on_jump),
         cmocka_unit_test(test_checkpointed_resume),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,33 +168,23 @@ double data_nll(double loss, size_t D, double nll_offset) {
     return loss + 0.5 * (double)D * log(2 * M_PI) + nll_offset;
 }
 
-double data_bits_per_dim(double loss, size_t D, double nll_offset) {
-    return data_nll(loss, D, nll_offset) / ((double)D * log(2.0));
+double data_bits_per_dim(double loss, size_t D, double nll_offset) { return nf_bits_per_dim(loss, D, nll_offset); }
+
+static nf_status eval_read(void *user, long long start, nf_tensor *x) {
+    cli_data *d = user;
+    if (start == 0) nf_rng_seed(&d->eval_noise, mix(d->seed, 3)); /* every evaluation alike */
+    return data_read(d, start, x, &d->eval_noise);
+}
+
+nf_eval_source data_eval_source(cli_data *d, int batch, long long limit) {
+    return (nf_eval_source){.read = eval_read,
+                            .user = d,
+                            .count = limit > 0 && limit < d->size ? limit : d->size,
+                            .batch = batch,
+                            .nll_offset = d->nll_offset};
 }
 
 nf_status data_evaluate(nf_flow *f, cli_data *d, int batch, long long limit, nf_loss_stats *st) {
-    long long total = limit > 0 && limit < d->size ? limit : d->size;
-    nf_shape s = d->shape;
-    int n = (int)(batch < total ? batch : total);
-    nf_tensor x;
-    nf_status rc = nf_tensor_alloc(&x, n, s.c, s.d, s.h, s.w);
-    if (rc != NF_OK) return rc;
-    nf_rng noise;
-    nf_rng_seed(&noise, mix(d->seed, 3));
-    double sum[3] = {0, 0, 0};
-    for (long long i = 0; i < total && rc == NF_OK; i += n) {
-        x.n = (int)(total - i < n ? total - i : n);
-        nf_loss_stats b;
-        rc = data_read(d, i, &x, &noise);
-        if (rc == NF_OK) rc = nf_flow_eval(f, &x, &b);
-        if (rc != NF_OK) break;
-        sum[0] += b.loss * x.n, sum[1] += b.half_sq * x.n, sum[2] += b.logdet * x.n;
-    }
-    nf_tensor_free(&x);
-    if (rc != NF_OK) return rc;
-    st->loss = sum[0] / (double)total;
-    st->half_sq = sum[1] / (double)total;
-    st->logdet = sum[2] / (double)total;
-    st->bits_per_dim = data_bits_per_dim(st->loss, nf_shape_sample_count(s), d->nll_offset);
-    return NF_OK;
+    nf_eval_source src = data_eval_source(d, batch, limit);
+    return nf_flow_eval_source(f, &src, st);
 }

@@ -27,6 +27,7 @@ typedef struct cli_data {
     nf_shape shape;     /* of one batch (n = batch) */
     long long size;     /* samples in one epoch (this rank's share) */
     double nll_offset;  /* nats per sample to add for -log p in the data's own units */
+    nf_rng eval_noise;  /* dequantisation noise of data_eval_source's reads */
 } cli_data;
 
 /* Options of data_open. */
@@ -65,15 +66,18 @@ uint64_t data_position(const cli_data *d);
 long long data_epoch(const cli_data *d);
 nf_status data_seek(cli_data *d, uint64_t pos);
 
-/* Mean loss statistics of f over the first `limit` samples of d (all if limit <= 0),
- * in chunks of batch. The dequantisation noise comes from a fixed seed, so the same
- * model gives the same number. bits_per_dim is in the data's own units. */
+/* The first `limit` samples of d (all if limit <= 0) as an evaluation source read in
+ * chunks of batch (nf_flow_eval_source, the trainer's validation). The dequantisation
+ * noise restarts from a fixed seed with every evaluation, so the same model gives the
+ * same number. bits_per_dim is in the data's own units. */
+nf_eval_source data_eval_source(cli_data *d, int batch, long long limit);
+/* nf_flow_eval_source over data_eval_source(d, batch, limit). */
 nf_status data_evaluate(nf_flow *f, cli_data *d, int batch, long long limit, nf_loss_stats *st);
 
 /* -log p(x) per sample in the data's own units from a loss (objective):
  * loss + D/2 ln(2 pi) + nll_offset. */
 double data_nll(double loss, size_t D, double nll_offset);
-/* Bits per dimension of a loss in the data's own units:
+/* Bits per dimension of a loss in the data's own units (nf_bits_per_dim):
  * (loss + D/2 ln(2 pi) + nll_offset) / (D ln 2). */
 double data_bits_per_dim(double loss, size_t D, double nll_offset);
 

@@ -43,8 +43,6 @@ typedef struct train_run_state {
     double lo, hi;         /* images: the data's value range, shown black..white */
     double last_loss;      /* training loss of the last step */
     double first_bpd;      /* bits/dim of the first step of this process */
-    long val_step;         /* step of the last validation (-1: none yet) */
-    nf_loss_stats last_val;
     double *val_mean, *val_std; /* (C) training statistics used to normalise validation data */
     double *train_mean, *train_std; /* (C) ranks > 1: the whole range's, normalising each share */
     long long train_samples; /* in the whole training range (each rank streams its share) */
@@ -71,7 +69,8 @@ int train_checkpoint(train_run_state *r);
 /* Evaluation statistics (batch norm) for validation and pictures (on = 1), training
  * statistics again after (on = 0); only sequential models have such layers. */
 void train_eval_mode(train_run_state *r, int on);
-/* Validation on the held-out set, printed and written to the metrics. */
+/* Validation on the held-out set by the trainer (nf_trainer_validate); its event prints
+ * it and writes it to the metrics. */
 int train_validate(train_run_state *r, nf_loss_stats *st);
 /* The pictures of a finished run (train_plots.c). */
 int train_plots(train_run_state *r);

@@ -1,5 +1,5 @@
-/* The training loop: one step per batch (forward, loss, backward, clipping, Adam),
- * NaN/Inf recovery by rolling back to the last good state, validation at epoch ends,
+/* The training loop over nf_trainer (one step per batch: gradient, clipping, Adam,
+ * rollbacks; validation on request): the batches, validation at epoch ends,
  * checkpoints, metrics and progress. */
 #include "train_internal.h"
 
@@ -46,6 +46,15 @@ static void on_event(void *user, const nf_train_event *ev) {
         progress_finish(&r->prog);
         metrics_event(&r->metrics, ev->step, "stop", ev->message);
         break;
+    case NF_EVENT_VALIDATION: {
+        long epoch = data_epoch(&r->train);
+        double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */
+        progress_print(&r->prog, "validation after step %ld (%.3g epochs): objective %.4f  bits/dim %.4f\n",
+                       ev->step, epochs, ev->loss.loss, ev->loss.bits_per_dim);
+        metrics_val(&r->metrics, ev->step, epoch, ev->loss.loss, ev->loss.bits_per_dim);
+        r->val_samples = ev->samples;
+        break;
+    }
     }
 }
 
@@ -93,31 +102,9 @@ void train_eval_mode(train_run_state *r, int on) {
 }
 
 int train_validate(train_run_state *r, nf_loss_stats *st) {
-    nf_loss_stats tmp;
-    if (!st) st = &tmp;
     if (!r->have_val) return CLI_OK;
-    train_eval_mode(r, 1);
-    long long limit = r->ranks.size > 1 ? 0 : r->c->val_size; /* ranks: each has its share of the limit */
-    nf_status s = data_evaluate(r->f, &r->val, r->c->batch, limit, st);
-    train_eval_mode(r, 0);
-    int rc = cli_ranks_agree(&r->ranks, "train", s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "validation"));
-    if (rc != CLI_OK) return rc;
-    long long n = limit > 0 && limit < r->val.size ? limit : r->val.size;
-    if (r->ranks.size > 1) { /* the mean over every rank's share */
-        double v[5] = {st->loss * n, st->half_sq * n, st->logdet * n, st->bits_per_dim * n, (double)n};
-        if ((s = nf_dist_sum(r->ranks.dist, v, 5)) != NF_OK) return cli_nf_error(s, "train", "validation");
-        st->loss = v[0] / v[4], st->half_sq = v[1] / v[4], st->logdet = v[2] / v[4], st->bits_per_dim = v[3] / v[4];
-        n = (long long)v[4];
-    }
-    r->val_samples = n;
-    long epoch = data_epoch(&r->train);
-    double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */
-    r->val_step = r->step;
-    r->last_val = *st;
-    progress_print(&r->prog, "validation after step %ld (%.3g epochs): objective %.4f  bits/dim %.4f\n", r->step,
-                   epochs, st->loss, st->bits_per_dim);
-    metrics_val(&r->metrics, r->step, epoch, st->loss, st->bits_per_dim);
-    return CLI_OK;
+    nf_status s = nf_trainer_validate(r->trainer, st); /* over every rank; the event prints and records it */
+    return s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "validation");
 }
 
 /* data_pos: the stream position and the next --debug-nan-at index (the trainer's own

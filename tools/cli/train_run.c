@@ -167,6 +167,8 @@ static int make_trainer(train_run_state *r) {
     tc.rebuild_tol = c->rebuild_tol;
     tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
     tc.dist = r->ranks.dist;
+    if (r->have_val) /* at epoch ends; ranks: each evaluates its share of the held-out set */
+        tc.validation = data_eval_source(&r->val, c->batch, r->ranks.size > 1 ? 0 : c->val_size);
     nf_status s = c->resume ? nf_trainer_resume(&r->trainer, r->f, &tc, &r->resume_opt, &r->resume.trainer)
                             : nf_trainer_create(&r->trainer, r->f, &tc);
     if (s != NF_OK) return cli_nf_error(s, "train", "setting up the trainer");
@@ -255,8 +257,8 @@ static int finish(train_run_state *r, cli_train_result *res) {
     nf_loss_stats val;
     int rc = CLI_OK;
     if (r->have_val) {
-        if (r->val_step == r->step) val = r->last_val; /* the last step ended an epoch */
-        else if ((rc = train_validate(r, &val)) != CLI_OK) return rc;
+        if (nf_trainer_last_validation(r->trainer, &val) != r->step) /* unless the last step ended an epoch */
+            if ((rc = train_validate(r, &val)) != CLI_OK) return rc;
         printf("held-out objective on %lld samples: %.4f (bits/dim %.4f)\n", r->val_samples, val.loss,
                val.bits_per_dim);
         if (res) res->have_val = 1, res->val = val;
@@ -286,7 +288,6 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     train_run_state r;
     memset(&r, 0, sizeof r);
     r.c = c;
-    r.val_step = -1;
     snprintf(r.out, sizeof r.out, "%s", c->out);
     int lock = -1;
     int rc = cli_ranks_open(&r.ranks, "train");

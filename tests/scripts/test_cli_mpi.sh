@@ -13,6 +13,11 @@ if ! grep -q '^NFLOW_MPI:BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null || ! command -
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_NUM_THREADS=1
+# sanitizer builds: Open MPI's allocations kept until exit are not nflow's (tests/mpi/lsan.supp);
+# full stacks are needed to see them through its plugins
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+# (the runs here draw no pictures, so PLplot's suppressions in cli_lsan.supp are not needed)
+export LSAN_OPTIONS="print_suppressions=0:suppressions=$(cd "$(dirname "$0")/../mpi" && pwd)/lsan.supp"
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
 BASE=(--data toy:banana --train-size 6000 --squeeze none --levels 1 --depth 4 --hidden 16 --batch 64 --lr 2e-3
       --seed 2 --threads 1 --no-plots --no-gif --quiet)

@@ -116,6 +116,19 @@ static void test_schedules(void **state) {
     assert_true(nf_schedule_lr(&st, 10, 100) == 1.0 && nf_schedule_lr(&st, 11, 100) == 0.5);
 }
 
+/* Poisons a parameter with NaN and steps on a fresh banana batch: the step's status,
+ * and in *taken whether it was taken. */
+static nf_status nan_step(nf_trainer *t, nf_flow *f, nf_rng *rng, int *taken) {
+    f->params.value[0] = NAN;
+    nf_tensor x;
+    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
+    nf_sample_banana(rng, x.data, x.n);
+    *taken = 1;
+    nf_status s = nf_trainer_step(t, &x, taken);
+    nf_tensor_free(&x);
+    return s;
+}
+
 /* A NaN parameter: the next step is rolled back to the state before the previous one,
  * the rate halves, the step counter does not move back; then the run goes on. */
 static void test_rollback_on_nan(void **state) {
@@ -134,12 +147,8 @@ static void test_rollback_on_nan(void **state) {
     memcpy(before20, f->params.value, np * sizeof(nf_real));
     run(t, &rng, 1);
     assert_int_equal(nf_trainer_good_step(t), 19);
-    f->params.value[0] = NAN;
-    nf_tensor x;
-    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
-    nf_sample_banana(&rng, x.data, x.n);
-    int taken = 1;
-    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    int taken;
+    NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
     assert_int_equal(taken, 0);
     assert_int_equal(l.rollbacks, 1);
     assert_non_null(strstr(l.last, "step 21: "));
@@ -151,7 +160,6 @@ static void test_rollback_on_nan(void **state) {
     run(t, &rng, 10);
     assert_true(nf_trainer_optimizer(t)->lr <= 0.5e-3);
     free(before20);
-    nf_tensor_free(&x);
     nf_trainer_destroy(t);
     nf_flow_destroy(f);
 }
@@ -165,14 +173,9 @@ static nf_trainer *rolled_back_once(nf_flow *f, long recover, int max_rollbacks,
     NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
     nf_trainer_set_callback(t, record, l);
     run(t, rng, 10);
-    f->params.value[0] = NAN;
-    nf_tensor x;
-    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
-    nf_sample_banana(rng, x.data, x.n);
-    int taken = 1;
-    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    int taken;
+    NF_ASSERT_OK(nan_step(t, f, rng, &taken));
     assert_int_equal(taken, 0);
-    nf_tensor_free(&x);
     return t;
 }
 
@@ -198,12 +201,8 @@ static void test_rate_recovers(void **state) {
     assert_true(fabs(nf_trainer_optimizer(t)->lr - 0.5e-3) < 1e-12); /* the step just taken: halved */
     run(t, &rng, 1);
     assert_true(fabs(nf_trainer_optimizer(t)->lr - 1e-3) < 1e-12); /* the next: the schedule's */
-    f->params.value[0] = NAN; /* a second failure: allowed again (max 1 halving in force) */
-    nf_tensor x;
-    NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
-    nf_sample_banana(&rng, x.data, x.n);
-    int taken = 1;
-    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken));
+    int taken; /* a second failure: allowed again (max 1 halving in force) */
+    NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
     assert_int_equal(taken, 0);
     assert_int_equal(nf_trainer_state_of(t)->rollbacks, 2);
     nf_trainer_destroy(t);
@@ -215,9 +214,7 @@ static void test_rate_recovers(void **state) {
     run(t, &rng, 200);
     assert_int_equal(l.recovers, 0);
     assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
-    f->params.value[0] = NAN;
-    NF_ASSERT_FAILS(nf_trainer_step(t, &x, &taken), NF_ERR_NUMERIC);
-    nf_tensor_free(&x);
+    NF_ASSERT_FAILS(nan_step(t, f, &rng, &taken), NF_ERR_NUMERIC);
     nf_trainer_destroy(t);
     nf_flow_destroy(f);
 }

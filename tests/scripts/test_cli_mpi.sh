@@ -8,6 +8,15 @@
 source "$(dirname "$0")/cli_common.sh"
 
 if ! grep -q '^NFLOW_MPI:BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null || ! command -v mpirun >/dev/null; then
+  # a build without MPI started as one of several ranks (srun's variable) refuses to train
+  # the same model several times over
+  SLURM_STEP_NUM_TASKS=2 "$B" train --data toy:banana --squeeze none --levels 1 --depth 2 --hidden 8 --steps 3 \
+    --no-plots --no-gif --quiet --out "$T/x" >/dev/null 2>"$T/x.err"; rc=$?
+  if [ $rc -ne 2 ] || ! grep -q "launched as 2 ranks (mpirun/srun), but this nflow was built without MPI" "$T/x.err" ||
+     [ -e "$T/x" ]; then
+    echo "FAIL: a 2-rank launch of a build without MPI: exit $rc, $(cat "$T/x.err")"
+    exit 1
+  fi
   echo "SKIPPED: this build has no MPI (configure with -DNFLOW_MPI=ON; apt-get install openmpi-bin libopenmpi-dev)"
   exit 77
 fi

@@ -15,8 +15,10 @@ static int env_int(const char *name) {
     return v && *v ? atoi(v) : 0;
 }
 
+/* SLURM_STEP_NUM_TASKS, not SLURM_NTASKS: a batch script's own commands run in a job of
+ * many tasks but are one process; srun sets the step's count. */
 int cli_ranks_launched(void) {
-    const char *names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS"};
+    const char *names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS", "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         int n = env_int(names[i]);
         if (n > 0) return n;

@@ -80,7 +80,9 @@ typedef struct nf_trainer_config {
                             when the rate is already halved this often stops the run); 0 = the
                             first failure stops */
     long recover_steps;  /* after a rollback, the rate doubles back after this many steps taken
-                            without one, up to the schedule's [100]; 0 = halved for good */
+                            without one, up to the schedule's [100]; 0 = halved for good. A
+                            rollback within one period of the rate coming back doubles the
+                            next period (back-off); a full period at the restored rate ends it */
     double rebuild_tol;  /* nf_flow_gradient's tolerance; < 0 only measures */
     double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
     nf_dist *dist;       /* data parallelism (nflow/dist.h): each rank passes its share of every
@@ -104,6 +106,10 @@ typedef struct nf_trainer_state {
     double lr_scale;    /* 1, halved by each rollback, doubled back after recover_steps calm steps */
     int rollbacks;      /* in all */
     long calm;          /* steps taken since the last rollback or recovery of the rate */
+    long period;        /* calm steps the rate needs to double back now: recover_steps, doubled
+                           by each rollback within a period of a recovery; 0 = recover_steps */
+    int recovered;      /* the last event was a recovery: a rollback before `period` more
+                           steps backs off */
     long recomputed;    /* steps whose gradient the rebuild guard recomputed */
     nf_loss_watch watch;
 } nf_trainer_state;

@@ -43,6 +43,8 @@ static nf_status write_state(hid_t file, const nf_train_state *s) {
         NF_H5_TRY(model_attr_put_f64(g, "lr_scale", t->lr_scale));
         NF_H5_TRY(model_attr_put_i64(g, "rollbacks", t->rollbacks));
         NF_H5_TRY(model_attr_put_i64(g, "calm_steps", t->calm));
+        NF_H5_TRY(model_attr_put_i64(g, "recover_period", t->period));
+        NF_H5_TRY(model_attr_put_i64(g, "recovered", t->recovered));
         NF_H5_TRY(model_attr_put_i64(g, "recomputed", t->recomputed));
         NF_H5_TRY(model_attr_put_f64(g, "loss_watch_rise", t->watch.rise));
         NF_H5_TRY(model_attr_put_f64(g, "loss_watch_level", t->watch.level));
@@ -118,9 +120,12 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
         NF_H5_TRY(model_attr_get_f64(g, "loss_watch_level", &r->watch.level));
         NF_H5_TRY(model_attr_get_f64(g, "loss_watch_spread", &r->watch.spread));
         NF_H5_TRY(model_attr_get_i64(g, "loss_watch_seen", &seen));
-        long long calm = 0; /* absent before the rate recovered */
+        long long calm = 0, period = 0, recovered = 0; /* absent before the rate recovered / backed off */
         if (model_attr_exists(g, "calm_steps") > 0) NF_H5_TRY(model_attr_get_i64(g, "calm_steps", &calm));
+        if (model_attr_exists(g, "recover_period") > 0) NF_H5_TRY(model_attr_get_i64(g, "recover_period", &period));
+        if (model_attr_exists(g, "recovered") > 0) NF_H5_TRY(model_attr_get_i64(g, "recovered", &recovered));
         if (!(r->lr_scale > 0 && r->lr_scale <= 1) || rollbacks < 0 || rollbacks > INT_MAX || recomputed < 0 || calm < 0 ||
+            period < 0 || (recovered != 0 && recovered != 1) ||
             seen < 0 || !(r->watch.rise >= 0) || !isfinite(r->watch.level) || !(r->watch.spread >= 0)) {
             st = nf_fail(NF_ERR_FORMAT, "train_state: impossible trainer state (lr_scale %g, rollbacks %lld, "
                          "recomputed %lld, loss watch %g %g %g %lld)", r->lr_scale, rollbacks, recomputed,
@@ -129,7 +134,7 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
         }
         r->step = t.iteration;
         r->rollbacks = (int)rollbacks, r->recomputed = (long)recomputed, r->watch.seen = (long)seen;
-        r->calm = (long)calm;
+        r->calm = (long)calm, r->period = (long)period, r->recovered = (int)recovered;
     }
     *s = t;
 cleanup:

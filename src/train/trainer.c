@@ -148,7 +148,7 @@ nf_status nf_trainer_resume(nf_trainer **out, nf_flow *f, const nf_trainer_confi
                             const nf_trainer_state *st) {
     NF_CHECK_NULL(opt);
     NF_CHECK_NULL(st);
-    if (!(st->lr_scale > 0) || st->step < 0 || st->rollbacks < 0 || st->calm < 0)
+    if (!(st->lr_scale > 0) || st->step < 0 || st->rollbacks < 0 || st->calm < 0 || st->period < 0)
         return nf_fail(NF_ERR_ARG, "nf_trainer_resume: impossible state (step %ld, lr scale %g, rollbacks %d)",
                        st->step, st->lr_scale, st->rollbacks);
     return create(out, f, cfg, opt, st);
@@ -186,6 +186,9 @@ static void note_recompute(nf_trainer *t, long step, const nf_grad_report *g) {
     emit_message(t, NF_EVENT_RECOMPUTE, step, g);
 }
 
+/* Calm steps the rate needs now to double back. */
+static long period(const nf_trainer *t) { return t->st.period > 0 ? t->st.period : t->cfg.recover_steps; }
+
 /* Halvings of the rate in force: lr_scale = 2^-halvings. */
 static int halvings(const nf_trainer *t) { return (int)lround(-log2(t->st.lr_scale)); }
 
@@ -206,9 +209,16 @@ static nf_status rollback(nf_trainer *t, long step, const char *why) {
     snapshot_restore(&t->good, t->f, &t->opt);
     t->st.rollbacks++;
     t->st.lr_scale *= 0.5;
-    t->st.calm = 0;
     char until[96] = "";
-    if (t->cfg.recover_steps > 0) snprintf(until, sizeof until, " for %ld steps", t->cfg.recover_steps);
+    if (t->cfg.recover_steps > 0) {
+        /* A failure soon after the rate came back: it was still too high; stay lower longer. */
+        int soon = t->st.recovered && t->st.calm < period(t);
+        t->st.period = soon ? 2 * period(t) : t->cfg.recover_steps;
+        snprintf(until, sizeof until, " for %ld steps%s", t->st.period,
+                 soon ? " (twice the last wait: it failed soon after the rate came back)" : "");
+    }
+    t->st.calm = 0;
+    t->st.recovered = 0;
     snprintf(t->msg, sizeof t->msg,
              "step %ld: %s; rolled back to the state before step %ld and halved the learning rate%s "
              "(now x%g of the schedule; halved %d of at most %d times; %d rollback%s in all)",
@@ -219,15 +229,20 @@ static nf_status rollback(nf_trainer *t, long step, const char *why) {
     return NF_OK;
 }
 
-/* After a step taken: recover_steps of them since the last rollback (or recovery) double
- * a halved rate back. */
+/* After a step taken: period(t) of them since the last rollback (or recovery) double a
+ * halved rate back; as many at the restored rate end the back-off. */
 static void recover(nf_trainer *t, long step) {
     t->st.calm++;
-    if (t->cfg.recover_steps <= 0 || t->st.lr_scale >= 1 || t->st.calm < t->cfg.recover_steps) return;
+    if (t->cfg.recover_steps <= 0 || t->st.calm < period(t)) return;
+    if (t->st.lr_scale >= 1) {
+        t->st.recovered = 0; /* a whole period at the schedule's rate: forget the back-off */
+        return;
+    }
     t->st.lr_scale = fmin(1.0, 2 * t->st.lr_scale);
     t->st.calm = 0;
+    t->st.recovered = 1;
     snprintf(t->msg, sizeof t->msg, "step %ld: %ld steps without a rollback; the learning rate doubled back (now x%g "
-             "of the schedule)", step, t->cfg.recover_steps, t->st.lr_scale);
+             "of the schedule)", step, period(t), t->st.lr_scale);
     emit_message(t, NF_EVENT_RECOVER, step, NULL);
 }
 

@@ -205,6 +205,22 @@ static void test_rate_recovers(void **state) {
     NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
     assert_int_equal(taken, 0);
     assert_int_equal(nf_trainer_state_of(t)->rollbacks, 2);
+    /* ... and it came 1 step after the rate came back: the next wait is twice as long */
+    assert_non_null(strstr(l.last, "halved the learning rate for 10 steps (twice the last wait"));
+    run(t, &rng, 9);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
+    run(t, &rng, 1);
+    assert_int_equal(l.recovers, 2);
+    assert_true(nf_trainer_state_of(t)->lr_scale == 1);
+    run(t, &rng, 3); /* a failure within those 10 steps at the full rate backs off again */
+    NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
+    assert_non_null(strstr(l.last, "halved the learning rate for 20 steps (twice"));
+    run(t, &rng, 20);
+    assert_int_equal(l.recovers, 3);
+    run(t, &rng, 20); /* a whole period at the full rate: the back-off is forgotten */
+    NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
+    assert_non_null(strstr(l.last, "halved the learning rate for 5 steps "));
+    assert_null(strstr(l.last, "twice"));
     nf_trainer_destroy(t);
     nf_flow_destroy(f);
 
@@ -299,6 +315,43 @@ static void test_checkpointed_resume(void **state) {
     unlink(path);
 }
 
+/* Every field of the trainer's state survives the checkpoint (a resumed run backs off, or
+ * forgets, exactly as the uninterrupted one would). */
+static void test_checkpoint_keeps_state(void **state) {
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "test_trainer_state_%d.h5", (int)getpid());
+    nf_flow *f = banana_glow();
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
+    nf_train_state ts = {0};
+    ts.iteration = 17, ts.has_trainer = 1;
+    nf_trainer_state *t = &ts.trainer;
+    t->step = 17, t->lr_scale = 0.25, t->rollbacks = 3, t->calm = 7, t->period = 40, t->recovered = 1;
+    t->recomputed = 2, t->watch.rise = 1.5, t->watch.level = -3.25, t->watch.spread = 0.5, t->watch.seen = 16;
+    NF_ASSERT_OK(nf_checkpoint_save(f, &opt, &ts, path));
+    nf_flow *g = NULL;
+    nf_adam back_opt;
+    nf_train_state back;
+    NF_ASSERT_OK(nf_checkpoint_load(&g, &back_opt, &back, path));
+    const nf_trainer_state *b = &back.trainer;
+    assert_true(back.has_trainer);
+    assert_int_equal(b->step, 17);
+    assert_true(b->lr_scale == 0.25);
+    assert_int_equal(b->rollbacks, 3);
+    assert_int_equal(b->calm, 7);
+    assert_int_equal(b->period, 40);
+    assert_int_equal(b->recovered, 1);
+    assert_int_equal(b->recomputed, 2);
+    assert_true(b->watch.rise == 1.5 && b->watch.level == -3.25 && b->watch.spread == 0.5);
+    assert_int_equal(b->watch.seen, 16);
+    nf_adam_free(&opt);
+    nf_adam_free(&back_opt);
+    nf_flow_destroy(f);
+    nf_flow_destroy(g);
+    unlink(path);
+}
+
 static void test_bad_config(void **state) {
     (void)state;
     nf_flow *f = banana_glow();
@@ -321,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_rate_recovers),
         cmocka_unit_test(test_stop_on_jump),
         cmocka_unit_test(test_checkpointed_resume),
+        cmocka_unit_test(test_checkpoint_keeps_state),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_validation),
     };

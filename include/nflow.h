@@ -301,6 +301,9 @@ nf_status nf_split_inverse(nf_tensor *x, const nf_tensor *z);
  * trainer, evaluation, sampling and model files work on any flow.
  */
 typedef struct nf_flow nf_flow;
+/* During a backward: the gradients of parameters [lo, count) are final (no later work of
+ * this backward adds to them). */
+typedef void (*nf_grads_ready_fn)(void *user, size_t lo);
 
 typedef struct nf_flow_ops {
     const char *name; /* "glow", "sequential" */
@@ -333,6 +336,8 @@ struct nf_flow {
     struct nf_data_identity *data;  /* the training data (nf_flow_set_data_identity); NULL: unknown */
     nf_sum_fn sum;      /* nf_flow_set_sum: the batch is one share of a global batch */
     void *sum_user;
+    nf_grads_ready_fn grads_ready; /* nf_flow_set_grads_ready */
+    void *grads_ready_user;
 };
 
 /* Checked calls through the flow's ops. */
@@ -351,6 +356,14 @@ nf_status nf_flow_set_store_activations(nf_flow *f, int on);
  * sum(user, v, n) sums over the processes; ActNorm then initialises from the global
  * batch's statistics. fn NULL: one process (the default). */
 void nf_flow_set_sum(nf_flow *f, nf_sum_fn fn, void *user);
+/* Overlap (data parallelism): while a backward runs, fn(user, lo) is called on the calling
+ * thread each time the gradients of parameters [lo, count) are final, lo falling. Flows call
+ * nf_flow_grads_ready(f, i) after the backward of layer i when nothing later adds to the
+ * gradients of layers i.. (a parameter shared by several layers belongs to the first that
+ * uses it); parameters bind in layer order, so those are [offset of layer i, count). fn NULL:
+ * none (the default). */
+void nf_flow_set_grads_ready(nf_flow *f, nf_grads_ready_fn fn, void *user);
+void nf_flow_grads_ready(nf_flow *f, int layer);
 void nf_flow_destroy(nf_flow *f);
 size_t nf_flow_num_params(const nf_flow *f);
 void nf_flow_zero_grad(nf_flow *f);

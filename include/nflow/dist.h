@@ -59,6 +59,18 @@ nf_status nf_dist_first_failure(nf_dist *d, int failed, int *first);
 /* Seconds this rank spent inside MPI calls so far (waiting for the others included):
  * the communication cost of data parallelism. 0 for one process. */
 double nf_dist_seconds(const nf_dist *d);
+/* Of those, the seconds spent after the backward waiting for gradient sums that did not
+ * finish while it ran (the communication that overlap did not hide). */
+double nf_dist_exposed_seconds(const nf_dist *d);
+
+/* Values of the gradient per overlapped sum (1 MiB of floats). */
+#define NF_DIST_BUCKET_DEFAULT ((size_t)1 << 18)
+/* The trainer sums the gradient in buckets of `values` parameters, each started (non-
+ * blocking) as soon as the backward has finished its parameters, so communication
+ * overlaps the rest of the backward; the sums are the same, bit for bit, as one sum after
+ * the backward. 0 = one sum after the backward. Default NF_DIST_BUCKET_DEFAULT. Every
+ * rank must set the same value. */
+void nf_dist_set_bucket(nf_dist *d, size_t values);
 /* Ends the group (and MPI if nf_dist_create_mpi initialised it). NULL is fine. */
 void nf_dist_destroy(nf_dist *d);
 

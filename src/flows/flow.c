@@ -71,6 +71,23 @@ void nf_flow_set_sum(nf_flow *f, nf_sum_fn fn, void *user) {
     f->sum_user = fn ? user : NULL;
 }
 
+void nf_flow_set_grads_ready(nf_flow *f, nf_grads_ready_fn fn, void *user) {
+    if (!f) return;
+    f->grads_ready = fn;
+    f->grads_ready_user = fn ? user : NULL;
+}
+
+void nf_flow_grads_ready(nf_flow *f, int layer) {
+    if (!f->grads_ready) return;
+    size_t lo = f->params.count;
+    for (int i = layer; i < f->nlayers; i++)
+        if (f->layers[i]->nparams > 0) { /* the first layer from `layer` on that has any */
+            lo = (size_t)(f->layers[i]->param - f->params.value);
+            break;
+        }
+    f->grads_ready(f->grads_ready_user, lo);
+}
+
 void nf_flow_destroy(nf_flow *f) {
     if (f && f->ops && f->ops->destroy) f->ops->destroy(f);
 }

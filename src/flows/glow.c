@@ -205,13 +205,16 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
         int from = lv->squeeze ? lv->first - 1 : lv->first;
         if (glow_level_ready(g, lv, n)) {
             NF_TRY(glow_level_backward(g, lv, &h, &dh));
+            nf_flow_grads_ready(f, from);
             continue;
         }
         for (int i = lv->first + lv->count - 1; i >= from; i--) {
             NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
             if (g->store) nf_flow_restore_input(&g->base, i, h.data, g->stored[i], nf_tensor_count(&h));
+            nf_flow_grads_ready(f, i);
         }
     }
+    nf_flow_grads_ready(f, 0);
     if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
     if (dx) memcpy(dx->data, dh.data, nf_tensor_count(&dh) * sizeof(nf_real));
     return NF_OK;

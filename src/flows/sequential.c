@@ -139,6 +139,7 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_backward(f->layers[i], &h, &dh, &m->ctx));
         if (m->store) nf_flow_restore_input(f, i, m->work, m->stored + (size_t)i * cnt, cnt);
+        nf_flow_grads_ready(f, i);
     }
     if (x) memcpy(x->data, m->work, cnt * sizeof(nf_real));
     if (dx) memcpy(dx->data, m->grad, cnt * sizeof(nf_real));

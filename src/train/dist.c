@@ -1,28 +1,18 @@
 /* The processes that train one model together (nflow/dist.h): MPI when built with
  * NFLOW_MPI, else the one-process group. Every sum is in a fixed rank order so a run is
  * repeatable whatever reduction algorithm the MPI library would pick. */
-#include "nf_internal.h"
+#include "train/dist_internal.h"
 
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#ifdef NFLOW_HAVE_MPI
-#include <mpi.h>
-#endif
-
-struct nf_dist {
-    int rank, size;
-#ifdef NFLOW_HAVE_MPI
-    MPI_Comm comm;
-    int finalize; /* MPI was initialised by nf_dist_create_mpi */
-#endif
-    double *tmp;  /* scratch of tmp_cap doubles */
-    size_t tmp_cap;
-    double wait;  /* seconds spent inside MPI calls so far */
-};
-
 double nf_dist_seconds(const nf_dist *d) { return d ? d->wait : 0; }
+double nf_dist_exposed_seconds(const nf_dist *d) { return d ? d->exposed : 0; }
+
+void nf_dist_set_bucket(nf_dist *d, size_t values) {
+    if (d) d->bucket = values;
+}
 
 int nf_dist_mpi_built(void) {
 #ifdef NFLOW_HAVE_MPI
@@ -56,17 +46,13 @@ static nf_status tmp_reserve(nf_dist *d, size_t n) {
 
 #ifdef NFLOW_HAVE_MPI
 
-/* Runs one MPI call, adding its time to d->wait. */
-#define TIMED(d, call) (start_ = MPI_Wtime(), rc_ = (call), (d)->wait += MPI_Wtime() - start_, rc_)
-
-static nf_status mpi_check(int rc, const char *what) {
+nf_status nf_dist_mpi_check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return NF_OK;
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(rc, msg, &len);
     return nf_fail(NF_ERR_IO, "MPI %s failed: %.*s", what, len, msg);
 }
-
 nf_status nf_dist_create_mpi(nf_dist **out) {
     NF_CHECK_NULL(out);
     *out = NULL;
@@ -80,7 +66,8 @@ nf_status nf_dist_create_mpi(nf_dist **out) {
     nf_dist *d = nf_calloc(1, sizeof *d);
     if (!d) return nf_fail(NF_ERR_NOMEM, "nf_dist_create_mpi: out of memory");
     d->finalize = finalize;
-    nf_status s = mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &d->comm), "MPI_Comm_dup");
+    d->bucket = NF_DIST_BUCKET_DEFAULT;
+    nf_status s = nf_dist_mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &d->comm), "MPI_Comm_dup");
     if (s != NF_OK) {
         nf_free(d);
         return s;
@@ -103,7 +90,7 @@ nf_status nf_dist_allgather(nf_dist *d, const void *mine, void *all, size_t byte
     if (bytes > (size_t)INT_MAX) return nf_fail(NF_ERR_ARG, "nf_dist_allgather: %zu bytes per rank", bytes);
     double start_;
     int rc_;
-    return mpi_check(TIMED(d, MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, d->comm)),
+    return nf_dist_mpi_check(NF_DIST_TIMED(d, MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, d->comm)),
                      "MPI_Allgather");
 }
 
@@ -113,21 +100,16 @@ nf_status nf_dist_bcast(nf_dist *d, void *buf, size_t bytes, int root) {
     if (bytes > (size_t)INT_MAX) return nf_fail(NF_ERR_ARG, "nf_dist_bcast: %zu bytes", bytes);
     double start_;
     int rc_;
-    return mpi_check(TIMED(d, MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm)), "MPI_Bcast");
+    return nf_dist_mpi_check(NF_DIST_TIMED(d, MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm)), "MPI_Bcast");
 }
 
-/* Block r of n values split over size ranks: [lo, hi). */
-static void block_of(size_t n, int size, int r, size_t *lo, size_t *hi) {
-    *lo = n * (size_t)r / (size_t)size;
-    *hi = n * (size_t)(r + 1) / (size_t)size;
-}
 
 nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
     NF_CHECK_NULL(d);
     if (!multi(d) || n == 0) return NF_OK;
     int R = d->size, me = d->rank;
     size_t mlo, mhi;
-    block_of(n, R, me, &mlo, &mhi);
+    nf_dist_block_of(n, R, me, &mlo, &mhi);
     size_t mine = mhi - mlo;
     /* every rank's copy of my block, then the sum, as nf_real */
     nf_real *recv = nf_alloc(((size_t)R * mine + 1) * sizeof(nf_real));
@@ -143,7 +125,7 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
         s = nf_fail(NF_ERR_ARG, "nf_dist_sum_real: %zu values are too many for one exchange", n);
     for (int r = 0; r < R && s == NF_OK; r++) {
         size_t lo, hi;
-        block_of(n, R, r, &lo, &hi);
+        nf_dist_block_of(n, R, r, &lo, &hi);
         scnt[r] = (int)((hi - lo) * sizeof(nf_real));
         sdis[r] = (int)(lo * sizeof(nf_real));
         rcnt[r] = (int)(mine * sizeof(nf_real));
@@ -152,7 +134,7 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
     double start_;
     int rc_;
     if (s == NF_OK)
-        s = mpi_check(TIMED(d, MPI_Alltoallv(v, scnt, sdis, MPI_BYTE, recv, rcnt, rdis, MPI_BYTE, d->comm)),
+        s = nf_dist_mpi_check(NF_DIST_TIMED(d, MPI_Alltoallv(v, scnt, sdis, MPI_BYTE, recv, rcnt, rdis, MPI_BYTE, d->comm)),
                       "MPI_Alltoallv");
     if (s == NF_OK) {
         for (size_t k = 0; k < mine; k++) {
@@ -162,7 +144,7 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
         }
         /* every rank's summed block back into v (in place: my block is where it belongs) */
         for (int r = 0; r < R; r++) rcnt[r] = scnt[r];
-        s = mpi_check(TIMED(d, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_BYTE, v, rcnt, sdis, MPI_BYTE, d->comm)),
+        s = nf_dist_mpi_check(NF_DIST_TIMED(d, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_BYTE, v, rcnt, sdis, MPI_BYTE, d->comm)),
                       "MPI_Allgatherv");
     }
     nf_free(recv);
@@ -172,6 +154,7 @@ nf_status nf_dist_sum_real(nf_dist *d, nf_real *v, size_t n) {
 
 void nf_dist_destroy(nf_dist *d) {
     if (!d) return;
+    nf_dist_overlap_free(d);
     if (d->comm != MPI_COMM_NULL) MPI_Comm_free(&d->comm);
     if (d->finalize) {
         int done = 0;

@@ -12,6 +12,8 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
     if (R <= 1) return s;
     char mine_msg[512];
     snprintf(mine_msg, sizeof mine_msg, "%s", s != NF_OK ? nf_last_error() : "");
+    int overlap = nf_dist_overlap_active(d);
+    if (overlap) NF_TRY(nf_dist_overlap_flush(d)); /* every bucket in flight on every rank */
     double v[NV] = {0};
     v[FAILED] = s != NF_OK && s != NF_ERR_NUMERIC;
     v[NUMERIC] = s == NF_ERR_NUMERIC;
@@ -22,10 +24,10 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
         v[REBUILD] = g->rebuild_error;
     }
     double *all = nf_alloc(sizeof(double) * NV * (size_t)R);
-    if (!all) return nf_fail(NF_ERR_NOMEM, "data-parallel step: out of memory");
-    nf_status c = nf_dist_allgather(d, v, all, sizeof v);
+    nf_status c = all ? nf_dist_allgather(d, v, all, sizeof v) : nf_fail(NF_ERR_NOMEM, "data-parallel step: out of memory");
     if (c != NF_OK) {
         nf_free(all);
+        nf_dist_overlap_end(d, 0);
         return c;
     }
     int failed = -1, numeric = -1;
@@ -39,6 +41,10 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
     }
     nf_free(all);
     int me = nf_dist_rank(d);
+    /* the sums in flight are the step's gradient unless a step failed or was recomputed
+     * (its gradient came after them): then they are discarded */
+    int use = overlap && failed < 0 && numeric < 0 && tot[RECOMPUTED] == 0;
+    if (overlap) NF_TRY(nf_dist_overlap_end(d, use));
     if (failed >= 0)
         return failed == me ? nf_fail(s, "%s", mine_msg)
                             : nf_fail(NF_ERR_STATE, "rank %d failed in its training step (its own message says why)",
@@ -48,11 +54,14 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
                              : nf_fail(NF_ERR_NUMERIC, "rank %d: the loss or gradient of its share was not finite",
                                        numeric);
     /* the global mean gradient: sum_r (n_r / N) g_r */
-    size_t np = f->params.count;
-    nf_real *grad = f->params.grad;
-    double N = tot[COUNT], w = n / N;
-    for (size_t k = 0; k < np; k++) grad[k] = (nf_real)((double)grad[k] * w);
-    NF_TRY(nf_dist_sum_real(d, grad, np));
+    double N = tot[COUNT];
+    if (!use) {
+        size_t np = f->params.count;
+        nf_real *grad = f->params.grad;
+        double w = n / N;
+        for (size_t k = 0; k < np; k++) grad[k] = (nf_real)((double)grad[k] * w);
+        NF_TRY(nf_dist_sum_real(d, grad, np));
+    }
     ls->loss = tot[LOSS] / N, ls->half_sq = tot[HALF_SQ] / N, ls->logdet = tot[LOGDET] / N;
     ls->bits_per_dim = tot[BPD] / N;
     g->recomputed = tot[RECOMPUTED] > 0;

@@ -15,4 +15,15 @@
  * which rank failed). Collective: every rank calls it once per step. */
 nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_loss_stats *ls, nf_grad_report *g);
 
+/* Overlap (dist_overlap.c): before the step's gradient, every rank calls begin with its
+ * share n; when all ranks can, the gradient's buckets are then summed while the backward
+ * runs (f's grads_ready hook), and nf_dist_combine_step ends them: flush starts the buckets
+ * a failed backward did not reach, end waits for all and, with use, puts the global mean
+ * gradient in f->params.grad (bit for bit what the sum after the backward gives).
+ * Collective. With one rank or a bucket size of 0 they do nothing. */
+nf_status nf_dist_overlap_begin(nf_dist *d, nf_flow *f, int n);
+int nf_dist_overlap_active(const nf_dist *d);
+nf_status nf_dist_overlap_flush(nf_dist *d);
+nf_status nf_dist_overlap_end(nf_dist *d, int use);
+
 #endif

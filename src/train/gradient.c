@@ -95,7 +95,13 @@ static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf
     size_t before = nf_mem_current();
     NF_TRY(nf_flow_set_store_activations(f, 1));
     frozen_restore(f);
+    /* the recomputed gradient is not announced: sums started from the first pass are
+     * discarded (data parallelism sums the recomputed one after the backward) */
+    nf_grads_ready_fn ready = f->grads_ready;
+    void *ready_user = f->grads_ready_user;
+    nf_flow_set_grads_ready(f, NULL, NULL);
     nf_status s = gradient_pass(f, x, st);
+    nf_flow_set_grads_ready(f, ready, ready_user);
     size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
     r->recompute_bytes = held > before ? held - before : 0;
     r->recomputed = 1;

@@ -213,7 +213,7 @@ static nf_status rollback(nf_trainer *t, long step, const char *why) {
     if (t->cfg.recover_steps > 0) {
         /* A failure soon after the rate came back: it was still too high; stay lower longer. */
         int soon = t->st.recovered && t->st.calm < period(t);
-        t->st.period = soon ? 2 * period(t) : t->cfg.recover_steps;
+        t->st.period = soon ? 2 * period(t) : period(t);
         snprintf(until, sizeof until, " for %ld steps%s", t->st.period,
                  soon ? " (twice the last wait: it failed soon after the rate came back)" : "");
     }
@@ -236,6 +236,7 @@ static void recover(nf_trainer *t, long step) {
     if (t->cfg.recover_steps <= 0 || t->st.calm < period(t)) return;
     if (t->st.lr_scale >= 1) {
         t->st.recovered = 0; /* a whole period at the schedule's rate: forget the back-off */
+        t->st.period = 0;
         return;
     }
     t->st.lr_scale = fmin(1.0, 2 * t->st.lr_scale);
@@ -256,7 +257,9 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
     nf_loss_stats ls;
     nf_grad_report g;
     double gnorm = NAN;
-    nf_status s = nf_flow_gradient(f, x, t->cfg.rebuild_tol, &ls, &g);
+    nf_status s = t->cfg.dist ? nf_dist_overlap_begin(t->cfg.dist, f, x->n) : NF_OK;
+    if (s != NF_OK) return s;
+    s = nf_flow_gradient(f, x, t->cfg.rebuild_tol, &ls, &g);
     if (t->cfg.dist) s = nf_dist_combine_step(t->cfg.dist, f, x->n, s, &ls, &g);
     if (g.recomputed) {
         t->st.recomputed++;

@@ -1,0 +1,83 @@
+/* The flows' grads_ready hook (nf_flow_set_grads_ready), on which data parallelism starts
+ * summing gradients while the backward runs: each call's lo falls, the last is 0, the
+ * calls come before the end of the backward, and the gradients of [lo, count) are final
+ * when the hook says so (they equal the ones after the backward, bit for bit). Glow with
+ * its level passes on one thread and on two, and a
+ * sequential flow. */
+#include "nftest.h"
+
+#include "threads.h"
+
+typedef struct seen {
+    nf_flow *f;
+    int calls;
+    size_t lo[256];
+    nf_real *snap[256]; /* the gradients [lo, count) at the call */
+} seen;
+
+static void record(void *user, size_t lo) {
+    seen *s = user;
+    assert_true(s->calls < 256);
+    size_t cnt = s->f->params.count - lo;
+    s->snap[s->calls] = malloc((cnt + 1) * sizeof(nf_real));
+    memcpy(s->snap[s->calls], s->f->params.grad + lo, cnt * sizeof(nf_real));
+    s->lo[s->calls++] = lo;
+}
+
+static void check_hook(nf_flow *f, const nf_tensor *x) {
+    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL)); /* data-dependent initialisation */
+    seen s = {.f = f};
+    nf_flow_set_grads_ready(f, record, &s);
+    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL));
+    nf_flow_set_grads_ready(f, NULL, NULL);
+    size_t count = f->params.count;
+    assert_true(s.calls >= 3);
+    assert_true(s.lo[0] > 0);          /* some gradients were final before the end */
+    assert_true(s.lo[0] < count);      /* ... and the first call had some */
+    assert_int_equal(s.lo[s.calls - 1], 0);
+    for (int k = 0; k < s.calls; k++) {
+        if (k > 0) assert_true(s.lo[k] <= s.lo[k - 1]);
+        assert_memory_equal(s.snap[k], f->params.grad + s.lo[k], (count - s.lo[k]) * sizeof(nf_real));
+        free(s.snap[k]);
+    }
+}
+
+static void test_glow_one_thread(void **state) {
+    (void)state;
+    nf_threads_set(1, NF_THREADS_OPENMP);
+    nf_flow *f = nftest_small_glow();
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 3);
+    check_hook(f, &x);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+}
+
+static void test_glow_two_threads(void **state) {
+    (void)state;
+    nf_threads_set(2, NF_THREADS_OPENMP);
+    nf_flow *f = nftest_small_glow();
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 4);
+    check_hook(f, &x);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+    nf_threads_set(0, NF_THREADS_OPENMP);
+}
+
+static void test_sequential(void **state) {
+    (void)state;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_sequential_from_spec(&f, (nf_shape){1, 4, 1, 1, 1}, "(actnorm, realnvp(hidden=8), reverse)*3", 7));
+    nf_tensor x = nftest_randn(16, 4, 1, 1, 1, 5);
+    check_hook(f, &x);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_glow_one_thread),
+        cmocka_unit_test(test_glow_two_threads),
+        cmocka_unit_test(test_sequential),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -47,6 +47,16 @@ v=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/a.
 /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.2 else 1)" "$v" || fail "held-out objective $v: not trained"
 ok
 
+# the gradient summed in 100-value buckets while the backward runs, or once after it: the
+# same model, bit for bit; the summary says how long rank 0 waited after the backward
+"${MPI[@]}" "$B" train "${ARGS[@]}" --mpi-bucket 100 --out "$T/o" >"$T/o.log" 2>&1 || fail "overlapped run failed"
+"${MPI[@]}" "$B" train "${ARGS[@]}" --mpi-bucket 0 --out "$T/p" >"$T/p.log" 2>&1 || fail "--mpi-bucket 0 run failed"
+cmp -s "$T/a/model.h5" "$T/o/model.h5" || fail "100-value buckets changed the model"
+cmp -s "$T/a/model.h5" "$T/p/model.h5" || fail "the sum after the backward (--mpi-bucket 0) changed the model"
+grep -q "waiting for gradient sums after the backward (overlap on)" "$T/o.log" || fail "summary: $(grep '^MPI' "$T/o.log")"
+grep -q "(overlap off, --mpi-bucket 0)" "$T/p.log" || fail "summary: $(grep '^MPI' "$T/p.log")"
+ok
+
 # stopped after 100 steps and resumed under 2 ranks: the same model as the run never stopped
 "${MPI[@]}" "$B" train "${ARGS[@]}" --stop-after 100 --out "$T/c" >"$T/c.log" 2>&1 || fail "stopped run failed"
 "${MPI[@]}" "$B" train --resume "$T/c/checkpoint.h5" --quiet >"$T/c2.log" 2>&1 || { cat "$T/c2.log"; fail "2-rank resume failed"; }

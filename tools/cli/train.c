@@ -84,6 +84,9 @@ static const char help[] =
     "  --seed N              initialisation, data order, noise [1]\n"
     "  --threads N           OpenMP and OpenBLAS threads [from the environment]; per rank\n"
     "                        under mpirun/srun\n"
+    "  --mpi-bucket N        under mpirun/srun: the gradient is summed over ranks in buckets of\n"
+    "                        N values, each as soon as the backward has finished it (overlap);\n"
+    "                        0 = one sum after the backward; the same result either way [262144]\n"
     "  --max-rollbacks N     halvings of the rate in force before giving up; 0 stops at the\n"
     "                        first failure [3]\n"
     "  --recover-steps N     steps without a rollback after which a halved rate doubles back;\n"
@@ -126,7 +129,7 @@ static const char help[] =
     "  After a kill:\n"
     "    nflow train --resume fmnist_run/checkpoint.h5\n";
 
-enum { NOPTS = 48 }; /* room for the flag table (checked at compile time) */
+enum { NOPTS = 56 }; /* room for the flag table (checked at compile time) */
 
 typedef struct train_flags {
     cli_train_config c;
@@ -168,6 +171,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"stop-after", OPT_LONG, &c->stop_after, 1, BIG},
         {"seed", OPT_LONG, &c->seed, 0, BIG},
         {"threads", OPT_INT, &c->threads, 1, 1024},
+        {"mpi-bucket", OPT_LONG, &c->mpi_bucket, 0, 1L << 28},
         {"max-rollbacks", OPT_INT, &c->max_rollbacks, 0, 100},
         {"recover-steps", OPT_LONG, &c->recover_steps, 0, 1000000000},
         {"out", OPT_STR, &c->out},

@@ -35,6 +35,7 @@ typedef struct cli_train_config {
     double epochs;
     uint64_t seed;
     int threads;
+    long mpi_bucket;       /* gradient values per overlapped MPI sum; 0: one sum after the backward */
     int max_rollbacks;
     long recover_steps;   /* steps after a rollback before the rate doubles back (0: never) */
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */

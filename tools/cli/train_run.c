@@ -22,6 +22,7 @@ void train_config_default(cli_train_config *c) {
     c->seed = 1;
     c->max_rollbacks = 3;
     c->recover_steps = NF_RECOVER_STEPS_DEFAULT;
+    c->mpi_bucket = (long)NF_DIST_BUCKET_DEFAULT;
     c->rebuild_tol = NF_REBUILD_TOL_DEFAULT;
     c->loss_jump = 3.0;
     c->plots = 1;
@@ -167,6 +168,7 @@ static int make_trainer(train_run_state *r) {
     tc.rebuild_tol = c->rebuild_tol;
     tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
     tc.dist = r->ranks.dist;
+    nf_dist_set_bucket(r->ranks.dist, (size_t)c->mpi_bucket);
     if (r->have_val) /* at epoch ends; ranks: each evaluates its share of the held-out set */
         tc.validation = data_eval_source(&r->val, c->batch, r->ranks.size > 1 ? 0 : c->val_size);
     nf_status s = c->resume ? nf_trainer_resume(&r->trainer, r->f, &tc, &r->resume_opt, &r->resume.trainer)
@@ -246,8 +248,11 @@ static void mpi_summary(const train_run_state *r) {
     long n = r->step - r->first_step;
     if (r->ranks.size <= 1 || n <= 0) return;
     double mpi = nf_dist_seconds(r->ranks.dist), all = cli_now() - r->t0;
-    printf("MPI: %d ranks; rank 0 spent %.1f ms per step in MPI calls (%.1f%% of the run)\n", r->ranks.size,
-           1e3 * mpi / (double)n, all > 0 ? 100 * mpi / all : 0);
+    double exposed = nf_dist_exposed_seconds(r->ranks.dist);
+    printf("MPI: %d ranks; rank 0 spent %.1f ms per step in MPI calls (%.1f%% of the run); %.1f ms of it waiting for "
+           "gradient sums after the backward (overlap %s)\n",
+           r->ranks.size, 1e3 * mpi / (double)n, all > 0 ? 100 * mpi / all : 0, 1e3 * exposed / (double)n,
+           r->c->mpi_bucket > 0 ? "on" : "off, --mpi-bucket 0");
 }
 
 /* Validation, model, checkpoint and pictures at the end. */

@@ -131,6 +131,18 @@ static void start(nf_dist *d, struct nf_overlap *o) {
     b->phase = 1;
 }
 
+/* Whether the request is complete (wait: after waiting for it). */
+static int finished(nf_dist *d, struct nf_overlap *o, MPI_Request *req, int wait) {
+    int done = 1, rc_;
+    double start_;
+    if (wait)
+        rc_ = NF_DIST_TIMED(d, MPI_Wait(req, MPI_STATUS_IGNORE));
+    else
+        rc_ = NF_DIST_TIMED(d, MPI_Test(req, &done, MPI_STATUS_IGNORE));
+    note(o, rc_, wait ? "MPI_Wait" : "MPI_Test");
+    return done;
+}
+
 /* Moves buckets on: phase 1 done -> my block summed, phase 2 started (in bucket order);
  * phase 2 done -> done. wait: block until every started bucket is done. */
 static void progress(nf_dist *d, struct nf_overlap *o, int wait) {
@@ -138,15 +150,7 @@ static void progress(nf_dist *d, struct nf_overlap *o, int wait) {
     double start_;
     while (o->gathering < o->started && o->err == NF_OK) {
         bucket *b = &o->b[o->gathering];
-        int done = 0;
-        if (wait) {
-            rc_ = NF_DIST_TIMED(d, MPI_Wait(&b->req, MPI_STATUS_IGNORE));
-            done = 1;
-        } else {
-            rc_ = NF_DIST_TIMED(d, MPI_Test(&b->req, &done, MPI_STATUS_IGNORE));
-        }
-        note(o, rc_, "MPI_Wait");
-        if (!done) break;
+        if (!finished(d, o, &b->req, wait)) break;
         nf_real *mine = o->send + b->lo + b->mlo;
         for (size_t k = 0; k < b->mine; k++) {
             double acc = 0;
@@ -162,16 +166,7 @@ static void progress(nf_dist *d, struct nf_overlap *o, int wait) {
     }
     for (int k = 0; k < o->gathering && o->err == NF_OK; k++) {
         bucket *b = &o->b[k];
-        if (b->phase != 2) continue;
-        int done = 0;
-        if (wait) {
-            rc_ = NF_DIST_TIMED(d, MPI_Wait(&b->req, MPI_STATUS_IGNORE));
-            done = 1;
-        } else {
-            rc_ = NF_DIST_TIMED(d, MPI_Test(&b->req, &done, MPI_STATUS_IGNORE));
-        }
-        note(o, rc_, "MPI_Wait");
-        if (done) b->phase = 3;
+        if (b->phase == 2 && finished(d, o, &b->req, wait)) b->phase = 3;
     }
 }
 

@@ -42,25 +42,25 @@ static void check_hook(nf_flow *f, const nf_tensor *x) {
     }
 }
 
-static void test_glow_one_thread(void **state) {
-    (void)state;
-    nf_threads_set(1, NF_THREADS_OPENMP);
+/* A small Glow's hook on `threads` threads. */
+static void glow_on_threads(int threads, uint64_t seed) {
+    nf_threads_set(threads, NF_THREADS_OPENMP);
     nf_flow *f = nftest_small_glow();
-    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 3);
-    check_hook(f, &x);
-    nf_tensor_free(&x);
-    nf_flow_destroy(f);
-}
-
-static void test_glow_two_threads(void **state) {
-    (void)state;
-    nf_threads_set(2, NF_THREADS_OPENMP);
-    nf_flow *f = nftest_small_glow();
-    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 4);
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, seed);
     check_hook(f, &x);
     nf_tensor_free(&x);
     nf_flow_destroy(f);
     nf_threads_set(0, NF_THREADS_OPENMP);
+}
+
+static void test_glow_one_thread(void **state) {
+    (void)state;
+    glow_on_threads(1, 3);
+}
+
+static void test_glow_two_threads(void **state) {
+    (void)state;
+    glow_on_threads(2, 4);
 }
 
 static void test_sequential(void **state) {

@@ -460,6 +460,8 @@ typedef struct nf_grad_report {
     double worst_gain;      /* by that factor: its rebuilt input's error over its output's
                                (output errors below float32 round-off count as 1e-7) */
     size_t recompute_bytes; /* memory the recompute's stored inputs held */
+    int peer_failed;        /* data parallelism (nf_flow_set_sum): another process's loss was
+                               not finite, so no process ran the backward (NF_ERR_NUMERIC) */
 } nf_grad_report;
 
 /* Zeroes the gradients and computes them for the batch x: forward, loss (st, may be
@@ -468,7 +470,9 @@ typedef struct nf_grad_report {
  * stored inputs; 0 recomputes every step whose rebuild is not exact (and so measures
  * every layer's drift); < 0 only measures. A flow without
  * a store mode gets NF_ERR_NUMERIC when the tolerance is passed. Working buffers are
- * kept in the flow between calls. */
+ * kept in the flow between calls. With a sum hook (nf_flow_set_sum) the processes agree
+ * before the backward whether every loss was finite and after it whether to recompute,
+ * so layers that sum over processes in their passes (batch norm) meet the same calls. */
 nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
                            nf_grad_report *rep);
 

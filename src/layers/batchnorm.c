@@ -18,8 +18,10 @@ typedef struct batchnorm {
     double momentum, eps;
     int training;     /* 1: batch statistics (the default), 0: running averages */
     int batch_n;      /* samples of the last training forward, 0 before the first */
+    double global_n;  /* samples of the global batch (all processes' shares) of that forward */
     double *mean;     /* (D) batch mean of the last training forward */
     double *var;      /* (D) its biased variance */
+    double *sums;     /* (2 D + 1) scratch for the sums over the batch */
 } batchnorm;
 
 /* parameter view: log_gamma (D), beta (D), running_mean (D, frozen), running_var (D, frozen) */
@@ -37,29 +39,50 @@ static void stats(const batchnorm *bn, int i, double *m, double *v) {
     }
 }
 
+/* Per feature i: out[i] = the sum over the batch of x (centre NULL) or (x - centre[i])^2. */
+static void feature_sums(const nf_tensor *x, int D, const double *centre, double *out) {
+    int n = x->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
+    for (int i = 0; i < D; i++) {
+        double acc = 0;
+        for (int b = 0; b < n; b++) {
+            double d = x->data[(size_t)b * D + i] - (centre ? centre[i] : 0);
+            acc += centre ? d * d : d;
+        }
+        out[i] = acc;
+    }
+}
+
+/* The batch statistics, and the running averages moved towards them. With ctx->sum (data
+ * parallelism) they are the global batch's: every process's share summed, the count too. */
+static nf_status batch_stats(batchnorm *bn, const nf_tensor *x, const nf_ctx *ctx) {
+    nf_layer *l = &bn->base;
+    int D = nf_vec_dim(l);
+    double *sum = bn->sums;
+    feature_sums(x, D, NULL, sum);
+    sum[D] = x->n; /* the count rides along */
+    if (ctx && ctx->sum) NF_TRY(ctx->sum(ctx->sum_user, sum, (size_t)D + 1));
+    double N = sum[D];
+    if (N < 2)
+        return nf_fail(NF_ERR_SHAPE, "batchnorm: training mode needs a batch of at least 2 samples, got %g "
+                                     "(use evaluation mode for single samples)", N);
+    for (int i = 0; i < D; i++) bn->mean[i] = sum[i] / N;
+    feature_sums(x, D, bn->mean, bn->var);
+    if (ctx && ctx->sum) NF_TRY(ctx->sum(ctx->sum_user, bn->var, (size_t)D));
+    for (int i = 0; i < D; i++) {
+        bn->var[i] /= N;
+        rmean_of(l)[i] = (nf_real)(bn->momentum * rmean_of(l)[i] + (1 - bn->momentum) * bn->mean[i]);
+        rvar_of(l)[i] = (nf_real)(bn->momentum * rvar_of(l)[i] + (1 - bn->momentum) * bn->var[i]);
+    }
+    bn->batch_n = x->n;
+    bn->global_n = N;
+    return NF_OK;
+}
+
 static nf_status bn_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
     batchnorm *bn = (batchnorm *)l;
     int D = nf_vec_dim(l), n = x->n;
-    if (bn->training) {
-        if (n < 2)
-            return nf_fail(NF_ERR_SHAPE, "batchnorm: training mode needs a batch of at least 2 samples, got %d "
-                                         "(use evaluation mode for single samples)", n);
-#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
-        for (int i = 0; i < D; i++) {
-            double s = 0, q = 0;
-            for (int b = 0; b < n; b++) s += x->data[(size_t)b * D + i];
-            double m = s / n;
-            for (int b = 0; b < n; b++) {
-                double d = x->data[(size_t)b * D + i] - m;
-                q += d * d;
-            }
-            bn->mean[i] = m;
-            bn->var[i] = q / n;
-            rmean_of(l)[i] = (nf_real)(bn->momentum * rmean_of(l)[i] + (1 - bn->momentum) * m);
-            rvar_of(l)[i] = (nf_real)(bn->momentum * rvar_of(l)[i] + (1 - bn->momentum) * (q / n));
-        }
-        bn->batch_n = n;
-    }
+    if (bn->training) NF_TRY(batch_stats(bn, x, ctx));
     double ld = 0;
     for (int i = 0; i < D; i++) {
         double m, v;
@@ -112,32 +135,53 @@ static nf_status bn_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
  *   dlog_gamma += sum_b dy g xh + c n,  dbeta += sum_b dy,
  *   evaluation:  dx = dy g / sigma,
  *   training:    dx = (dxh - mean_b dxh - xh mean_b(dxh xh)) / sigma - c xh / sigma,
- * with dxh = dy g; the last term is the batch logdet's dependence on x through v. */
+ * with dxh = dy g; the last term is the batch logdet's dependence on x through v.
+ * Data parallelism (ctx->sum): the means are over the global batch of N samples of the
+ * global loss. Each process's dy is the gradient of its own mean loss over its n_r
+ * samples, n_r / N times the global loss's scale, and its dx must be on that scale too
+ * (the trainer weighs each process's gradients by n_r / N), so
+ *   dx = (dxh - sum_r n_r A_r / (N n_r) - xh sum_r n_r B_r / (N n_r)) / sigma - c xh / sigma,
+ * A_r = sum over process r's samples of dxh, B_r of dxh xh (one sum of 2 D + 1 values);
+ * with one process it is the formula above. */
 static nf_status bn_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ctx) {
     batchnorm *bn = (batchnorm *)l;
     NF_TRY(check_batch(bn, y->n, "backward"));
     int D = nf_vec_dim(l), n = y->n;
     double c = ctx->dlogdet;
+    double *A = bn->sums, *B = bn->sums + D; /* per feature: mean_b dxh, mean_b dxh xh */
+#pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
+    for (int i = 0; i < D; i++) {
+        double g = exp(lg_of(l)[i]), be = beta_of(l)[i];
+        double sum_d = 0, sum_dxh = 0, gbeta = 0;
+        for (int b = 0; b < n; b++) {
+            size_t k = (size_t)b * D + i;
+            double xh = (y->data[k] - be) / g, dxh = dy->data[k] * g;
+            gbeta += dy->data[k];
+            sum_d += dxh;
+            sum_dxh += dxh * xh;
+        }
+        l->grad[i] += (nf_real)(sum_dxh + c * n);
+        l->grad[D + i] += (nf_real)gbeta;
+        A[i] = sum_d, B[i] = sum_dxh;
+    }
+    if (bn->training && ctx->sum) {
+        for (int i = 0; i < 2 * D; i++) bn->sums[i] *= n;
+        bn->sums[2 * D] = n;
+        NF_TRY(ctx->sum(ctx->sum_user, bn->sums, 2 * (size_t)D + 1));
+        double N = bn->sums[2 * D];
+        for (int i = 0; i < 2 * D; i++) bn->sums[i] /= N * n;
+    } else {
+        for (int i = 0; i < 2 * D; i++) bn->sums[i] /= n;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)n * D > NF_VEC_OMP_MIN)
     for (int i = 0; i < D; i++) {
         double m, v;
         stats(bn, i, &m, &v);
         double sigma = sqrt(v + bn->eps), g = exp(lg_of(l)[i]), be = beta_of(l)[i];
-        double sum_d = 0, sum_dxh = 0, glg = 0, gbeta = 0;
         for (int b = 0; b < n; b++) {
             size_t k = (size_t)b * D + i;
             double xh = (y->data[k] - be) / g, dxh = dy->data[k] * g;
-            glg += dxh * xh;
-            gbeta += dy->data[k];
-            sum_d += dxh;
-            sum_dxh += dxh * xh;
-        }
-        l->grad[i] += (nf_real)(glg + c * n);
-        l->grad[D + i] += (nf_real)gbeta;
-        for (int b = 0; b < n; b++) {
-            size_t k = (size_t)b * D + i;
-            double xh = (y->data[k] - be) / g, dxh = dy->data[k] * g;
-            if (bn->training) dy->data[k] = (nf_real)((dxh - sum_d / n - xh * sum_dxh / n - c * xh) / sigma);
+            if (bn->training) dy->data[k] = (nf_real)((dxh - A[i] - xh * B[i] - c * xh) / sigma);
             else dy->data[k] = (nf_real)(dxh / sigma);
             y->data[k] = (nf_real)(xh * sigma + m);
         }
@@ -182,13 +226,14 @@ nf_status nf_batchnorm_create(nf_layer **out, nf_shape in, double momentum, doub
     NF_TRY(nf_vec_layer_new(out, sizeof(batchnorm), &batchnorm_ops, in, 4 * D, "batchnorm"));
     batchnorm *bn = (batchnorm *)*out;
     bn->momentum = momentum, bn->eps = eps, bn->training = 1;
-    bn->mean = nf_calloc(2 * D, sizeof(double));
+    bn->mean = nf_calloc(4 * D + 1, sizeof(double));
     if (!bn->mean) {
         nf_free(bn);
         *out = NULL;
         return nf_fail(NF_ERR_NOMEM, "batchnorm: out of memory");
     }
     bn->var = bn->mean + D;
+    bn->sums = bn->mean + 2 * D;
     return NF_OK;
 }
 

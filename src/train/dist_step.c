@@ -16,7 +16,7 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
     if (overlap) NF_TRY(nf_dist_overlap_flush(d)); /* every bucket in flight on every rank */
     double v[NV] = {0};
     v[FAILED] = s != NF_OK && s != NF_ERR_NUMERIC;
-    v[NUMERIC] = s == NF_ERR_NUMERIC;
+    v[NUMERIC] = s == NF_ERR_NUMERIC && !g->peer_failed; /* the process whose loss failed, not its peers */
     v[COUNT] = n;
     if (s == NF_OK) {
         v[LOSS] = n * ls->loss, v[HALF_SQ] = n * ls->half_sq, v[LOGDET] = n * ls->logdet, v[BPD] = n * ls->bits_per_dim;
@@ -49,6 +49,8 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
         return failed == me ? nf_fail(s, "%s", mine_msg)
                             : nf_fail(NF_ERR_STATE, "rank %d failed in its training step (its own message says why)",
                                       failed);
+    if (numeric < 0 && g->peer_failed) /* cannot happen: a peer failed, so some process did */
+        return nf_fail(NF_ERR_NUMERIC, "%s", mine_msg);
     if (numeric >= 0)
         return numeric == me ? nf_fail(NF_ERR_NUMERIC, "rank %d: %s", me, mine_msg)
                              : nf_fail(NF_ERR_NUMERIC, "rank %d: the loss or gradient of its share was not finite",

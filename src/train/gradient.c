@@ -29,14 +29,32 @@ static double rebuild_error(const nf_real *xr, const nf_tensor *x) {
     return worst;
 }
 
-/* Forward, loss and backward; the rebuilt batch goes to f->scratch->xr. */
-static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
+/* Data parallelism (f->sum): whether any process's flag is set, agreed by all. */
+static nf_status any_process(nf_flow *f, int flag, int *any) {
+    double v = flag != 0;
+    NF_TRY(f->sum(f->sum_user, &v, 1));
+    *any = v > 0;
+    return NF_OK;
+}
+
+/* Forward, loss and backward; the rebuilt batch goes to f->scratch->xr. With a sum hook,
+ * no process runs the backward when one's loss failed (peer_failed on the others). */
+static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, int *peer_failed) {
     nf_tensor z = latent(f, f->scratch->z, x->n), dz = latent(f, f->scratch->dz, x->n);
     nf_tensor xr = *x;
     xr.data = f->scratch->xr;
     double dlogdet;
     NF_TRY(nf_flow_forward(f, x, &z, f->scratch->logdet));
-    NF_TRY(nf_loss_nll(&z, f->scratch->logdet, &dz, &dlogdet, st));
+    nf_status s = nf_loss_nll(&z, f->scratch->logdet, &dz, &dlogdet, st);
+    if (f->sum) {
+        int any = 0;
+        NF_TRY(any_process(f, s != NF_OK, &any));
+        if (any && s == NF_OK) {
+            *peer_failed = 1;
+            return nf_fail(NF_ERR_NUMERIC, "another process's loss was not finite");
+        }
+    }
+    NF_TRY(s);
     nf_flow_zero_grad(f);
     return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
 }
@@ -100,7 +118,7 @@ static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf
     nf_grads_ready_fn ready = f->grads_ready;
     void *ready_user = f->grads_ready_user;
     nf_flow_set_grads_ready(f, NULL, NULL);
-    nf_status s = gradient_pass(f, x, st);
+    nf_status s = gradient_pass(f, x, st, &r->peer_failed);
     nf_flow_set_grads_ready(f, ready, ready_user);
     size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
     r->recompute_bytes = held > before ? held - before : 0;
@@ -112,19 +130,26 @@ static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf
 
 nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
                            nf_grad_report *rep) {
-    nf_grad_report r = {0, 0, -1, 0, 0};
+    nf_grad_report r = {0, 0, -1, 0, 0, 0};
     if (rep) *rep = r;
     NF_TRY(check(__func__, f, x));
     nf_threads_init(); /* one owner of the cores before any pool starts (threads.h) */
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_loss_stats s = {0};
     if (rebuild_tol >= 0) NF_TRY(frozen_save(f));
-    nf_status status = gradient_pass(f, x, &s);
+    nf_status status = gradient_pass(f, x, &s, &r.peer_failed);
+    int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
+    int need = 0;
     if (status == NF_OK) {
         r.rebuild_error = rebuild_error(f->scratch->xr, x);
-        int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
-        if (!stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol)) status = recompute(f, x, &s, &r);
+        need = !stored && rebuild_tol >= 0 && !(r.rebuild_error <= rebuild_tol);
     }
+    /* processes recompute together: the recompute's passes may sum over them */
+    if (f->sum && !stored && rebuild_tol >= 0) {
+        nf_status a = any_process(f, need, &need);
+        if (status == NF_OK) status = a;
+    }
+    if (status == NF_OK && need) status = recompute(f, x, &s, &r);
     if (st) *st = s;
     if (rep) *rep = r;
     return status;
@@ -139,12 +164,19 @@ nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
         return nf_fail(NF_ERR_STATE, "nf_flow_rebuild_profile: the flow is in store mode already");
     nf_threads_init();
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
+    NF_TRY(frozen_save(f)); /* batch norm's running averages do not move */
     NF_TRY(nf_flow_set_store_activations(f, 1));
+    /* this process's picture of its own batch: no sums over processes */
+    nf_sum_fn sum = f->sum;
+    void *sum_user = f->sum_user;
+    nf_flow_set_sum(f, NULL, NULL);
     nf_tensor z = latent(f, f->scratch->z, x->n);
     nf_status s = nf_flow_forward(f, x, &z, f->scratch->logdet);
     if (s == NF_OK) s = profile_inverse(f, x);
     if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
+    nf_flow_set_sum(f, sum, sum_user);
     nf_flow_set_store_activations(f, 0);
+    frozen_restore(f);
     return s;
 }
 

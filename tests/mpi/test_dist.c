@@ -176,6 +176,55 @@ static void test_collective_rollback(void **state) {
     nf_flow_destroy(f);
 }
 
+/* Batch norm sums its statistics and its backward's means over the ranks: the summed
+ * gradient of every share equals one process's gradient of the whole batch, the running
+ * averages too, and a rank whose loss is not finite rolls every rank back (none waits in
+ * another's batch norm). */
+static void test_batchnorm_global(void **state) {
+    (void)state;
+    const char *spec = "(batchnorm, realnvp(hidden=8), reverse)*2";
+    nf_shape v = {1, 3, 1, 1, 1};
+    nf_flow *par = NULL, *one = NULL;
+    NF_ASSERT_OK(nf_sequential_from_spec(&par, v, spec, 3));
+    NF_ASSERT_OK(nf_sequential_from_spec(&one, v, spec, 3));
+    size_t np = nf_flow_num_params(par);
+    nf_trainer_config tc = nf_trainer_config_default(10, 1e-3);
+    tc.dist = dist;
+    nf_trainer *tp = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&tp, par, &tc));
+    double worst = 0;
+    for (int step = 0; step < 4; step++) {
+        nf_tensor x = nftest_randn(13, 3, 1, 1, 1, 400 + step);
+        for (size_t k = 0; k < nf_tensor_count(&x); k += 3) x.data[k] = x.data[k] * 2 + 1; /* feature 0 off centre */
+        nf_tensor mine = share_of(&x);
+        memcpy(one->params.value, par->params.value, np * sizeof(nf_real));
+        NF_ASSERT_OK(nf_flow_gradient(one, &x, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
+        int taken = 0;
+        NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+        assert_int_equal(taken, 1);
+        worst = fmax(worst, max_rel_diff(par->params.grad, one->params.grad, np));
+        /* the running averages moved by the global batch's statistics (frozen: Adam leaves them) */
+        for (size_t k = 0; k < np; k++)
+            if (par->params.frozen[k]) assert_true(fabs((double)par->params.value[k] - one->params.value[k]) < 1e-5);
+        assert_same_on_all_ranks(par->params.value, np);
+        nf_tensor_free(&x);
+    }
+    print_message("batch norm over %d ranks: gradient off by at most %.3g (relative)\n", size_, worst);
+    assert_true(worst < 1e-5);
+    nf_tensor x = nftest_randn(13, 3, 1, 1, 1, 500);
+    if (rank_ == 0) x.data[0] = NAN; /* rank 0's loss fails; the others must not wait in the backward */
+    nf_tensor mine = share_of(&x);
+    int taken = -1;
+    NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+    assert_int_equal(taken, 0);
+    assert_int_equal(nf_trainer_state_of(tp)->rollbacks, 1);
+    assert_same_on_all_ranks(par->params.value, np);
+    nf_tensor_free(&x);
+    nf_trainer_destroy(tp);
+    nf_flow_destroy(par);
+    nf_flow_destroy(one);
+}
+
 /* `steps` steps of two trainers on the same batches, one summing the gradient in small
  * buckets while the backward runs, the other after it: the same parameters, bit for bit,
  * and the overlapped one did wait for buckets. */
@@ -237,6 +286,7 @@ int main(void) {
         cmocka_unit_test(test_actnorm_global_init),
         cmocka_unit_test(test_collective_rollback),
         cmocka_unit_test(test_overlap_same_bits),
+        cmocka_unit_test(test_batchnorm_global),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     nf_dist_destroy(dist);

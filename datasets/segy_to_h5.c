@@ -16,6 +16,7 @@ nf_status nf_convert_segy(const nf_segy_options *o) {
 
 #include <segyio/segy.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 int nf_have_segyio(void) { return 1; }
@@ -25,14 +26,96 @@ typedef struct segy_in {
     const char *path;
     int format, ns, traces, trsize;
     long trace0;
-    int structured;      /* 1: inline/crossline geometry found */
+    int il, xl;          /* header bytes of the inline and crossline numbers */
+    int structured;      /* 1: a regular post-stack inline/crossline grid */
+    char why[256];       /* otherwise: what is missing or irregular */
     int sorting, nil, nxl;
     char *raw;           /* (trsize) one trace as stored */
 } segy_in;
 
+/* Trace number of (inline index i, crossline index j) in a structured survey. */
+static int trace_at(const segy_in *s, int i, int j) {
+    return s->sorting == SEGY_INLINE_SORTING ? i * s->nxl + j : j * s->nil + i;
+}
+
+/* Whether the line numbers at header byte field of every trace are those of a regular
+ * grid: trace_at(i, j) holds inline lines[i] / crossline lines[j] of n distinct lines.
+ * When not, says which trace is out of place in s->why. */
+static nf_status grid_axis_ok(segy_in *s, int field, int inl, int n, int *ok) {
+    int *lines = nf_alloc(sizeof(int) * (size_t)n), *got = nf_alloc(sizeof(int) * (size_t)s->traces);
+    nf_status st = NF_OK;
+    *ok = 0;
+    if (!lines || !got) {
+        st = nf_fail(NF_ERR_NOMEM, "nf_convert_segy: out of memory for the headers of %d traces", s->traces);
+    } else if ((inl ? segy_inline_indices(s->fp, field, s->sorting, s->nil, s->nxl, 1, lines, s->trace0, s->trsize)
+                    : segy_crossline_indices(s->fp, field, s->sorting, s->nil, s->nxl, 1, lines, s->trace0,
+                                             s->trsize)) != SEGY_OK ||
+               segy_field_forall(s->fp, field, 0, s->traces, 1, got, s->trace0, s->trsize) != SEGY_OK) {
+        st = nf_fail(NF_ERR_IO, "nf_convert_segy: cannot read the trace headers of '%s'", s->path);
+    } else {
+        *ok = 1;
+        for (int a = 1; a < n && *ok; a++)
+            if (lines[a] == lines[a - 1]) {
+                *ok = 0;
+                snprintf(s->why, sizeof s->why, "%s %d appears twice in a row of the grid (duplicated traces)",
+                         inl ? "inline" : "crossline", lines[a]);
+            }
+        for (int i = 0; i < s->nil && *ok; i++)
+            for (int j = 0; j < s->nxl && *ok; j++) {
+                int k = trace_at(s, i, j), want = lines[inl ? i : j];
+                if (got[k] != want) {
+                    *ok = 0;
+                    snprintf(s->why, sizeof s->why,
+                             "trace %d has %s %d where a regular %d x %d grid has %d (missing, duplicated or "
+                             "unsorted traces)",
+                             k, inl ? "inline" : "crossline", got[k], s->nil, s->nxl, want);
+                }
+            }
+    }
+    nf_free(got);
+    nf_free(lines);
+    return st;
+}
+
+/* s->structured: the traces form a regular post-stack grid of nil x nxl lines sorted by
+ * inline or crossline; otherwise s->why says what is missing or irregular. */
+static nf_status find_geometry(segy_in *s) {
+    int offsets = 1, ok;
+    s->structured = 0;
+    if (segy_sorting(s->fp, s->il, s->xl, SEGY_TR_OFFSET, &s->sorting, s->trace0, s->trsize) != SEGY_OK ||
+        s->sorting == SEGY_UNKNOWN_SORTING) {
+        snprintf(s->why, sizeof s->why, "the traces are sorted by neither inline (byte %d) nor crossline (byte %d)",
+                 s->il, s->xl);
+        return NF_OK;
+    }
+    if (segy_offsets(s->fp, s->il, s->xl, s->traces, &offsets, s->trace0, s->trsize) != SEGY_OK || offsets != 1) {
+        snprintf(s->why, sizeof s->why, "%d offsets per inline/crossline location (pre-stack data)", offsets);
+        return NF_OK;
+    }
+    if (segy_lines_count(s->fp, s->il, s->xl, s->sorting, offsets, &s->nil, &s->nxl, s->trace0, s->trsize) !=
+        SEGY_OK) {
+        snprintf(s->why, sizeof s->why, "the inline and crossline numbers cannot be counted");
+        return NF_OK;
+    }
+    if ((long long)s->nil * s->nxl != s->traces) {
+        snprintf(s->why, sizeof s->why, "%d traces do not fill a grid of %d inlines x %d crosslines (missing traces)",
+                 s->traces, s->nil, s->nxl);
+        return NF_OK;
+    }
+    if (s->nil < 2 || s->nxl < 2) {
+        snprintf(s->why, sizeof s->why, "%d inline(s) x %d crossline(s) is a single line", s->nil, s->nxl);
+        return NF_OK;
+    }
+    NF_TRY(grid_axis_ok(s, s->il, 1, s->nil, &ok));
+    if (ok) NF_TRY(grid_axis_ok(s, s->xl, 0, s->nxl, &ok));
+    s->structured = ok;
+    return NF_OK;
+}
+
 static nf_status segy_in_open(segy_in *s, const nf_segy_options *o) {
-    int il = o->il_byte ? o->il_byte : SEGY_TR_INLINE, xl = o->xl_byte ? o->xl_byte : SEGY_TR_CROSSLINE;
     char bin[SEGY_BINARY_HEADER_SIZE];
+    s->il = o->il_byte ? o->il_byte : SEGY_TR_INLINE;
+    s->xl = o->xl_byte ? o->xl_byte : SEGY_TR_CROSSLINE;
     s->path = o->input;
     s->fp = segy_open(o->input, "rb");
     if (!s->fp) return nf_fail(NF_ERR_IO, "nf_convert_segy: cannot open '%s'", o->input);
@@ -51,13 +134,7 @@ static nf_status segy_in_open(segy_in *s, const nf_segy_options *o) {
     if (segy_traces(s->fp, &s->traces, s->trace0, s->trsize) != SEGY_OK || s->traces <= 0)
         return nf_fail(NF_ERR_FORMAT, "nf_convert_segy: '%s' is not a whole number of %d-sample traces (truncated?)",
                        o->input, s->ns);
-    int offsets = 1;
-    s->structured = segy_sorting(s->fp, il, xl, SEGY_TR_OFFSET, &s->sorting, s->trace0, s->trsize) == SEGY_OK &&
-                    s->sorting != SEGY_UNKNOWN_SORTING &&
-                    segy_offsets(s->fp, il, xl, s->traces, &offsets, s->trace0, s->trsize) == SEGY_OK && offsets == 1 &&
-                    segy_lines_count(s->fp, il, xl, s->sorting, offsets, &s->nil, &s->nxl, s->trace0, s->trsize) ==
-                        SEGY_OK &&
-                    (long long)s->nil * s->nxl == s->traces && s->nil > 1 && s->nxl > 1;
+    NF_TRY(find_geometry(s));
     s->raw = nf_alloc((size_t)s->trsize);
     if (!s->raw) return nf_fail(NF_ERR_NOMEM, "nf_convert_segy: out of memory");
     return NF_OK;
@@ -90,11 +167,6 @@ static nf_status read_trace(segy_in *s, int k, float *out) {
         }
     }
     return NF_OK;
-}
-
-/* Trace number of (inline index i, crossline index j) in a structured survey. */
-static int trace_at(const segy_in *s, int i, int j) {
-    return s->sorting == SEGY_INLINE_SORTING ? i * s->nxl + j : j * s->nil + i;
 }
 
 /* Patches collected a chunk at a time, with their origins and running statistics. */
@@ -172,8 +244,8 @@ static nf_status convert(segy_in *s, const nf_segy_options *o, hid_t file) {
             return nf_fail(NF_ERR_ARG, "nf_convert_segy: patch %d and stride %d on axis %d must be positive", p[a], step[a], a);
     }
     if (o->cube && !s->structured)
-        return nf_fail(NF_ERR_FORMAT, "nf_convert_segy: '%s' has no post-stack inline/crossline geometry for 3-D cubes",
-                       o->input);
+        return nf_fail(NF_ERR_FORMAT, "nf_convert_segy: '%s' has no regular post-stack inline/crossline geometry for "
+                       "3-D cubes: %s", o->input, s->why);
     long long n = o->cube ? fits(s->ns, p[0], step[0]) * fits(s->nil, p[1], step[1]) * fits(s->nxl, p[2], step[2])
                           : fits(s->ns, p[0], step[0]) * fits(s->structured ? s->nxl : s->traces, p[1], step[1]) *
                                 (s->structured ? s->nil : 1);

@@ -11,12 +11,20 @@ nf_seismic_options nf_seismic_options_default(void) {
                                 .throw_max = 8, .seed = 1};
 }
 
+/* Values of one sample at most (2^28: 1 GiB as float32; an HDF5 chunk holds whole samples
+ * and must stay below 4 GiB). */
+#define NFD_MAX_SAMPLE_VALUES (1 << 28)
+
 static nf_status check(const nf_seismic_options *o) {
     NF_CHECK_NULL(o);
     NF_CHECK_NULL(o->output);
     if (o->n <= 0 || o->nt < 2 || o->nx < 2 || (o->cube && o->ny < 2))
         return nf_fail(NF_ERR_ARG, "nf_generate_seismic: n = %lld, nt = %d, nx = %d, ny = %d; need n >= 1 and sizes >= 2",
                        o->n, o->nt, o->nx, o->ny);
+    double per = (double)o->nt * o->nx * (o->cube ? o->ny : 1);
+    if (per > NFD_MAX_SAMPLE_VALUES)
+        return nf_fail(NF_ERR_ARG, "nf_generate_seismic: a sample of nt %d, nx %d, ny %d is %.3g values, too large "
+                       "(at most %d)", o->nt, o->nx, o->cube ? o->ny : 1, per, NFD_MAX_SAMPLE_VALUES);
     if (!(o->dt > 0) || !(o->f0 > 0) || o->f0 * o->dt >= 0.5)
         return nf_fail(NF_ERR_ARG, "nf_generate_seismic: f0 = %g Hz with dt = %g s is not below Nyquist", o->f0, o->dt);
     if (o->layers_min < 1 || o->layers_max < o->layers_min || o->layers_max > NFD_MAX_LAYERS)

@@ -1,7 +1,8 @@
 /* Synthetic seismic generator: the seismic is the reflectivity convolved with the stored
  * Ricker wavelet, flat layers give identical traces, a fault shifts the horizons across it
- * by the recorded throw, the spectrum peaks near f0, a seed fixes the data, and cubes
- * come out as (n, 1, nt, ny, nx) that nf_dataset reads. */
+ * by the recorded throw (on every line of a cube), the spectrum peaks near f0, a seed fixes
+ * the data, cubes vary along both lateral axes and come out as (n, 1, nt, ny, nx) that
+ * nf_dataset reads, and impossible sizes are refused. */
 #include "test_h5_files.h"
 
 #include "nflow_datasets.h"
@@ -94,33 +95,70 @@ static void test_flat_layers_identical_traces(void **state) {
 }
 
 /* Trace 0 lies on the footwall and trace 63 on the hanging wall for any fault the
- * defaults draw (position 21..43 at mid depth, dip within 30 degrees over 32 samples), so
- * without folds the right trace is the left one moved down by the throw. */
-static void test_fault_shifts_by_throw(void **state) {
-    nf_seismic_options o = small("fault.h5", 12);
+ * defaults draw (position 21..43 at mid depth, dip within 30 degrees over 32 samples; in
+ * cubes of 4 lines a strike within 20 degrees moves it by less than a trace), so without
+ * folds the right trace is the left one moved down by the throw, on every line. */
+static void check_fault_shifts_by_throw(int cube) {
+    nf_seismic_options o = small(cube ? "fault_cube.h5" : "fault.h5", 12);
     o.fold_amp = 0;
     o.fault_prob = 1;
     o.throw_min = o.throw_max = 6;
+    o.cube = cube, o.ny = 4;
     NF_ASSERT_OK(nf_generate_seismic(&o));
     size_t n;
     float *r = read_all(o.output, "/reflectivity", &n), *th = read_all(o.output, "/throw", &n);
-    int down = 0, up = 0;
+    int down = 0, up = 0, lines = cube ? 4 : 1;
     for (int s = 0; s < 12; s++) {
         int T = (int)th[s];
         assert_true(T == 6 || T == -6);
         down += T > 0, up += T < 0;
-        double energy = 0;
-        for (int t = 1; t < 63; t++) {
-            if (t - T < 1 || t - T > 62) continue;
-            float left = r[(s * 64 + t - T) * 64], right = r[(s * 64 + t) * 64 + 63];
-            assert_true(fabs(left - right) < 1e-6);
-            energy += left * left;
+        for (int y = 0; y < lines; y++) {
+            double energy = 0;
+            for (int t = 1; t < 63; t++) {
+                if (t - T < 1 || t - T > 62) continue;
+                size_t left = (((size_t)s * 64 + t - T) * lines + y) * 64;
+                size_t right = (((size_t)s * 64 + t) * lines + y) * 64 + 63;
+                assert_true(fabs(r[left] - r[right]) < 1e-6);
+                energy += r[left] * r[left];
+            }
+            assert_true(energy > 0);
         }
-        assert_true(energy > 0);
     }
     assert_true(down > 0 && up > 0); /* both senses of throw occur */
     free(th);
     free(r);
+}
+
+static void test_fault_shifts_by_throw(void **state) {
+    check_fault_shifts_by_throw(0);
+    check_fault_shifts_by_throw(1);
+}
+
+/* Cubes are 3-D: flat unfaulted layers give one trace everywhere, folds make the traces
+ * vary along both lateral axes (lines and traces). */
+static void test_cube_varies_along_both_axes(void **state) {
+    nf_seismic_options o = small("flat_cube.h5", 3);
+    o.cube = 1, o.nt = 32, o.nx = 12, o.ny = 10;
+    o.fold_amp = 0, o.fault_prob = 0;
+    NF_ASSERT_OK(nf_generate_seismic(&o));
+    size_t n;
+    float *x = read_all(o.output, "/x", &n);
+    assert_int_equal(n, 3 * 32 * 10 * 12);
+    for (size_t i = 0; i < n; i++) assert_true(x[i] == x[i - i % (10 * 12)]); /* = trace (0, 0) at that time */
+    free(x);
+    o = small("folded_cube.h5", 3);
+    o.cube = 1, o.nt = 32, o.nx = 12, o.ny = 10, o.fault_prob = 0;
+    NF_ASSERT_OK(nf_generate_seismic(&o));
+    x = read_all(o.output, "/x", &n);
+    int along_x = 0, along_y = 0;
+    for (int s = 0; s < 3; s++)
+        for (int t = 0; t < 32; t++) {
+            const float *plane = x + ((size_t)s * 32 + t) * 120;
+            along_x += plane[11] != plane[0];      /* line 0: trace 11 against trace 0 */
+            along_y += plane[9 * 12] != plane[0];  /* trace 0: line 9 against line 0 */
+        }
+    assert_true(along_x > 20 && along_y > 20);
+    free(x);
 }
 
 static void test_spectrum_peaks_near_f0(void **state) {
@@ -198,6 +236,13 @@ static void test_bad_options(void **state) {
     o = small("bad.h5", 2);
     o.throw_min = 5, o.throw_max = 1;
     NF_ASSERT_FAILS(nf_generate_seismic(&o), NF_ERR_ARG);
+    o = small("bad.h5", 2); /* cubes: a line count below 2, a sample too large for a chunk */
+    o.cube = 1, o.ny = 1;
+    NF_ASSERT_FAILS(nf_generate_seismic(&o), NF_ERR_ARG);
+    o.ny = 1 << 20;
+    NF_ASSERT_FAILS(nf_generate_seismic(&o), NF_ERR_ARG);
+    assert_non_null(strstr(nf_last_error(), "too large"));
+    assert_true(access(o.output, F_OK) != 0 && access(h5t_path(dir, "bad.h5.partial", 0), F_OK) != 0);
     NF_ASSERT_FAILS(nf_generate_seismic(NULL), NF_ERR_ARG);
 }
 
@@ -206,7 +251,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convolution_and_wavelet), cmocka_unit_test(test_flat_layers_identical_traces),
         cmocka_unit_test(test_fault_shifts_by_throw),   cmocka_unit_test(test_spectrum_peaks_near_f0),
-        cmocka_unit_test(test_seed_cube_and_reading),   cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_seed_cube_and_reading),   cmocka_unit_test(test_cube_varies_along_both_axes),
+        cmocka_unit_test(test_bad_options),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     h5t_rmdir(dir);

@@ -2,7 +2,8 @@
 # nflow binary) and T (a temporary directory removed at exit, after killing $PID if a
 # test left one running), the sanitizer environment, the fail/ok counters, expect (exit
 # code and one stderr line), finish, which prints the closing "N passed, N failed" line and returns
-# non-zero on failures, and same_params / same_metrics (a resumed run against an uninterrupted one).
+# non-zero on failures, same_params / same_metrics (a resumed run against an uninterrupted one),
+# and png / gif (the picture files, checked by picture_files.py).
 set -u
 B="${1:?build dir}/nflow"
 T=$(mktemp -d)
@@ -73,3 +74,8 @@ assert steps == list(range(1, int(sys.argv[3]) + 1)), f"steps {steps[:3]}...{ste
 assert [r["loss"] for r in rows] == [r["loss"] for r in ref], "losses differ from the reference run"
 EOF
 }
+# png FILE [WIDTH HEIGHT]: the PNG decodes, has that size and is a chart (0.3%..70% of the
+# pixels not white); PNG_KIND=image: a picture (at least 16 distinct colours) instead.
+# gif FILE FRAMES: a looping GIF89a of FRAMES images. (tests/scripts/picture_files.py)
+png() { /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/picture_files.py" png "$@"; }
+gif() { /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/picture_files.py" gif "$@"; }

@@ -9,9 +9,10 @@
 
 int pictures_is_2d(const nf_flow *f) { return f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1; }
 
-int pictures_is_image(const nf_flow *f) { return (f->in.c == 1 || f->in.c == 3) && f->in.d == 1 && f->in.h > 1; }
+int pictures_is_image(const nf_flow *f) { return (f->in.c == 1 || f->in.c == 3) && f->in.h > 1; }
 
-/* Grid layout of n images of width w: columns and pixel scale (small images are enlarged). */
+/* Grid layout of n images (or volume panels) whose slices are w wide: columns and pixel
+ * scale (small images are enlarged). */
 static void grid_layout(int w, int n, int *cols, int *scale) {
     *cols = (int)ceil(sqrt((double)n));
     *scale = w >= 64 ? 1 : 64 / w > 3 ? 3 : 64 / w;
@@ -24,14 +25,23 @@ void pictures_frame_size(const nf_flow *f, int n, int *w, int *h) {
     }
     int cols, scale;
     grid_layout(f->in.w, n, &cols, &scale);
-    nf_tensor shape = {NULL, n, f->in.c, f->in.d, f->in.h, f->in.w};
+    nf_tensor shape = pictures_panel_shape(n, f->in.c, f->in.d, f->in.h, f->in.w);
     plot_grid_size(&shape, cols, scale, w, h);
 }
 
 int pictures_grid(const nf_tensor *x, double lo, double hi, const plot_target *t, char *err, size_t errn) {
     int cols, scale;
     grid_layout(x->w, x->n, &cols, &scale);
-    return plot_image_grid(t, x, cols, scale, lo, hi, err, errn);
+    if (isnan(lo) || isnan(hi)) pictures_robust_range(x, &lo, &hi);
+    if (x->d <= 1 || (x->c != 1 && x->c != 3)) return plot_image_grid(t, x, cols, scale, lo, hi, err, errn);
+    nf_tensor panels;
+    if (pictures_slices(x, lo, &panels) != NF_OK) { /* black between slices, white between panels */
+        snprintf(err, errn, "out of memory for slices of %d volumes", x->n);
+        return -1;
+    }
+    int rc = plot_image_grid(t, &panels, cols, scale, lo, hi, err, errn);
+    nf_tensor_free(&panels);
+    return rc;
 }
 
 /* n model samples at temperature, (n, c, d, h, w); NULL with a message on failure. */

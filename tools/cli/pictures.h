@@ -9,11 +9,25 @@
 
 /* 1 if the model takes 2-D points ((2, 1, 1, 1) samples). */
 int pictures_is_2d(const nf_flow *f);
-/* 1 if the model takes images of 1 or 3 channels. */
+/* 1 if the model takes images or volumes of 1 or 3 channels. */
 int pictures_is_image(const nf_flow *f);
 
-/* Images x (n, 1 or 3, 1, h, w) as a grid (layout chosen from their size) to t. */
+/* Images x (n, 1 or 3, 1, h, w), or volumes (n, 1 or 3, d, h, w) drawn as panels of their
+ * middle slices (pictures_slices), as a grid (layout chosen from their size) to t. Values
+ * lo..hi are black..white; lo or hi NAN: the central 99 % of x's values. */
 int pictures_grid(const nf_tensor *x, double lo, double hi, const plot_target *t, char *err, size_t errn);
+
+/* ---- pictures_slices.c ---- */
+/* The shape of pictures_slices' panels for n volumes (c, d, h, w): (n, c, 1, max(d, h),
+ * w + h + w + 2); images (d = 1) keep their shape. */
+nf_tensor pictures_panel_shape(int n, int c, int d, int h, int w);
+/* out (allocated) = each volume of x as one panel: the section at the middle h (d x w),
+ * the section at the middle w (d x h) and the slice at the middle d (h x w), side by side,
+ * separated and padded by fill. */
+nf_status pictures_slices(const nf_tensor *x, double fill, nf_tensor *out);
+/* lo, hi = the 0.5th and 99.5th percentiles of x's finite values (of at most 65536 evenly
+ * spaced ones); -0.5, 0.5 when there are none. */
+void pictures_robust_range(const nf_tensor *x, double *lo, double *hi);
 
 /* 2-D models. n samples (orange) over nd data points (blue) as a scatter. */
 int pictures_scatter(const char *cmd, nf_flow *f, const nf_real *data, int nd, int n, const char *png, uint64_t seed);
@@ -25,8 +39,8 @@ int pictures_warp(const char *cmd, nf_flow *f, int n, const char *png, uint64_t 
 /* All three as DIR/samples.png, DIR/trajectories.png, DIR/warp.png, each path printed. */
 int pictures_2d(const char *cmd, nf_flow *f, const nf_real *data, int nd, const char *dir, uint64_t seed);
 
-/* Image models: n samples at temperature as a grid in png, values lo..hi shown
- * black..white. Returns an exit code. */
+/* Image (or volume) models: n samples at temperature as a grid in png, values lo..hi
+ * shown black..white (NAN: from the samples). Returns an exit code. */
 int pictures_image_grid(const char *cmd, nf_flow *f, int n, double temperature, double lo, double hi,
                         const char *png, uint64_t seed);
 

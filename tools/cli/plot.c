@@ -25,7 +25,9 @@ static const char help[] =
     "  trajectories  N latents z ~ N(0, I) joined to x = f^-1(z), 2-D models\n"
     "  warp          N points z ~ N(0, I), coloured by quadrant, followed through the\n"
     "                inverse layers in up to 8 panels, 2-D models\n"
-    "  grid          N model samples (or the first N images of a dataset) as a grid\n"
+    "  grid          N model samples (or the first N images of a dataset) as a grid;\n"
+    "                volumes (N, C, D, H, W) as panels of their middle slices: sections\n"
+    "                at the middle H and W (D downwards), slice at the middle D\n"
     "  The animated training.gif is written by 'nflow train' (see --gif-every there).\n\n"
     "OPTIONS\n"
     "  --metrics FILE     a metrics.csv written by nflow train\n"
@@ -36,7 +38,8 @@ static const char help[] =
     "  --data SPEC        FILE.h5:/DATASET or toy:NAME\n"
     "  --layout L         of --data: auto|nchw|nhwc|ndhw [auto] (see nflow train --help)\n"
     "  --out FILE         the PNG written (required)\n"
-    "  --n N              points or images [scatter 400, trajectories 150, warp 4000, grid 64]\n"
+    "  --n N              points or images [scatter 400, trajectories 150, warp 4000, grid 64,\n"
+    "                     volumes 16]\n"
     "  --temperature T    grid: latent scale [0.7]\n"
     "  --seed S           random seed [1]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
@@ -79,19 +82,21 @@ static int data_points(const plot_opts *o, nf_flow *f, nf_tensor *pts, int max) 
 }
 
 static int grid(const plot_opts *o, nf_flow *f) {
-    int n = o->n > 0 ? (int)o->n : 64;
+    int n = o->n > 0 ? (int)o->n : f && f->in.d > 1 ? 16 : 64;
     if (f) {
         if (!pictures_is_image(f))
-            return cli_error(CLI_DATA, "plot", "grid needs a model of 1- or 3-channel images; this one takes %dx%dx%dx%d",
-                             f->in.c, f->in.d, f->in.h, f->in.w);
-        return pictures_image_grid("plot", f, n, o->temperature, -0.5, 0.5, o->out, (uint64_t)o->seed);
+            return cli_error(CLI_DATA, "plot", "grid needs a model of 1- or 3-channel images or volumes; this one takes "
+                             "%dx%dx%dx%d", f->in.c, f->in.d, f->in.h, f->in.w);
+        double lim = f->in.d > 1 ? NAN : 0.5; /* volumes: the samples' own range */
+        return pictures_image_grid("plot", f, n, o->temperature, -lim, lim, o->out, (uint64_t)o->seed);
     }
     if (!o->data) return cli_error(CLI_USAGE, "plot", "grid needs --model or --data");
     nf_tensor x;
     int rc = data_points(o, NULL, &x, n);
     if (rc != CLI_OK) return rc;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < nf_tensor_count(&x); i++) lo = fmin(lo, x.data[i]), hi = fmax(hi, x.data[i]);
+    double lo = INFINITY, hi = -INFINITY; /* volumes: the central 99 % (seismic has rare large spikes) */
+    if (x.d > 1) lo = hi = NAN;
+    for (size_t i = 0; x.d <= 1 && i < nf_tensor_count(&x); i++) lo = fmin(lo, x.data[i]), hi = fmax(hi, x.data[i]);
     char err[512];
     plot_target t = {o->out, NULL, 0, 0};
     if (pictures_grid(&x, lo, hi, &t, err, sizeof err) != 0) rc = cli_error(CLI_DATA, "plot", "%s: %s", o->data, err);

@@ -5,6 +5,7 @@
 #include "h5out.h"
 #include "pictures.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,9 @@ static const char help[] =
     "  the data's own units (the inverse of the dequantisation/normalisation); otherwise\n"
     "  they are in the model's units. --png draws a picture: for 2-D models a scatter of\n"
     "  up to 1000 samples (over 400 points of --data if given), for image models a grid of\n"
-    "  the first 64 samples.\n\n"
+    "  the first 64 samples, for volumes (N, C, D, H, W) the first 16 as panels of their\n"
+    "  middle slices: the sections at the middle H and at the middle W (D downwards) and\n"
+    "  the slice at the middle D (for seismic cubes: inline, crossline, time slice).\n\n"
     "OPTIONS\n"
     "  --model FILE       model or checkpoint file (required)\n"
     "  --n N              number of samples [1000]\n"
@@ -67,13 +70,12 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
         snprintf(title, sizeof title, "samples at temperature %g", o->temperature);
         rc = plot_scatter(&t, pts.data, nd, first->data, first->n, &box, title, err, sizeof err);
         nf_tensor_free(&pts);
-    } else if (pictures_is_image(f)) {
-        /* integer data is dequantised into [-0.5, 0.5): show that range */
-        plot_target t = {o->png, NULL, 0, 0};
-        rc = pictures_grid(first, -0.5, 0.5, &t, err, sizeof err);
     } else {
-        return cli_error(CLI_USAGE, "sample", "--png: no picture for samples of %dx%dx%dx%d (2-D points or 1/3-channel "
-                         "images only)", f->in.c, f->in.d, f->in.h, f->in.w);
+        /* integer data is dequantised into [-0.5, 0.5): show that range; volumes (float
+         * data, normalised) show the samples' own */
+        plot_target t = {o->png, NULL, 0, 0};
+        double lim = f->in.d > 1 ? NAN : 0.5;
+        rc = pictures_grid(first, -lim, lim, &t, err, sizeof err);
     }
     if (rc != 0) return cli_error(CLI_RUNTIME, "sample", "%s", err);
     printf("wrote %s\n", o->png);
@@ -83,7 +85,7 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
 static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
     nf_shape s = f->in;
     int batch = o->batch < o->n ? o->batch : (int)o->n;
-    int keep = o->png ? (pictures_is_2d(f) ? 1000 : 64) : 0;
+    int keep = o->png ? (pictures_is_2d(f) ? 1000 : s.d > 1 ? 16 : 64) : 0;
     if (keep > o->n) keep = (int)o->n;
     nf_tensor x = {0}, first = {0};
     if (nf_tensor_alloc(&x, batch, s.c, s.d, s.h, s.w) != NF_OK ||
@@ -162,6 +164,9 @@ int cmd_sample(int argc, char **argv) {
         if (rc == CLI_OK) rc = cli_check_shape("sample", f, d.shape, o.data);
         have_data = rc == CLI_OK;
     }
+    if (rc == CLI_OK && o.png && !pictures_is_2d(f) && !pictures_is_image(f))
+        rc = cli_error(CLI_USAGE, "sample", "--png: no picture for samples of %dx%dx%dx%d (2-D points, or images or "
+                       "volumes of 1 or 3 channels, only)", f->in.c, f->in.d, f->in.h, f->in.w);
     if (rc == CLI_OK) rc = run(&o, f, &d, have_data);
     data_close(&d);
     nf_flow_destroy(f);

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { LOOK_2D = 400, LOOK_IMAGES = 64, FRAMES = 40, FRAME_DELAY_CS = 12 };
+/* Volumes are drawn as panels of three slices, and each one costs a volume's inverse:
+ * fewer of them. */
+enum { LOOK_2D = 400, LOOK_IMAGES = 64, LOOK_VOLUMES = 16, FRAMES = 40, FRAME_DELAY_CS = 12 };
 
 /* The fixed latents every GIF frame decodes: the same points all along show how the
  * model moves them. Images at temperature 0.7 (the Glow paper's favourite). */
@@ -27,7 +29,7 @@ int train_pictures_start(train_run_state *r) {
     const cli_train_config *c = r->c;
     int is2d = pictures_is_2d(r->f), image = pictures_is_image(r->f);
     if ((!is2d && !image) || (!c->plots && c->gif_every < 0)) return CLI_OK;
-    long long n = is2d ? LOOK_2D : LOOK_IMAGES;
+    long long n = is2d ? LOOK_2D : r->f->in.d > 1 ? LOOK_VOLUMES : LOOK_IMAGES;
     if (n > r->train.size) n = r->train.size;
     nf_shape s = r->f->in;
     nf_rng noise;
@@ -37,6 +39,8 @@ int train_pictures_start(train_run_state *r) {
     if (st != NF_OK) return cli_nf_error(st, "train", "reading the data for the pictures");
     if (is2d) {
         r->box = plot_box_of(r->look.data, r->look.n);
+    } else if (s.d > 1) { /* float volumes: the central 99 % (seismic has rare large spikes) */
+        pictures_robust_range(&r->look, &r->lo, &r->hi);
     } else {
         r->lo = INFINITY, r->hi = -INFINITY;
         for (size_t i = 0; i < nf_tensor_count(&r->look); i++)
@@ -45,7 +49,7 @@ int train_pictures_start(train_run_state *r) {
     if (c->gif_every < 0) return CLI_OK;
     r->gif_every = c->gif_every > 0 ? c->gif_every : (r->total + FRAMES - 1) / FRAMES;
     if (r->gif_every < 1) r->gif_every = 1;
-    int nz = is2d ? LOOK_2D : 36;
+    int nz = is2d ? LOOK_2D : s.d > 1 ? LOOK_VOLUMES : 36;
     if ((st = gif_latents(r, nz)) != NF_OK) return cli_nf_error(st, "train", "GIF latents");
     pictures_frame_size(r->f, nz, &r->frame_w, &r->frame_h);
     r->frame = malloc(4 * (size_t)r->frame_w * r->frame_h);
@@ -96,8 +100,8 @@ int train_plots(train_run_state *r) {
     if (r->gif_every > 0) printf("  %s/training.gif\n", r->out);
     if (pictures_is_2d(r->f)) return pictures_2d("train", r->f, r->look.data, r->look.n, r->out, c->seed + 11);
     if (pictures_is_image(r->f)) {
-        rc = pictures_image_grid("train", r->f, 64, 0.7, r->lo, r->hi, cli_path(png, sizeof png, r->out, "samples.png"),
-                                 c->seed + 11);
+        rc = pictures_image_grid("train", r->f, r->f->in.d > 1 ? LOOK_VOLUMES : LOOK_IMAGES, 0.7, r->lo, r->hi,
+                                 cli_path(png, sizeof png, r->out, "samples.png"), c->seed + 11);
         if (rc == CLI_OK) printf("  %s\n", png);
     }
     return rc;

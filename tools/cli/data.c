@@ -37,9 +37,11 @@ static const char help[] =
     "  toy            N samples of NAME (" CLI_TOY_NAMES ") -> /x (N, 2, 1, 1)\n"
     "                 float32 with their mean/std attributes\n"
     "  segy           SEG-Y sections (or --cube: 3-D cubes) cut into patches -> /x float32\n"
-    "                 and /origin (needs nflow built with libsegyio)\n"
+    "                 and /origin (needs nflow built with libsegyio); a cube needs a\n"
+    "                 regular post-stack inline/crossline grid, checked trace by trace\n"
     "  seismic        synthetic seismic: folded, faulted layers convolved with a Ricker\n"
-    "                 wavelet -> /x, /reflectivity, /throw, /wavelet\n"
+    "                 wavelet -> /x, /reflectivity, /throw, /wavelet; --cube: volumes\n"
+    "                 (N, 1, time, line, trace) with --size T,X,Y (at most 2^28 values each)\n"
     "  Files are written as FILE.h5.partial and renamed when complete. Use them with\n"
     "  'nflow train --data FILE.h5:/x' (Fashion-MNIST: FILE.h5:/train/x).\n\n"
     "OPTIONS\n"
@@ -70,7 +72,8 @@ static const char help[] =
     "  nflow data npy --input cifar_x.npy --labels cifar_y.npy --out cifar.h5\n"
     "  nflow data fashion-mnist --out fmnist.h5\n"
     "  nflow data toy moons --n 20000 --out moons.h5\n"
-    "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n";
+    "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n"
+    "  nflow data seismic --cube --n 4000 --size 32,32,32 --out cubes.h5\n";
 
 typedef struct data_opts {
     const char *out, *dir, *input, *patch, *stride, *size, *labels;

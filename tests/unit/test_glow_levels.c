@@ -106,6 +106,26 @@ static void test_levels_match_layer_path_volume(void **state) {
     nf_flow_destroy(f);
 }
 
+/* Learned priors run on the whole batch between the threaded level passes; the results
+ * match the layer-by-layer path with store mode's restores of the priors' inputs too. */
+static void test_levels_match_layer_path_learned_prior(void **state) {
+    nf_threads_set(2, NF_THREADS_OPENMP);
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 3, c.steps = 2, c.learn_prior = 1;
+    nf_flow *f = make_config_flow(c, 0.05);
+    run fast = one_pass(f, 0), slow = one_pass(f, 1);
+    expect_close(&fast, &slow, f->params.count, 1e-5, "learned prior: levels vs layer by layer");
+    free_run(&fast), free_run(&slow);
+    nf_flow_destroy(f);
+    c = nf_glow_config_default(1, 8, 8);
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2, c.learn_prior = 1;
+    f = make_config_flow(c, 0.02);
+    fast = one_pass(f, 0), slow = one_pass(f, 1);
+    expect_close(&fast, &slow, f->params.count, 1e-5, "learned prior, volume: levels vs layer by layer");
+    free_run(&fast), free_run(&slow);
+    nf_flow_destroy(f);
+}
+
 static void test_deterministic_and_thread_counts_agree(void **state) {
     nf_threads_set(2, NF_THREADS_OPENMP);
     nf_flow *f = make_flow(NF_COUPLING_AFFINE, NF_CONV1X1_LU);
@@ -130,6 +150,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels_match_layer_path),
         cmocka_unit_test(test_levels_match_layer_path_volume),
+        cmocka_unit_test(test_levels_match_layer_path_learned_prior),
         cmocka_unit_test(test_deterministic_and_thread_counts_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

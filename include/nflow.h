@@ -293,6 +293,15 @@ nf_status nf_haar_create(nf_layer **out, nf_shape in);
 nf_status nf_split_forward(nf_tensor *x, nf_tensor *z);
 nf_status nf_split_inverse(nf_tensor *x, const nf_tensor *z);
 
+/* Glow's learned prior as a layer that standardises the latents it covers (openai/glow's
+ * split prior and learned top prior). conditioned = 1 (split prior, c >= 2): xa = the
+ * first c/2 channels, xb = the rest, (m, ls) = conv3x3(xa) + bias (3x3x3 for volumes)
+ * with 2*(c - c/2) output channels, m first; conditioned = 0 (top prior): xb = all
+ * channels, m and ls learned per channel. yb = (xb - m) * exp(-ls), ya = xa;
+ * logdet -= sum ls. That is, xb ~ N(m, exp(ls)^2) when y ~ N(0, I). All parameters start
+ * at 0 (the standard normal prior). */
+nf_status nf_prior_create(nf_layer **out, nf_shape in, int conditioned);
+
 /* ---------------------------------------------------------------- flows */
 
 /*
@@ -386,6 +395,11 @@ typedef struct nf_glow_config {
     nf_conv1x1_kind conv1x1;
     double coupling_min_scale;   /* affine couplings: the floor of s, in (0, 1) (see
                                     NF_COUPLING_MIN_SCALE); saved in model files */
+    int learn_prior;             /* 1: the factored-out half at each split is N(m, exp(ls)^2)
+                                    with (m, ls) from a zero-initialised 3x3 conv of the
+                                    half that continues, and the last level's output has a
+                                    learned per-channel mean and log scale (nf_prior_create);
+                                    0: every latent is N(0, 1). Saved in model files. */
     uint64_t seed;               /* parameter initialisation */
 } nf_glow_config;
 
@@ -395,7 +409,7 @@ typedef struct nf_glow_config {
  * and trained as well (3.88 bits/dim against 3.90). --min-scale 1e-3 is the old one. */
 #define NF_GLOW_MIN_SCALE_DEFAULT 0.1
 /* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1,
- * coupling scale floor NF_GLOW_MIN_SCALE_DEFAULT. */
+ * coupling scale floor NF_GLOW_MIN_SCALE_DEFAULT, no learned prior. */
 nf_glow_config nf_glow_config_default(int channels, int height, int width);
 /* Checks the configuration (positive sizes, sizes divisible by 2^L, ...). */
 nf_status nf_glow_config_check(const nf_glow_config *cfg);

@@ -2,7 +2,8 @@
  * size of the input) live between forward and backward; backward walks the layers
  * in reverse, each rebuilding its input, so memory does not grow with K. A level whose
  * layers can run on image ranges goes through one threaded pass (glow_levels.c);
- * otherwise (ActNorm's first batch, vectors) layer by layer. Store mode keeps every
+ * otherwise (ActNorm's first batch, vectors) layer by layer. A level's learned prior
+ * (after its flow steps, before its split) always runs on the whole batch. Store mode keeps every
  * layer's input from the forward and puts it back after each layer's backward (the
  * exact-gradient reference and the guard's recompute). */
 #include "glow_internal.h"
@@ -109,6 +110,32 @@ static nf_status store_reserve(glow *g, int n) {
     return NF_OK;
 }
 
+/* ---------------------------------------------------------------- one layer at a time */
+
+/* Layer i forward on the whole batch h, its input kept first in store mode. */
+static nf_status layer_forward(glow *g, int i, nf_tensor *h, double *logdet) {
+    if (g->store) memcpy(g->stored[i], h->data, nf_tensor_count(h) * sizeof(nf_real));
+    return nf_layer_forward(g->base.layers[i], h, logdet, &g->ctx);
+}
+
+/* Layer i inverse; in store mode after a forward of this batch, notes how far the
+ * rebuilt input is from the stored one. */
+static nf_status layer_inverse(glow *g, int i, nf_tensor *h) {
+    NF_TRY(nf_layer_inverse(g->base.layers[i], h, &g->ctx));
+    if (g->store && g->stored && g->stored[i] && g->store_n == h->n)
+        nf_flow_note_rebuild(&g->base, i, h->data, g->stored[i], nf_tensor_count(h));
+    return NF_OK;
+}
+
+/* Layer i backward; in store mode the stored input replaces the rebuilt one. The
+ * gradients of layers i.. are then final. */
+static nf_status layer_backward(glow *g, int i, nf_tensor *h, nf_tensor *dh) {
+    NF_TRY(nf_layer_backward(g->base.layers[i], h, dh, &g->ctx));
+    if (g->store) nf_flow_restore_input(&g->base, i, h->data, g->stored[i], nf_tensor_count(h));
+    nf_flow_grads_ready(&g->base, i);
+    return NF_OK;
+}
+
 /* ---------------------------------------------------------------- passes */
 
 nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
@@ -128,11 +155,9 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *log
         if (glow_level_ready(g, lv, n)) {
             NF_TRY(glow_level_forward(g, lv, &h, logdet));
         } else {
-            for (int i = from; i < lv->first + lv->count; i++) {
-                if (g->store) memcpy(g->stored[i], h.data, nf_tensor_count(&h) * sizeof(nf_real));
-                NF_TRY(nf_layer_forward(g->base.layers[i], &h, logdet, &g->ctx));
-            }
+            for (int i = from; i < lv->first + lv->count; i++) NF_TRY(layer_forward(g, i, &h, logdet));
         }
+        if (lv->prior >= 0) NF_TRY(layer_forward(g, lv->prior, &h, logdet));
         if (lv->split) {
             nf_shape fs = factored_shape(lv);
             nf_tensor part = level_tensor(g->part, n, fs);
@@ -170,16 +195,13 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     for (int l = g->nlevels - 1; l >= 0; l--) {
         const glow_level *lv = &g->level[l];
         if (lv->split) NF_TRY(unsplit(g, lv, z, &h));
+        if (lv->prior >= 0) NF_TRY(layer_inverse(g, lv->prior, &h));
         int from = lv->squeeze ? lv->first - 1 : lv->first;
         if (!g->store && glow_level_ready(g, lv, n)) { /* store mode: per-layer errors below */
             NF_TRY(glow_level_inverse(g, lv, &h));
             continue;
         }
-        for (int i = lv->first + lv->count - 1; i >= from; i--) {
-            NF_TRY(nf_layer_inverse(g->base.layers[i], &h, &g->ctx));
-            if (g->store && g->stored && g->stored[i] && g->store_n == n)
-                nf_flow_note_rebuild(&g->base, i, h.data, g->stored[i], nf_tensor_count(&h));
-        }
+        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_inverse(g, i, &h));
     }
     memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
     return NF_OK;
@@ -202,17 +224,14 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, dou
             NF_TRY(unsplit(g, lv, z, &h));
             NF_TRY(unsplit(g, lv, dz, &dh));
         }
+        if (lv->prior >= 0) NF_TRY(layer_backward(g, lv->prior, &h, &dh));
         int from = lv->squeeze ? lv->first - 1 : lv->first;
         if (glow_level_ready(g, lv, n)) {
             NF_TRY(glow_level_backward(g, lv, &h, &dh));
             nf_flow_grads_ready(f, from);
             continue;
         }
-        for (int i = lv->first + lv->count - 1; i >= from; i--) {
-            NF_TRY(nf_layer_backward(g->base.layers[i], &h, &dh, &g->ctx));
-            if (g->store) nf_flow_restore_input(&g->base, i, h.data, g->stored[i], nf_tensor_count(&h));
-            nf_flow_grads_ready(f, i);
-        }
+        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_backward(g, i, &h, &dh));
     }
     nf_flow_grads_ready(f, 0);
     if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));

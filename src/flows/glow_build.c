@@ -35,6 +35,8 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
     if ((unsigned)c->squeeze > NF_SQUEEZE_HAAR || (unsigned)c->coupling > NF_COUPLING_ADDITIVE ||
         (unsigned)c->conv1x1 > NF_CONV1X1_HOUSEHOLDER)
         return nf_fail(NF_ERR_ARG, "glow: unknown squeeze, coupling or 1x1 convolution kind");
+    if (c->learn_prior != 0 && c->learn_prior != 1)
+        return nf_fail(NF_ERR_ARG, "glow: learn_prior must be 0 or 1, got %d", c->learn_prior);
     if (c->multiscale) {
         int f = 1 << c->levels;
         if (c->height % f || c->width % f)
@@ -79,7 +81,7 @@ static nf_status make_step(glow *g, nf_shape s, nf_rng *rng, nf_layer **out) {
 static nf_status build(glow *g) {
     const nf_glow_config *c = &g->cfg;
     int L = c->levels, K = c->steps;
-    int total = L * 3 * K + (c->multiscale ? L : 0);
+    int total = L * 3 * K + (c->multiscale ? L : 0) + (c->learn_prior ? L : 0);
     g->base.layers = nf_calloc((size_t)total, sizeof(nf_layer *));
     if (!g->base.layers) return nf_fail(NF_ERR_NOMEM, "glow: out of memory for %d layers", total);
     nf_rng rng;
@@ -104,6 +106,11 @@ static nf_status build(glow *g) {
             NF_TRY(make_step(g, s, &rng, step));
         }
         lv->split = c->multiscale && l < L - 1;
+        lv->prior = -1;
+        if (c->learn_prior) { /* conditioned on the kept half at a split, per channel at the top */
+            lv->prior = g->base.nlayers++;
+            NF_TRY(nf_prior_create(&g->base.layers[lv->prior], s, lv->split));
+        }
         if (lv->split) {
             lv->zoff = zoff;
             int keep = s.c / 2;

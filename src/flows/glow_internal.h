@@ -13,6 +13,8 @@ typedef struct glow_level {
     nf_shape shape;     /* per-sample shape inside the level (after its squeeze) */
     int split;          /* 1: the last c - c/2 channels are factored out after the level */
     size_t zoff;        /* per-sample offset of the level's factored latents in z */
+    int prior;          /* learned prior: its layer index (first + count), after the flow
+                           steps and before the split; -1 without one */
 } glow_level;
 
 typedef struct glow {

@@ -31,6 +31,13 @@ static nf_status get_int(const nf_model_attrs *a, const char *attr, int *v) {
     return NF_OK;
 }
 
+/* An int attribute that must be 0 or 1. */
+static nf_status get_flag(const nf_model_attrs *a, const char *attr, int *v) {
+    NF_TRY(get_int(a, attr, v));
+    if (*v != 0 && *v != 1) return nf_fail(NF_ERR_FORMAT, "attribute '%s' = %d, expected 0 or 1", attr, *v);
+    return NF_OK;
+}
+
 static nf_status glow_save_arch(const nf_flow *f, nf_model_attrs *a) {
     const nf_glow_config *c = nf_glow_get_config(f);
     if (!c) return nf_fail(NF_ERR_ARG, "the flow is not a Glow");
@@ -46,6 +53,7 @@ static nf_status glow_save_arch(const nf_flow *f, nf_model_attrs *a) {
     NF_TRY(nf_model_attrs_put_string(a, "coupling", enum_name(NAMES(coupling_names), (int)c->coupling)));
     NF_TRY(nf_model_attrs_put_string(a, "conv1x1", enum_name(NAMES(conv1x1_names), (int)c->conv1x1)));
     NF_TRY(nf_model_attrs_put_double(a, "coupling_min_scale", c->coupling_min_scale));
+    NF_TRY(nf_model_attrs_put_int(a, "learn_prior", c->learn_prior ? 1 : 0));
     return nf_model_attrs_put_u64(a, "seed", c->seed);
 }
 
@@ -59,9 +67,7 @@ static nf_status glow_create_from(nf_flow **out, const nf_model_attrs *a) {
     NF_TRY(get_int(a, "hidden", &c.hidden));
     NF_TRY(get_int(a, "levels", &c.levels));
     NF_TRY(get_int(a, "steps", &c.steps));
-    NF_TRY(get_int(a, "multiscale", &c.multiscale));
-    if (c.multiscale != 0 && c.multiscale != 1)
-        return nf_fail(NF_ERR_FORMAT, "attribute 'multiscale' = %d, expected 0 or 1", c.multiscale);
+    NF_TRY(get_flag(a, "multiscale", &c.multiscale));
     NF_TRY(get_enum(a, "squeeze", NAMES(squeeze_names), &squeeze));
     NF_TRY(get_enum(a, "coupling", NAMES(coupling_names), &coupling));
     NF_TRY(get_enum(a, "conv1x1", NAMES(conv1x1_names), &conv));
@@ -73,6 +79,9 @@ static nf_status glow_create_from(nf_flow **out, const nf_model_attrs *a) {
     c.coupling_min_scale = NF_COUPLING_MIN_SCALE;
     if (nf_model_attrs_has(a, "coupling_min_scale"))
         NF_TRY(nf_model_attrs_get_double(a, "coupling_min_scale", &c.coupling_min_scale));
+    /* files written before the learned prior had the standard normal one */
+    c.learn_prior = 0;
+    if (nf_model_attrs_has(a, "learn_prior")) NF_TRY(get_flag(a, "learn_prior", &c.learn_prior));
     return nf_glow_create(out, &c);
 }
 

@@ -36,6 +36,21 @@ static void test_glow_multiscale(void **state) {
     check_glow(c, 2);
 }
 
+/* Learned priors: the split priors' convs and the top prior's per-channel parameters
+ * get their gradients through the whole flow (z1 feeds both the next level and the
+ * prior of the half factored out beside it). */
+static void test_glow_learned_prior(void **state) {
+    nf_glow_config c = nf_glow_config_default(1, 4, 4);
+    c.hidden = 4, c.levels = 2, c.steps = 2, c.learn_prior = 1;
+    check_glow(c, 2);
+    c = nf_glow_config_default(3, 1, 1); /* vectors: the top prior alone */
+    c.hidden = 5, c.levels = 1, c.steps = 2, c.multiscale = 0, c.learn_prior = 1;
+    check_glow(c, 3);
+    c = nf_glow_config_default(1, 4, 4); /* volumes: 3x3x3 split prior */
+    c.volume_depth = 4, c.hidden = 3, c.levels = 2, c.steps = 1, c.learn_prior = 1;
+    check_glow(c, 2);
+}
+
 static void test_glow_vectors(void **state) {
     nf_glow_config c = nf_glow_config_default(3, 1, 1);
     c.hidden = 5, c.levels = 2, c.steps = 2, c.multiscale = 0;
@@ -57,6 +72,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glow_multiscale),
         cmocka_unit_test(test_glow_vectors),
+        cmocka_unit_test(test_glow_learned_prior),
         cmocka_unit_test(test_glow_volume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

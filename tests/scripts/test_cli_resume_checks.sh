@@ -85,6 +85,15 @@ cp "$T/additive/checkpoint.h5" "$T/run/checkpoint.h5"
 expect 3 "^nflow train: $T/run/checkpoint.h5 is not this run's checkpoint: it holds a glow .*additive.*the run's $T/run/model.h5 a glow .*affine" \
   "$B" train --resume "$T/run/checkpoint.h5" --steps 20
 cmp -s "$T/model.keep" "$T/run/model.h5" || fail "a foreign checkpoint overwrote the run's model.h5"
+# the same with learned priors: the prior is part of the architecture
+"$B" train --data "$D:/x" "${IMG[@]}" --learn-prior --steps 2 --out "$T/prior" >/dev/null 2>&1 ||
+  { echo "FAIL: learned-prior run"; exit 1; }
+cp "$T/prior/checkpoint.h5" "$T/run/checkpoint.h5"
+expect 3 "^nflow train: $T/run/checkpoint.h5 is not this run's checkpoint: it holds a glow .*learned prior.*the run's $T/run/model.h5 a glow .*N\(0, I\) prior" \
+  "$B" train --resume "$T/run/checkpoint.h5" --steps 20
+expect 2 "^nflow train: --learn-prior cannot change on --resume" "$B" train --resume "$T/prior/checkpoint.h5" --no-learn-prior --learn-prior
+"$B" train --resume "$T/prior/checkpoint.h5" --steps 3 --quiet >"$T/log" 2>&1 && ok || fail "learned-prior resume: $(tail -2 "$T/log")"
+cp "$T/ckpt.keep" "$T/run/checkpoint.h5"
 # a sequential model's checkpoint in a Glow run's directory, and the other way round
 "$B" train --data toy:banana --flow sequential --spec "realnvp(hidden=8x2)*2" --batch 50 --train-size 1000 \
   --threads 1 --no-plots --no-gif --quiet --steps 3 --out "$T/seq" >/dev/null 2>&1 || { echo "FAIL: sequential run"; exit 1; }

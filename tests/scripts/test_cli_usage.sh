@@ -38,6 +38,7 @@ expect 2 "^nflow train: --batch: expected an integer.*got '2.5'" "$B" train --da
 expect 2 "^nflow train: --schedule: expected one of constant\|cosine\|step, got 'linear'" "$B" train --data toy:banana --schedule linear
 expect 2 "^nflow train: --batch needs a value" "$B" train --data toy:banana --batch
 expect 2 "^nflow train: --batch given twice" "$B" train --batch 3 --batch 4
+expect 2 "^nflow train: give --learn-prior or --no-learn-prior, not both" "$B" train --data toy:banana --learn-prior --no-learn-prior
 expect 2 "^nflow train: --quiet takes no value" "$B" train --quiet=1
 expect 2 "^nflow train: --data is required" "$B" train --out "$T/run"
 expect 2 "^nflow train: give --steps or --epochs, not both" "$B" train --data toy:banana --steps 3 --epochs 1 --out "$T/run"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reads nflow model and checkpoint files with h5py and numpy only, following
 # datasets/MODEL_FORMAT.md: checks the stamp, every documented attribute and dataset,
-# rebuilds one ActNorm layer and then three whole Glow networks (vector; multiscale with
+# rebuilds one ActNorm layer and then four whole Glow networks (vector; multiscale with
 # space squeeze, LU 1x1 and affine couplings; multiscale with Haar, Householder and
-# additive couplings) in numpy and compares their outputs with nflow's. Also checks that
+# additive couplings; the first multiscale one with learned priors) in numpy and compares their outputs with nflow's. Also checks that
 # training k steps, checkpointing, and training the rest in a second process writes the
 # same file as training in one go.
 #   test_model_h5py.sh BUILD_DIR
@@ -67,6 +67,9 @@ def read_model(path, want_format="nflow-model"):
     # the affine couplings' scale floor; files written before it was a setting had 1e-3
     cfg["coupling_min_scale"] = float(a["coupling_min_scale"]) if "coupling_min_scale" in a else 1e-3
     check(0 < cfg["coupling_min_scale"] < 1, "coupling_min_scale in (0, 1)")
+    # learned priors; files written before them had none
+    cfg["learn_prior"] = int(a["learn_prior"]) if "learn_prior" in a else 0
+    check(cfg["learn_prior"] in (0, 1), "learn_prior is 0 or 1")
     check(list(a["input_shape"]) == [cfg["channels"], cfg["depth"], cfg["height"], cfg["width"]], "input_shape")
     nlayers, nparams = int(a["nlayers"]), int(a["nparams"])
     names = sorted(f["layers"].keys())
@@ -159,6 +162,17 @@ def layer_forward(kind, B, x, logdet, eps):  # eps: the affine couplings' scale 
         return np.concatenate([s * xa + out[:, ca:], xb], axis=1)
     if kind in ("squeeze", "haar"):
         return squeeze(x, kind == "haar")
+    if kind == "prior":  # xb ~ N(m, exp(ls)^2): yb = (xb - m) exp(-ls), logdet -= sum ls
+        if "weight" in B:  # split prior: (m, ls) = conv3x3(xa), xa = the first c//2 channels
+            ca = x.shape[1] // 2
+            out = conv(x[:, :ca], B["weight"], B["bias"])
+            cb = x.shape[1] - ca
+            m, ls = out[:, :cb], out[:, cb:]
+        else:  # top prior: per channel
+            ca = 0
+            m, ls = B["mean"][None, :, None, None], B["logscale"][None, :, None, None] + 0 * x
+        logdet -= np.sum(ls, axis=(1, 2, 3), dtype=np.float64)
+        return np.concatenate([x[:, :ca], (x[:, ca:] - m) * np.exp(-ls)], axis=1)
     raise ValueError(kind)
 
 def glow_forward(cfg, layers, x):
@@ -168,6 +182,7 @@ def glow_forward(cfg, layers, x):
     K, L = cfg["steps"], cfg["levels"]
     for level in range(L):
         count = 3 * K + (1 if cfg["multiscale"] else 0)
+        count += cfg["learn_prior"]  # the level's prior: after its steps, before its split
         for kind, B, _ in layers[i:i + count]:
             x = layer_forward(kind, B, x, logdet, cfg["coupling_min_scale"])
         i += count
@@ -181,10 +196,10 @@ def glow_forward(cfg, layers, x):
 def expected_kinds(cfg):
     step = ["actnorm", "conv1x1", "coupling_" + cfg["coupling"]]
     level = ([cfg["squeeze"] if cfg["squeeze"] == "haar" else "squeeze"] if cfg["multiscale"] else []) + step * cfg["steps"]
-    return level * cfg["levels"]
+    return (level + ["prior"] * cfg["learn_prior"]) * cfg["levels"]
 
 # ------------------------------------------------------------------ the checks
-for name in ("vector", "image_a", "image_b"):
+for name in ("vector", "image_a", "image_b", "image_prior"):
     cfg, layers, f = read_model(f"{work}/{name}.h5")
     check([k for k, _, _ in layers] == expected_kinds(cfg), f"{name}: layer order")
     shape = (cfg["channels"], cfg["height"], cfg["width"])
@@ -203,7 +218,10 @@ for name in ("vector", "image_a", "image_b"):
     z, ld = glow_forward(cfg, layers, x.astype(np.float64))
     ez = np.max(np.abs(z - z_nflow)) / np.max(np.abs(z_nflow))
     el = np.max(np.abs(ld - ld_nflow)) / max(1.0, np.max(np.abs(ld_nflow)))
-    print(f"{name}: {cfg['conv1x1']}, {cfg['coupling']}, {cfg['squeeze'] if cfg['multiscale'] else 'no squeeze'}: "
+    if cfg["learn_prior"]:  # trained away from the zero start, so the check sees them
+        check(all(np.any(B[k] != 0) for kind, B, _ in layers if kind == "prior" for k in B), f"{name}: priors trained")
+    print(f"{name}: {cfg['conv1x1']}, {cfg['coupling']}, {cfg['squeeze'] if cfg['multiscale'] else 'no squeeze'}, "
+          f"prior {'learned' if cfg['learn_prior'] else 'N(0, I)'}: "
           f"z error {ez:.2e}, logdet error {el:.2e}")
     check(ez < 1e-4 and el < 1e-4, f"{name}: whole Glow rebuilt in numpy")
 

@@ -94,16 +94,33 @@ static void test_levels_match_layer_path(void **state) {
     }
 }
 
-/* Volumes go through the same level passes (the layers' range calls count d*h*w). */
-static void test_levels_match_layer_path_volume(void **state) {
+/* The Glow c (parameters moved by scale) on 2 threads: threaded levels against the
+ * layer-by-layer path of store mode. */
+static void expect_levels_match(nf_glow_config c, double scale, const char *what) {
     nf_threads_set(2, NF_THREADS_OPENMP);
-    nf_glow_config c = nf_glow_config_default(1, 8, 8);
-    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
-    nf_flow *f = make_config_flow(c, 0.02);
+    nf_flow *f = make_config_flow(c, scale);
     run fast = one_pass(f, 0), slow = one_pass(f, 1);
-    expect_close(&fast, &slow, f->params.count, 1e-5, "volume: levels vs layer by layer");
+    expect_close(&fast, &slow, f->params.count, 1e-5, what);
     free_run(&fast), free_run(&slow);
     nf_flow_destroy(f);
+}
+
+/* Volumes go through the same level passes (the layers' range calls count d*h*w). */
+static void test_levels_match_layer_path_volume(void **state) {
+    nf_glow_config c = nf_glow_config_default(1, 8, 8);
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2;
+    expect_levels_match(c, 0.02, "volume: levels vs layer by layer");
+}
+
+/* Learned priors run on the whole batch between the threaded level passes; the results
+ * match the layer-by-layer path with store mode's restores of the priors' inputs too. */
+static void test_levels_match_layer_path_learned_prior(void **state) {
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 3, c.steps = 2, c.learn_prior = 1;
+    expect_levels_match(c, 0.05, "learned prior: levels vs layer by layer");
+    c = nf_glow_config_default(1, 8, 8);
+    c.volume_depth = 4, c.hidden = 6, c.levels = 2, c.steps = 2, c.learn_prior = 1;
+    expect_levels_match(c, 0.02, "learned prior, volume: levels vs layer by layer");
 }
 
 static void test_deterministic_and_thread_counts_agree(void **state) {
@@ -130,6 +147,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels_match_layer_path),
         cmocka_unit_test(test_levels_match_layer_path_volume),
+        cmocka_unit_test(test_levels_match_layer_path_learned_prior),
         cmocka_unit_test(test_deterministic_and_thread_counts_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

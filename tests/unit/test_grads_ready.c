@@ -63,6 +63,21 @@ static void test_glow_two_threads(void **state) {
     glow_on_threads(2, 4);
 }
 
+/* Learned priors: each level's prior runs its backward before the level's steps. */
+static void test_glow_learned_prior(void **state) {
+    (void)state;
+    nf_threads_set(2, NF_THREADS_OPENMP);
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 2, c.learn_prior = 1;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 6);
+    check_hook(f, &x);
+    nf_tensor_free(&x);
+    nf_flow_destroy(f);
+    nf_threads_set(0, NF_THREADS_OPENMP);
+}
+
 static void test_sequential(void **state) {
     (void)state;
     nf_flow *f = NULL;
@@ -77,6 +92,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glow_one_thread),
         cmocka_unit_test(test_glow_two_threads),
+        cmocka_unit_test(test_glow_learned_prior),
         cmocka_unit_test(test_sequential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,7 +51,8 @@ static void assert_same_flow(const nf_flow *a, const nf_flow *b) {
     assert_true(ca->channels == cb->channels && ca->volume_depth == cb->volume_depth && ca->height == cb->height &&
                 ca->width == cb->width && ca->hidden == cb->hidden && ca->levels == cb->levels &&
                 ca->steps == cb->steps && ca->multiscale == cb->multiscale && ca->squeeze == cb->squeeze &&
-                ca->coupling == cb->coupling && ca->conv1x1 == cb->conv1x1 && ca->seed == cb->seed);
+                ca->coupling == cb->coupling && ca->conv1x1 == cb->conv1x1 && ca->seed == cb->seed &&
+                ca->coupling_min_scale == cb->coupling_min_scale && ca->learn_prior == cb->learn_prior);
     assert_int_equal(a->nlayers, b->nlayers);
     assert_int_equal(a->params.count, b->params.count);
     assert_memory_equal(a->params.value, b->params.value, a->params.count * sizeof(nf_real));
@@ -117,6 +118,17 @@ static void test_roundtrip_vectors(void **state) {
     check_roundtrip(c, 3);
     c.conv1x1 = NF_CONV1X1_HOUSEHOLDER, c.channels = 5, c.seed = UINT64_MAX; /* the seed survives as uint64 */
     check_roundtrip(c, 2);
+}
+
+/* Learned priors: the split priors' convs and the top prior's mean and log scale come
+ * back (trained away from their zero start), and with them the same log-likelihood. */
+static void test_roundtrip_learned_prior(void **state) {
+    nf_glow_config c = image_config();
+    c.learn_prior = 1;
+    check_roundtrip(c, 3);
+    c = vector_config();
+    c.learn_prior = 1;
+    check_roundtrip(c, 3);
 }
 
 /* Before any forward ActNorm is not initialised; the file says so and the loaded flow
@@ -244,6 +256,12 @@ static void replace_dataset(const char *path, const char *name, hsize_t n) {
     edit_close(f, path);
 }
 
+static void delete_attr(const char *path, const char *name) {
+    hid_t f = edit_open(path);
+    assert_true(H5Adelete(f, name) >= 0);
+    edit_close(f, path);
+}
+
 static void layer_block(char *buf, size_t size, const nf_flow *f, int i, const char *block) {
     snprintf(buf, size, "layers/%03d_%s/%s", i, f->layers[i]->ops->name, block);
 }
@@ -292,6 +310,27 @@ static void test_wrong_version_and_kind(void **state) {
     set_str_attr(path, "conv1x1", "lu");
     set_int_attr(path, "/", "steps", 0);
     assert_load_fails(path, NF_ERR_FORMAT, "architecture in the file is invalid");
+    nf_flow_destroy(f);
+    unlink(path);
+}
+
+/* Files written before the learned prior have no learn_prior attribute: they load with
+ * the standard normal prior. A file that says it has priors but lacks their layers, or
+ * an attribute that is not 0 or 1, is refused. */
+static void test_file_without_prior_attribute(void **state) {
+    char path[128];
+    tmp_path(path, sizeof path, "noprior");
+    nf_flow *f = saved_model(path), *g = NULL;
+    delete_attr(path, "learn_prior");
+    NF_ASSERT_OK(nf_model_load(&g, path));
+    assert_int_equal(nf_glow_get_config(g)->learn_prior, 0);
+    assert_same_flow(f, g);
+    assert_same_forward(f, g);
+    nf_flow_destroy(g);
+    set_int_attr(path, "/", "learn_prior", 2);
+    assert_load_fails(path, NF_ERR_FORMAT, "'learn_prior' = 2, expected 0 or 1");
+    set_int_attr(path, "/", "learn_prior", 1);
+    assert_load_fails(path, NF_ERR_FORMAT, "layers");
     nf_flow_destroy(f);
     unlink(path);
 }
@@ -546,6 +585,8 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_multiscale),
         cmocka_unit_test(test_roundtrip_vectors),
         cmocka_unit_test(test_roundtrip_untrained),
+        cmocka_unit_test(test_roundtrip_learned_prior),
+        cmocka_unit_test(test_file_without_prior_attribute),
         cmocka_unit_test(test_roundtrip_sequential),
         cmocka_unit_test(test_not_a_model),
         cmocka_unit_test(test_wrong_version_and_kind),

@@ -73,6 +73,8 @@ int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *w
 
 /* "affine coupling (scale >= 0.001)" or "additive coupling", for banners and info. */
 const char *cli_coupling_text(const nf_glow_config *c, char *buf, size_t size);
+/* "learned prior" or "N(0, I) prior" (nf_glow_config.learn_prior). */
+const char *cli_prior_text(const nf_glow_config *c);
 
 /* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
 int cmd_train(int argc, char **argv);

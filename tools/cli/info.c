@@ -88,9 +88,10 @@ int cmd_info(int argc, char **argv) {
                path, ckpt ? "checkpoint" : "model", f->ops->name, s.c, s.d, s.h, s.w, f->nlayers, P, frozen);
         if (c)
             printf(",\"levels\":%d,\"depth\":%d,\"hidden\":%d,\"coupling\":\"%s\",\"coupling_min_scale\":%g,"
-                   "\"squeeze\":\"%s\",\"conv1x1\":\"%s\"",
+                   "\"squeeze\":\"%s\",\"conv1x1\":\"%s\",\"learn_prior\":%d",
                    c->levels, c->steps, c->hidden, c->coupling ? "additive" : "affine", c->coupling_min_scale,
-                   !c->multiscale ? "none" : c->squeeze ? "haar" : "space", c->conv1x1 ? "householder" : "lu");
+                   !c->multiscale ? "none" : c->squeeze ? "haar" : "space", c->conv1x1 ? "householder" : "lu",
+                   c->learn_prior);
         if (ckpt) printf(",\"iteration\":%ld,\"epoch\":%ld,\"adam_step\":%ld,\"lr\":%g", ts.iteration, ts.epoch, opt.step, opt.lr);
         if (!no_measure && ms == NF_OK) printf(",\"train_peak_bytes\":%zu,\"batch\":%d", peak, batch);
         printf("}\n");
@@ -100,9 +101,10 @@ int cmd_info(int argc, char **argv) {
         printf("input         %d x %d x %d x %d (c x d x h x w), %zu dimensions\n", s.c, s.d, s.h, s.w,
                nf_shape_sample_count(s));
         if (c)
-            printf("architecture  L=%d K=%d hidden %d, %s, %s 1x1 conv, %s\n", c->levels, c->steps, c->hidden,
+            printf("architecture  L=%d K=%d hidden %d, %s, %s 1x1 conv, %s, %s\n", c->levels, c->steps, c->hidden,
                    cli_coupling_text(c, coupling, sizeof coupling), c->conv1x1 ? "Householder" : "LU",
-                   !c->multiscale ? "no squeeze" : c->squeeze ? "Haar squeeze + split" : "space squeeze + split");
+                   !c->multiscale ? "no squeeze" : c->squeeze ? "Haar squeeze + split" : "space squeeze + split",
+                   cli_prior_text(c));
         if (nf_flow_is_sequential(f)) {
             char *buf = NULL;
             size_t need = 0;

@@ -67,7 +67,12 @@ static const char help[] =
     "                        data and 2-D toys must use none)\n"
     "  --conv1x1 KIND        lu|householder [lu]\n"
     "  --min-scale X         affine coupling: floor of the scale s (inverting a coupling\n"
-    "                        amplifies errors by at most 1/X) [0.1]\n\n"
+    "                        amplifies errors by at most 1/X) [0.1]\n"
+    "  --learn-prior         learned Gaussian priors (openai/glow): the half factored out\n"
+    "                        at each split is N(m, exp(ls)^2) with (m, ls) from a 3x3 conv\n"
+    "                        of the half that continues, the top latent has a learned\n"
+    "                        per-channel mean and scale; all start at N(0, 1) [off]\n"
+    "  --no-learn-prior      every latent N(0, 1)\n\n"
     "OPTIMISATION\n"
     "  --lr X                Adam learning rate [1e-3]\n"
     "  --schedule KIND       constant|cosine|step [constant]\n"
@@ -135,6 +140,7 @@ enum { NOPTS = 56 }; /* room for the flag table (checked at compile time) */
 typedef struct train_flags {
     cli_train_config c;
     int flow, coupling, squeeze, conv1x1, schedule, normalize, layout, quiet, no_plots, no_gif;
+    int learn_prior, no_learn_prior;
     const char *nan_list;
 } train_flags;
 
@@ -159,6 +165,8 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"squeeze", OPT_CHOICE, &f->squeeze, 0, 0, "space|haar|none"},
         {"conv1x1", OPT_CHOICE, &f->conv1x1, 0, 0, "lu|householder"},
         {"min-scale", OPT_REAL, &c->glow.coupling_min_scale, 1e-9, 0.999},
+        {"learn-prior", OPT_FLAG, &f->learn_prior},
+        {"no-learn-prior", OPT_FLAG, &f->no_learn_prior},
         {"lr", OPT_REAL, &c->sched.lr, 1e-12, 10},
         {"schedule", OPT_CHOICE, &f->schedule, 0, 0, CLI_SCHEDULE_CHOICES},
         {"lr-min", OPT_REAL, &c->sched.lr_min, 0, 10},
@@ -197,8 +205,8 @@ static void flags_table(train_flags *f, cli_opt *o) {
 }
 
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
-static const char *const arch_flags[] = {"flow",    "spec",    "levels",    "depth", "hidden",
-                                         "coupling", "squeeze", "conv1x1", "min-scale", NULL};
+static const char *const arch_flags[] = {"flow",     "spec",    "levels",  "depth",     "hidden",      "coupling",
+                                         "squeeze",  "conv1x1", "min-scale", "learn-prior", "no-learn-prior", NULL};
 _Static_assert(sizeof arch_flags / sizeof *arch_flags == CLI_ARCH_COUNT + 1, "arch_flags follows CLI_ARCH_*");
 
 /* Reads DIR(resume)/args.txt into a NULL-terminated argv (argv[0] = "train"); the
@@ -318,6 +326,8 @@ int cmd_train(int argc, char **argv) {
             rc = cli_error(CLI_USAGE, "train", "--debug-nan-at: expected up to %d increasing steps like 20,40, got '%s'",
                            CLI_MAX_NAN_INJECT, f.nan_list);
     }
+    if (rc == CLI_OK && f.learn_prior && f.no_learn_prior)
+        rc = cli_error(CLI_USAGE, "train", "give --learn-prior or --no-learn-prior, not both");
     if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
     if (rc == CLI_OK && f.flow == 1 && !c->spec) c->spec = "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {
@@ -329,6 +339,7 @@ int cmd_train(int argc, char **argv) {
         c->glow.multiscale = f.squeeze != 2;
         c->glow.squeeze = f.squeeze == 1 ? NF_SQUEEZE_HAAR : NF_SQUEEZE_SPACE;
         c->glow.conv1x1 = f.conv1x1 ? NF_CONV1X1_HOUSEHOLDER : NF_CONV1X1_LU;
+        if (f.learn_prior || f.no_learn_prior) c->glow.learn_prior = f.learn_prior;
         c->quiet = f.quiet;
         c->plots = !f.no_plots;
         if (f.no_gif) c->gif_every = -1;

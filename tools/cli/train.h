@@ -11,7 +11,8 @@
 
 /* The architecture flags (fixed on --resume), in the order of train.c's table. */
 enum { CLI_ARCH_FLOW, CLI_ARCH_SPEC, CLI_ARCH_LEVELS, CLI_ARCH_DEPTH, CLI_ARCH_HIDDEN, CLI_ARCH_COUPLING,
-       CLI_ARCH_SQUEEZE, CLI_ARCH_CONV1X1, CLI_ARCH_MIN_SCALE, CLI_ARCH_COUNT };
+       CLI_ARCH_SQUEEZE, CLI_ARCH_CONV1X1, CLI_ARCH_MIN_SCALE, CLI_ARCH_LEARN_PRIOR, CLI_ARCH_NO_LEARN_PRIOR,
+       CLI_ARCH_COUNT };
 
 typedef struct cli_train_config {
     /* model */

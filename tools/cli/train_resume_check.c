@@ -20,10 +20,10 @@ static void arch_text(char *buf, size_t size, const nf_glow_config *g, const cha
         snprintf(buf, size, "sequential %s", spec);
         return;
     }
-    snprintf(buf, size, "glow L=%d K=%d hidden %d, %s coupling (min scale %g), %s, %s 1x1", g->levels, g->steps,
+    snprintf(buf, size, "glow L=%d K=%d hidden %d, %s coupling (min scale %g), %s, %s 1x1, %s", g->levels, g->steps,
              g->hidden, g->coupling == NF_COUPLING_ADDITIVE ? "additive" : "affine", g->coupling_min_scale,
              !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
-             g->conv1x1 == NF_CONV1X1_HOUSEHOLDER ? "householder" : "LU");
+             g->conv1x1 == NF_CONV1X1_HOUSEHOLDER ? "householder" : "LU", cli_prior_text(g));
 }
 
 /* The Glow flags args.txt gives (bits of given) against the checkpoint's: flags it
@@ -34,7 +34,9 @@ static int same_glow(const nf_glow_config *a, const nf_glow_config *b, unsigned 
              DIFF(CLI_ARCH_HIDDEN, a->hidden != b->hidden) || DIFF(CLI_ARCH_COUPLING, a->coupling != b->coupling) ||
              DIFF(CLI_ARCH_SQUEEZE, a->multiscale != b->multiscale || (a->multiscale && a->squeeze != b->squeeze)) ||
              DIFF(CLI_ARCH_CONV1X1, a->conv1x1 != b->conv1x1) ||
-             DIFF(CLI_ARCH_MIN_SCALE, a->coupling == NF_COUPLING_AFFINE && a->coupling_min_scale != b->coupling_min_scale));
+             DIFF(CLI_ARCH_MIN_SCALE, a->coupling == NF_COUPLING_AFFINE && a->coupling_min_scale != b->coupling_min_scale) ||
+             DIFF(CLI_ARCH_LEARN_PRIOR, a->learn_prior != b->learn_prior) ||
+             DIFF(CLI_ARCH_NO_LEARN_PRIOR, a->learn_prior != b->learn_prior));
 #undef DIFF
 }
 

@@ -200,10 +200,10 @@ static void banner(const train_run_state *r) {
     nf_shape s = r->train.shape;
     char coupling[64];
     if (g)
-        printf("nflow train: glow L=%d K=%d hidden %d, %s, %s; %zu parameters\n", g->levels, g->steps, g->hidden,
+        printf("nflow train: glow L=%d K=%d hidden %d, %s, %s, %s; %zu parameters\n", g->levels, g->steps, g->hidden,
                cli_coupling_text(g, coupling, sizeof coupling),
                !g->multiscale ? "no squeeze" : g->squeeze == NF_SQUEEZE_HAAR ? "haar squeeze" : "space squeeze",
-               nf_flow_num_params(r->f));
+               cli_prior_text(g), nf_flow_num_params(r->f));
     else if (nf_flow_is_sequential(r->f))
         printf("nflow train: sequential model %s; %zu parameters\n",
                nf_sequential_spec(r->f) ? nf_sequential_spec(r->f) : "", nf_flow_num_params(r->f));

@@ -100,6 +100,8 @@ int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *w
                      what, s.c, s.d, s.h, s.w, m.c, m.d, m.h, m.w);
 }
 
+const char *cli_prior_text(const nf_glow_config *c) { return c->learn_prior ? "learned prior" : "N(0, I) prior"; }
+
 const char *cli_coupling_text(const nf_glow_config *c, char *buf, size_t size) {
     if (c->coupling == NF_COUPLING_ADDITIVE) snprintf(buf, size, "additive coupling");
     else snprintf(buf, size, "affine coupling (scale >= %g)", c->coupling_min_scale);

@@ -2,8 +2,9 @@
  * them with h5py alone (datasets/MODEL_FORMAT.md).
  *
  *   model_roundtrip models DIR
- *       Trains three small Glows a few steps (vector: LU + affine; image: space squeeze +
- *       LU + affine; image: Haar + Householder + additive), saves DIR/<name>.h5, loads each
+ *       Trains four small Glows a few steps (vector: LU + affine; image: space squeeze +
+ *       LU + affine; image: Haar + Householder + additive; image_prior: the first with
+ *       learned priors), saves DIR/<name>.h5, loads each
  *       back and checks it is identical, and writes probes as text: DIR/<name>_x.txt (a
  *       batch, one sample a row), _z.txt (its latents), _logdet.txt, and for the vector
  *       model vector_actnorm_y.txt (the first ActNorm layer's output for that batch).
@@ -33,6 +34,7 @@ static nf_glow_config config(const char *name) {
         c = nf_glow_config_default(3, 8, 8);
         c.hidden = 8, c.levels = 2, c.steps = 2;
         if (!strcmp(name, "image_b")) c.squeeze = NF_SQUEEZE_HAAR, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER, c.coupling = NF_COUPLING_ADDITIVE;
+        if (!strcmp(name, "image_prior")) c.learn_prior = 1;
     }
     c.seed = 7;
     return c;
@@ -127,8 +129,8 @@ static int train_checkpoint(const char *out, int steps, const char *from) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "models")) {
-        const char *names[] = {"vector", "image_a", "image_b"};
-        for (int i = 0; i < 3; i++)
+        const char *names[] = {"vector", "image_a", "image_b", "image_prior"};
+        for (int i = 0; i < 4; i++)
             if (one_model(argv[2], names[i])) return 1;
         return 0;
     }

@@ -13,13 +13,18 @@ source "$(dirname "$0")/cli_common.sh"
 
 KILLS=${2:-5}
 RANDOM=${NFLOW_FAULT_SEED:-1}
-# enough steps for every kill to land in a running process (a segment trains 30 to 120
-# steps on the 2-core machine before its kill, checkpointing every 5)
-STEPS=$((400 + 200 * KILLS))
 "$B" data toy banana --n 4000 --seed 3 --out "$T/d.h5" >/dev/null || { echo "FAIL: nflow data toy"; exit 1; }
 cp "$T/d.h5" "$T/d.keep"
-ARGS=(--data "$T/d.h5:/x" --squeeze none --levels 1 --depth 4 --hidden 16 --batch 64 --lr 1e-3 --steps $STEPS
+ARGS=(--data "$T/d.h5:/x" --squeeze none --levels 1 --depth 4 --hidden 16 --batch 64 --lr 1e-3
       --checkpoint-every 5 --seed 7 --threads 1 --no-plots --no-gif --quiet)
+# enough steps for every kill to land in a running process: each segment runs at most
+# 0.65 s before its kill, so twice the steps this machine trains in 0.65 s per kill (it
+# was 30 to 120 on a busy 2-core machine, a few hundred on a quiet one), at least 400 + 200 per kill
+t0=$(date +%s.%N)
+"$B" train "${ARGS[@]}" --steps 200 --out "$T/speed" >/dev/null 2>&1 || { echo "FAIL: speed run"; exit 1; }
+STEPS=$(/usr/bin/python3 -c "import sys; t=float(sys.argv[1])-float(sys.argv[2]); k=int(sys.argv[3]); \
+print(max(400 + 200 * k, 400 + int(2 * 0.65 * k * 200 / max(t, 1e-3))))" "$(date +%s.%N)" "$t0" "$KILLS")
+ARGS+=(--steps "$STEPS")
 "$B" train "${ARGS[@]}" --out "$T/ref" >"$T/ref.log" 2>&1 || { cat "$T/ref.log"; echo "FAIL: reference run"; exit 1; }
 
 iteration() {

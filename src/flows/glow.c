@@ -111,8 +111,10 @@ static nf_status store_reserve(glow *g, int n) {
 
 /* ---------------------------------------------------------------- passes */
 
-nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+nf_status glow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
+    (void)cond; /* Glow is unconditional (f->cond is zero): nf_flow_forward passes NULL */
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = x->n;
     size_t D = sample_size(g);
     NF_TRY(glow_reserve(g, n));
@@ -162,8 +164,10 @@ static nf_status unsplit(glow *g, const glow_level *lv, const nf_tensor *z, nf_t
     return nf_split_inverse(h, &part);
 }
 
-nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
+    (void)cond;
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = z->n;
     NF_TRY(glow_reserve(g, n));
     nf_tensor h = load_top(g, z, g->work, n);
@@ -185,9 +189,11 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     return NF_OK;
 }
 
-nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
-                        nf_tensor *dx) {
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond, double dlogdet,
+                        nf_tensor *x, nf_tensor *dx) {
+    (void)cond;
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = z->n;
     NF_TRY(glow_reserve(g, n));
     if (g->store && (!g->stored || g->store_n != n))

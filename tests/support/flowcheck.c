@@ -90,12 +90,12 @@ void fc_layer_target_free(fc_layer_target *lt) {
 /* ---------------------------------------------------------------- flow adaptor */
 
 static nf_status flow_forward(void *self, const nf_tensor *x, nf_tensor *z, double *logdet) {
-    return nf_flow_forward(self, x, z, logdet);
+    return nf_flow_forward(self, x, NULL, z, logdet);
 }
-static nf_status flow_inverse(void *self, const nf_tensor *z, nf_tensor *x) { return nf_flow_inverse(self, z, x); }
+static nf_status flow_inverse(void *self, const nf_tensor *z, nf_tensor *x) { return nf_flow_inverse(self, z, NULL, x); }
 static nf_status flow_backward(void *self, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
                                nf_tensor *dx) {
-    return nf_flow_backward(self, z, dz, dlogdet, x, dx);
+    return nf_flow_backward(self, z, dz, NULL, dlogdet, x, dx);
 }
 
 void fc_flow_target_init(fc_target *t, nf_flow *f, int n) {

@@ -25,10 +25,10 @@ static void record(void *user, size_t lo) {
 }
 
 static void check_hook(nf_flow *f, const nf_tensor *x) {
-    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL)); /* data-dependent initialisation */
+    NF_ASSERT_OK(nf_flow_gradient(f, x, NULL, -1, NULL, NULL)); /* data-dependent initialisation */
     seen s = {.f = f};
     nf_flow_set_grads_ready(f, record, &s);
-    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(f, x, NULL, -1, NULL, NULL));
     nf_flow_set_grads_ready(f, NULL, NULL);
     size_t count = f->params.count;
     assert_true(s.calls >= 3);

@@ -135,8 +135,8 @@ static void toy_order(cli_data *d, long long e) {
     d->order_epoch = e;
 }
 
-nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
-    if (!d->toy) return nf_dataset_next_batch(d->ds, x, NULL, rng);
+nf_status data_next(cli_data *d, nf_tensor *x, nf_tensor *cond, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_next_batch(d->ds, x, cond, rng);
     for (int b = 0; b < x->n; b++, d->pos++) {
         long long e = (long long)(d->pos / (uint64_t)d->size), i = (long long)(d->pos % (uint64_t)d->size);
         toy_order(d, e);
@@ -145,8 +145,8 @@ nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
     return NF_OK;
 }
 
-nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng) {
-    if (!d->toy) return nf_dataset_read(d->ds, index, x, NULL, rng);
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_tensor *cond, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_read(d->ds, index, x, cond, rng);
     if (index < 0 || index + x->n > d->size) return NF_ERR_ARG;
     memcpy(x->data, d->all.data + 2 * (size_t)(d->lo + index), sizeof(nf_real) * 2 * (size_t)x->n);
     return NF_OK;
@@ -170,10 +170,10 @@ double data_nll(double loss, size_t D, double nll_offset) {
 
 double data_bits_per_dim(double loss, size_t D, double nll_offset) { return nf_bits_per_dim(loss, D, nll_offset); }
 
-static nf_status eval_read(void *user, long long start, nf_tensor *x) {
+static nf_status eval_read(void *user, long long start, nf_tensor *x, nf_tensor *cond) {
     cli_data *d = user;
     if (start == 0) nf_rng_seed(&d->eval_noise, mix(d->seed, 3)); /* every evaluation alike */
-    return data_read(d, start, x, &d->eval_noise);
+    return data_read(d, start, x, cond, &d->eval_noise);
 }
 
 nf_eval_source data_eval_source(cli_data *d, int batch, long long limit) {

@@ -57,10 +57,12 @@ void data_close(cli_data *d);
 /* 1 if spec names a toy density ("toy:banana"). */
 int data_spec_is_toy(const char *spec);
 
-/* The next batch (x->n = batch samples) of the stream; rng: dequantisation noise. */
-nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng);
-/* x->n samples starting at index, in storage order, without moving the stream. */
-nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng);
+/* The next batch (x->n = batch samples) of the stream and, when cond is not NULL, the
+ * conditions of the same samples (HDF5 with a conditioning dataset); rng: dequantisation noise. */
+nf_status data_next(cli_data *d, nf_tensor *x, nf_tensor *cond, nf_rng *rng);
+/* x->n samples starting at index (and their conditions, cond not NULL), in storage order,
+ * without moving the stream. */
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_tensor *cond, nf_rng *rng);
 /* Stream position (samples delivered) and epoch; seek continues at a saved position. */
 uint64_t data_position(const cli_data *d);
 long long data_epoch(const cli_data *d);

@@ -94,13 +94,13 @@ static int stream(const stream_job *j) {
     for (long long done = 0; rc == CLI_OK && done < j->count; done += batch) {
         int n = j->count - done < batch ? (int)(j->count - done) : batch;
         x.n = z.n = n;
-        nf_status st = data_read(j->in, done, j->encode ? &x : &z, NULL);
+        nf_status st = data_read(j->in, done, j->encode ? &x : &z, NULL, NULL);
         if (st != NF_OK) {
             rc = cli_nf_error(st, j->cmd, "reading");
             break;
         }
-        if (j->encode) st = nf_flow_forward(j->f, &x, &z, logdet);
-        else st = nf_flow_inverse(j->f, &z, &x);
+        if (j->encode) st = nf_flow_forward(j->f, &x, NULL, &z, logdet);
+        else st = nf_flow_inverse(j->f, &z, NULL, &x);
         if (st == NF_OK && j->units) st = nf_dataset_denormalize(j->units->ds, &x);
         if (st != NF_OK) {
             rc = cli_nf_error(st, j->cmd, j->encode ? "encoding" : "decoding");

@@ -45,7 +45,7 @@ static nf_status measure(nf_flow *f, int batch, size_t *peak) {
     st = nf_adam_init(&opt, nf_flow_num_params(f), 1e-9);
     nf_loss_stats ls;
     if (st == NF_OK) {
-        st = nf_train_step(f, &opt, &x, &ls);
+        st = nf_train_step(f, &opt, &x, NULL, &ls);
         nf_adam_free(&opt);
     }
     nf_tensor_free(&x);

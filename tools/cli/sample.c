@@ -62,7 +62,7 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
             nd = d->size < 400 ? (int)d->size : 400;
             nf_rng noise;
             nf_rng_seed(&noise, 5);
-            if (nf_tensor_alloc(&pts, nd, 2, 1, 1, 1) != NF_OK || data_read(d, 0, &pts, &noise) != NF_OK) nd = 0;
+            if (nf_tensor_alloc(&pts, nd, 2, 1, 1, 1) != NF_OK || data_read(d, 0, &pts, NULL, &noise) != NF_OK) nd = 0;
         }
         plot_box box = nd > 0 ? plot_box_of(pts.data, nd) : plot_box_of(first->data, first->n);
         plot_target t = {o->png, NULL, 640, 560};
@@ -110,7 +110,7 @@ static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
     size_t per = nf_shape_sample_count(s);
     for (long done = 0; rc == CLI_OK && done < o->n; done += x.n) {
         x.n = o->n - done < batch ? (int)(o->n - done) : batch;
-        nf_status st = nf_flow_sample(f, &x, o->temperature, &rng);
+        nf_status st = nf_flow_sample(f, &x, NULL, o->temperature, &rng);
         if (st != NF_OK) {
             rc = cli_nf_error(st, "sample", "sampling");
             break;

@@ -98,12 +98,14 @@ static int open_hdf5(cli_data *d, const char *cmd, const char *spec, const cli_d
     opt.mean = o->mean;
     opt.std = o->std;
     opt.layout = o->layout;
+    opt.cond = o->cond;
     nf_status s = nf_dataset_open(&d->ds, spec, &opt);
     if (s != NF_OK) return cli_nf_error(s == NF_ERR_ARG ? NF_ERR_FORMAT : s, cmd, spec);
     const char *note = NULL;
     nf_dataset_layout(d->ds, &note);
     if (note && !o->quiet_layout) fprintf(stderr, "nflow %s: note: %s\n", cmd, note);
     d->shape = nf_dataset_shape(d->ds);
+    d->cond_shape = nf_dataset_cond_shape(d->ds);
     d->size = nf_dataset_size(d->ds);
     d->nll_offset = nf_dataset_nll_offset(d->ds);
     return CLI_OK;

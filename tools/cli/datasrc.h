@@ -25,6 +25,7 @@ typedef struct cli_data {
     uint64_t pos;       /* toy: samples delivered so far */
     nf_dataset *ds;     /* HDF5 */
     nf_shape shape;     /* of one batch (n = batch) */
+    nf_shape cond_shape;/* of one batch of conditions (n = batch); all zero: none */
     long long size;     /* samples in one epoch (this rank's share) */
     double nll_offset;  /* nats per sample to add for -log p in the data's own units */
     nf_rng eval_noise;  /* dequantisation noise of data_eval_source's reads */
@@ -46,6 +47,8 @@ typedef struct cli_data_options {
                               the batch (ranks.h: cli_ranks_share); the rest is unchanged */
     long long limit;       /* ranks > 1: share only the first `limit` samples of the range
                               (validation's --val-size) [0: all] */
+    const char *cond;      /* HDF5: conditioning data of the same N read with x ("FILE.h5:/y" or
+                              "/y" in the data's file); NULL: none */
 } cli_data_options;
 
 /* Opens spec. Returns 0, or prints "nflow <cmd>: ..." and returns an exit code

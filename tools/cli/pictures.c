@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pictures_is_2d(const nf_flow *f) { return f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1; }
+/* Conditional flows draw no unconditional pictures: every sample needs a condition
+ * (nflow sample --cond draws posterior samples). */
+int pictures_is_2d(const nf_flow *f) {
+    return !nf_flow_is_conditional(f) && f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1;
+}
 
-int pictures_is_image(const nf_flow *f) { return (f->in.c == 1 || f->in.c == 3) && f->in.h > 1; }
+int pictures_is_image(const nf_flow *f) {
+    return !nf_flow_is_conditional(f) && (f->in.c == 1 || f->in.c == 3) && f->in.h > 1;
+}
 
 /* Grid layout of n images (or volume panels) whose slices are w wide: columns and pixel
  * scale (small images are enlarged). */

@@ -93,7 +93,8 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
  * every row; read through the conditioning path of a dataset (values as stored), as
  * training read them. */
 static int condition(const sample_opts *o, const nf_flow *f, int batch, nf_tensor *y) {
-    if (!nf_flow_is_conditional(f) || !o->cond) return cli_check_cond("sample", f, (nf_shape){0}, "");
+    if (!o->cond) return cli_check_cond("sample", f, (nf_shape){0}, ""); /* a conditional model needs one */
+    if (!nf_flow_is_conditional(f)) return cli_check_cond("sample", f, (nf_shape){1, 1, 1, 1, 1}, o->cond);
     cli_data c;
     cli_data_options copt = {.batch = 1, .seed = 1, .normalize = NF_NORM_NONE, .cond = o->cond};
     int rc = data_open(&c, "sample", o->cond, &copt);

@@ -100,38 +100,16 @@ static int vc_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
     return nf_vec_blocks(blocks, nb, out, max);
 }
 
-static const nf_layer_ops realnvp_ops = {
-    .name = "realnvp",
-    .forward = vc_forward,
-    .inverse = vc_inverse,
-    .backward = vc_backward,
-    .workspace = vc_workspace,
-    .init_params = vc_init_params,
-    .param_blocks = vc_param_blocks,
-    .destroy = nf_vec_layer_free,
-};
-
-static const nf_layer_ops nice_ops = {
-    .name = "nice",
-    .forward = vc_forward,
-    .inverse = vc_inverse,
-    .backward = vc_backward,
-    .workspace = vc_workspace,
-    .init_params = vc_init_params,
-    .param_blocks = vc_param_blocks,
-    .destroy = nf_vec_layer_free,
-};
-
-static const nf_layer_ops cond_realnvp_ops = {
-    .name = "cond_realnvp",
-    .forward = vc_forward,
-    .inverse = vc_inverse,
-    .backward = vc_backward,
-    .workspace = vc_workspace,
-    .init_params = vc_init_params,
-    .param_blocks = vc_param_blocks,
-    .destroy = nf_vec_layer_free,
-};
+/* The kinds differ only in name (and what vc_create sets up). */
+#define VC_OPS(layer_name)                                                                                       \
+    {                                                                                                            \
+        .name = (layer_name), .forward = vc_forward, .inverse = vc_inverse, .backward = vc_backward,             \
+        .workspace = vc_workspace, .init_params = vc_init_params, .param_blocks = vc_param_blocks,               \
+        .destroy = nf_vec_layer_free                                                                             \
+    }
+static const nf_layer_ops realnvp_ops = VC_OPS("realnvp");
+static const nf_layer_ops nice_ops = VC_OPS("nice");
+static const nf_layer_ops cond_realnvp_ops = VC_OPS("cond_realnvp");
 
 static nf_status vc_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parity, int scale, double clamp, int S) {
     const char *who = S ? "cond_realnvp" : scale ? "realnvp" : "nice";

@@ -124,27 +124,15 @@ static int sc_param_blocks(const nf_layer *l, nf_param_block *out, int max) {
     return nf_vec_blocks(&b, 1, out, max);
 }
 
-static const nf_layer_ops spline_ops = {
-    .name = "spline",
-    .forward = sc_forward,
-    .inverse = sc_inverse,
-    .backward = sc_backward,
-    .workspace = sc_workspace,
-    .init_params = sc_init_params,
-    .param_blocks = sc_param_blocks,
-    .destroy = nf_vec_layer_free,
-};
-
-static const nf_layer_ops cond_spline_ops = {
-    .name = "cond_spline",
-    .forward = sc_forward,
-    .inverse = sc_inverse,
-    .backward = sc_backward,
-    .workspace = sc_workspace,
-    .init_params = sc_init_params,
-    .param_blocks = sc_param_blocks,
-    .destroy = nf_vec_layer_free,
-};
+/* The two kinds differ only in name (and whether sc_create gives the net condition inputs). */
+#define SC_OPS(layer_name)                                                                                       \
+    {                                                                                                            \
+        .name = (layer_name), .forward = sc_forward, .inverse = sc_inverse, .backward = sc_backward,             \
+        .workspace = sc_workspace, .init_params = sc_init_params, .param_blocks = sc_param_blocks,               \
+        .destroy = nf_vec_layer_free                                                                             \
+    }
+static const nf_layer_ops spline_ops = SC_OPS("spline");
+static const nf_layer_ops cond_spline_ops = SC_OPS("cond_spline");
 
 static nf_status sc_create(nf_layer **out, nf_shape in, int S, nf_mlp_spec net, int bins, double bound, int parity) {
     NF_CHECK_NULL(out);

@@ -154,7 +154,8 @@ void nf_rng_fill_normal(nf_rng *r, nf_real *x, size_t n, double std);
 typedef struct nf_layer nf_layer;
 typedef struct nf_layer_ops nf_layer_ops;
 
-/* Per-call context: scratch memory and the logdet weight of the loss. */
+/* Per-call context: scratch memory, the logdet weight of the loss and, in conditional
+ * passes, the condition (cond, dcond). */
 /* Sums n doubles in place over the processes that train one model together (data
  * parallelism: nflow/dist.h's nf_dist_sum_hook); layers whose set-up depends on the batch
  * (ActNorm's first forward) use it so every process sets up alike. */

@@ -12,11 +12,12 @@
 #       [--out DIR] [--nflow PATH] [--seed S] [--threads T] [--c2st-n M]
 #
 # Writes DIR/gl.h5, DIR/run (the training), DIR/samples/post_<i>.h5, DIR/c2st.json and
-# DIR/summary.txt. Timing on two shared cores: training about 1 min; the C2ST (an MLP of
-# 100x100 fitted 5 times per observation on 2 x 16 000 samples) dominates, about
-# 5-10 min per observation at 10 000 samples on an idle machine (far more on a loaded
-# one): --c2st-n M fits the classifier on the first M samples only (the mean and
-# covariance errors still use all S); sbibm's number is the default, all S.
+# DIR/summary.txt. Time: training and sampling take a few minutes on two cores; the C2ST
+# dominates (sklearn fits an MLP of 100x100 five times per observation on 2 x 8 000
+# samples): on a 2-core machine under a load of 14 one observation at 10 000 samples did
+# not finish in 13 minutes, one at 1 000 took about 4. --c2st-n M fits the classifier on
+# the first M samples only (the mean and covariance errors still use all S); sbibm's
+# number is the default, all S.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=10000 S=10000 STEPS=800 OUT="" NFLOW=build/nflow SEED=1 THREADS=2 C2ST_N=0

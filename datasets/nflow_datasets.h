@@ -25,6 +25,16 @@ nf_status nf_convert_fashion_mnist(const char *idx_dir, const char *out_path, in
  * pieces of 65536 -> out_path:/x (n, 2, 1, 1) float32 with their nflow_mean/nflow_std. */
 nf_status nf_convert_toy(const char *out_path, const char *density, long long n, uint64_t seed);
 
+/* sbibm's gaussian_linear task for conditional flows: n pairs theta ~ N(0, 0.1 I) in R^10,
+ * x | theta ~ N(theta, 0.1 I) -> /theta (n, 10) and /x (n, 10) float32 (train with
+ * --data FILE:/theta --cond FILE:/x), and nobs fresh pairs -> /obs/theta, /obs/x and the
+ * exact posterior means /obs/posterior_mean = /obs/x / 2 (the posterior is
+ * N(x / 2, 0.05 I); root attributes task, prior_var, noise_var, posterior_var, seed). */
+nf_status nf_generate_gaussian_linear(const char *out_path, long long n, long long nobs, uint64_t seed);
+/* The conditional two moons: n points of the two moons (the arcs of the moons toy,
+ * noise 0.05) -> /x (n, 2) float32, their moon /y (n, 1) float32 (0 upper, 1 lower). */
+nf_status nf_generate_cond_moons(const char *out_path, long long n, uint64_t seed);
+
 /* SEG-Y (big-endian, IBM or IEEE float or 1/2/4-byte integer samples) -> patches. */
 typedef struct nf_segy_options {
     const char *input;   /* SEG-Y file */

@@ -24,9 +24,9 @@
  *     nf_rng rng; nf_rng_seed(&rng, 1);
  *     while (nf_trainer_state_of(t)->step < 400) {
  *         nf_sample_banana(&rng, x.data, x.n);       // a fresh batch
- *         if (nf_trainer_step(t, &x, NULL) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); break; }
+ *         if (nf_trainer_step(t, &x, NULL, NULL) != NF_OK) { fprintf(stderr, "%s\n", nf_last_error()); break; }
  *     }
- *     nf_flow_sample(g, &x, 1.0, &rng);              // x <- G^-1(z), z ~ N(0, I)
+ *     nf_flow_sample(g, &x, NULL, 1.0, &rng);             // x <- G^-1(z), z ~ N(0, I)
  *     nf_trainer_destroy(t); nf_tensor_free(&x); nf_flow_destroy(g);
  *
  * with, for example,
@@ -154,7 +154,8 @@ void nf_rng_fill_normal(nf_rng *r, nf_real *x, size_t n, double std);
 typedef struct nf_layer nf_layer;
 typedef struct nf_layer_ops nf_layer_ops;
 
-/* Per-call context: scratch memory and the logdet weight of the loss. */
+/* Per-call context: scratch memory, the logdet weight of the loss and, in conditional
+ * passes, the condition (cond, dcond). */
 /* Sums n doubles in place over the processes that train one model together (data
  * parallelism: nflow/dist.h's nf_dist_sum_hook); layers whose set-up depends on the batch
  * (ActNorm's first forward) use it so every process sets up alike. */
@@ -167,6 +168,11 @@ typedef struct nf_ctx {
                            (-1/B for the mean negative log-likelihood) */
     nf_sum_fn sum;      /* NULL: the batch is all there is (one process) */
     void *sum_user;
+    const nf_tensor *cond; /* the batch's condition as conditional layers take it: n samples of
+                              the layer's cond shape (a summary network's output, or y itself);
+                              NULL in unconditional passes. An input: never rebuilt. */
+    nf_tensor *dcond;   /* backward: conditional layers add dloss/dcond here (+=), for a summary
+                           network to backpropagate; NULL when nobody needs it */
 } nf_ctx;
 
 /* Most axes of a parameter block (a 3-D conv weight: (cout, cin, k, k, k)). */
@@ -196,6 +202,13 @@ typedef struct nf_param_block {
  *  param_blocks:    writes up to max blocks describing the parameter view, returns count.
  *  destroy:         frees the layer (not the parameter buffers, which it only views).
  * No layer keeps a pointer to a tensor between calls; no call allocates memory.
+ * Conditioning: a conditional layer (l->cond.c > 0) reads the condition of the batch from
+ * ctx->cond in all three calls (n samples of shape l->cond; nf_layer_* check it) and, in
+ * backward, accumulates the gradients of the parameters that process it into l->grad as
+ * any other, and dloss/dcond into ctx->dcond when that is not NULL. The condition is an
+ * input: backward rebuilds x only. Unconditional layers ignore ctx->cond, so a flow passes
+ * the same ctx to every layer. An image layer takes a condition of its own spatial size
+ * (c, d, h, w with its own channel count), squeezed alongside x by the flow.
  */
 struct nf_layer_ops {
     const char *name;
@@ -207,6 +220,14 @@ struct nf_layer_ops {
     void (*init_params)(nf_layer *l, nf_rng *rng);
     int (*param_blocks)(const nf_layer *l, nf_param_block *out, int max);
     void (*destroy)(nf_layer *l);
+    /* Condition networks only (NULL in every other layer): the layer is the identity on x
+     * and maps the flow's condition y (n samples of l->cond) to cond_features(l) features
+     * that the flow hands its conditional layers as ctx->cond. cond_forward writes them
+     * to s (n, features, 1, 1, 1); cond_backward, from y and ds = dloss/ds, accumulates
+     * its parameters' gradients (running its forward again in ctx's workspace). */
+    int (*cond_features)(const nf_layer *l);
+    nf_status (*cond_forward)(nf_layer *l, const nf_tensor *y, nf_tensor *s, nf_ctx *ctx);
+    nf_status (*cond_backward)(nf_layer *l, const nf_tensor *y, const nf_tensor *ds, nf_ctx *ctx);
 };
 
 struct nf_layer {
@@ -216,6 +237,8 @@ struct nf_layer {
     nf_real *param;     /* (nparams) view into a flat parameter buffer */
     nf_real *grad;      /* (nparams) same layout, gradients */
     int initialized;    /* data-dependent initialisation done (ActNorm); saved */
+    nf_shape cond;      /* per-sample shape of the condition it takes from ctx->cond;
+                           all zero: unconditional (n unused) */
 };
 
 /* Calls through the ops table, checking arguments and shapes. */
@@ -316,15 +339,17 @@ typedef void (*nf_grads_ready_fn)(void *user, size_t lo);
 
 typedef struct nf_flow_ops {
     const char *name; /* "glow", "sequential" */
-    /* z = f(x), logdet (n) overwritten; x is not modified. */
-    nf_status (*forward)(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
-    /* x = f^-1(z); z is not modified. */
-    nf_status (*inverse)(nf_flow *f, const nf_tensor *z, nf_tensor *x);
-    /* From z = f(x) and dz = dloss/dz: x rebuilt (may be NULL), dx = dloss/dx (may be
-     * NULL), parameter gradients accumulated with dlogdet = dloss/dlogdet[b].
-     * Activation memory does not grow with depth. */
-    nf_status (*backward)(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet,
-                          nf_tensor *x, nf_tensor *dx);
+    /* cond: the batch's condition y (n samples of f->cond) for a conditional flow, NULL
+     * otherwise (nf_flow_* check which). */
+    /* z = f(x; y), logdet (n) overwritten; x is not modified. */
+    nf_status (*forward)(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet);
+    /* x = f^-1(z; y); z is not modified. */
+    nf_status (*inverse)(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x);
+    /* From z = f(x; y) and dz = dloss/dz: x rebuilt (may be NULL), dx = dloss/dx (may be
+     * NULL), parameter gradients (those of the networks that process y included)
+     * accumulated with dlogdet = dloss/dlogdet[b]. Activation memory does not grow with depth. */
+    nf_status (*backward)(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                          double dlogdet, nf_tensor *x, nf_tensor *dx);
     /* Optional: debugging mode that stores layer inputs (see nf_flow_set_store_activations). */
     nf_status (*set_store_activations)(nf_flow *f, int on);
     void (*destroy)(nf_flow *f);
@@ -333,6 +358,8 @@ typedef struct nf_flow_ops {
 struct nf_flow {
     const nf_flow_ops *ops;
     nf_shape in;        /* per-sample data shape (n unused) */
+    nf_shape cond;      /* per-sample shape of the condition y of p(x | y); all zero:
+                           unconditional (then every cond argument must be NULL) */
     nf_params params;   /* all parameters, gradients; layers view into them */
     int nlayers;
     nf_layer **layers;  /* (nlayers) in forward order; for saving and inspection */
@@ -349,11 +376,15 @@ struct nf_flow {
     void *grads_ready_user;
 };
 
-/* Checked calls through the flow's ops. */
-nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
-nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x);
-nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet,
-                           nf_tensor *x, nf_tensor *dx);
+/* Checked calls through the flow's ops. cond: the condition y (the same n as x or z, each
+ * sample f->cond's values) of a conditional flow; NULL for an unconditional one. Every
+ * function below that takes cond checks it the same way. */
+nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet);
+nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x);
+nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                           double dlogdet, nf_tensor *x, nf_tensor *dx);
+/* 1 if f models p(x | y) and needs a condition in every pass. */
+int nf_flow_is_conditional(const nf_flow *f);
 /* Debugging mode: forward stores every layer input and backward continues from the
  * stored inputs (memory grows with depth), recording in f->drift how far the rebuilt
  * inputs were from them (|rebuilt - stored| / |stored| over the batch, the largest over
@@ -487,8 +518,8 @@ typedef struct nf_grad_report {
  * kept in the flow between calls. With a sum hook (nf_flow_set_sum) the processes agree
  * before the backward whether every loss was finite and after it whether to recompute,
  * so layers that sum over processes in their passes (batch norm) meet the same calls. */
-nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
-                           nf_grad_report *rep);
+nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double rebuild_tol,
+                           nf_loss_stats *st, nf_grad_report *rep);
 
 /* The per-layer picture: err[i] (f->nlayers values) receives the relative error of layer
  * i's input as a plain inverse rebuilds it from the latents of x, against the input the
@@ -497,11 +528,11 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
  * keeping every layer's input (freed again) and an inverse; parameters and gradients are
  * not touched, but ActNorm's data-dependent initialisation runs if it has not yet and
  * batch norm's running averages move as in any training forward. */
-nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err);
+nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double *err);
 
 /* One training step on a batch: nf_flow_gradient with NF_REBUILD_TOL_DEFAULT, then Adam.
  * No per-step allocation after the first (except a recomputed step). st may be NULL. */
-nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st);
+nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st);
 /* The loss-explosion watcher. A loss far above its recent level means an earlier step
  * damaged the parameters even when every number is still finite (a rise from 4.5 to
  * 30 000 bits/dim has been seen). nf_loss_watch_step judges each step's loss against
@@ -524,10 +555,11 @@ nf_status nf_loss_watch_step(nf_loss_watch *w, double loss);
 /* The current limit (INFINITY while warming up). */
 double nf_loss_watch_limit(const nf_loss_watch *w);
 
-/* Loss of a batch without touching gradients. */
-nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st);
-/* x (n, c, d, h, w) <- f^-1(temperature * eps), eps ~ N(0, I). */
-nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng);
+/* Loss of a batch without touching gradients (-log p(x | y) for a conditional flow). */
+nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st);
+/* x (n, c, d, h, w) <- f^-1(temperature * eps; y), eps ~ N(0, I): for a conditional flow,
+ * draws from p(x | y_b) for each sample b of cond (posterior samples: repeat one y). */
+nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, const nf_tensor *cond, double temperature, nf_rng *rng);
 
 /* ---------------------------------------------------------------- toy densities */
 

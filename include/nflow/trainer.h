@@ -15,7 +15,7 @@
  *     nf_trainer_create(&t, flow, &tc);
  *     while (nf_trainer_state_of(t)->step < 3000) {
  *         next_batch(&x);
- *         if (nf_trainer_step(t, &x, NULL) != NF_OK) break;  // exhausted rollbacks
+ *         if (nf_trainer_step(t, &x, NULL, NULL) != NF_OK) break;  // exhausted rollbacks
  *     }
  *     nf_trainer_destroy(t);
  */
@@ -53,9 +53,10 @@ double nf_schedule_lr(const nf_schedule *s, long step, long total);
 double nf_bits_per_dim(double loss, size_t D, double nll_offset);
 
 /* Held-out samples read in order: read puts the x->n samples starting at index start
- * into x (the caller sets x->n; a new evaluation starts again at 0). */
+ * into x and, for a conditional flow, their conditions into cond (NULL otherwise; same n)
+ * (the caller sets x->n; a new evaluation starts again at 0). */
 typedef struct nf_eval_source {
-    nf_status (*read)(void *user, long long start, nf_tensor *x);
+    nf_status (*read)(void *user, long long start, nf_tensor *x, nf_tensor *cond);
     void *user;
     long long count;    /* samples evaluated: indices [0, count) */
     int batch;          /* samples per pass */
@@ -145,11 +146,11 @@ nf_status nf_trainer_create(nf_trainer **out, nf_flow *f, const nf_trainer_confi
 nf_status nf_trainer_resume(nf_trainer **out, nf_flow *f, const nf_trainer_config *cfg, nf_adam *opt,
                             const nf_trainer_state *st);
 void nf_trainer_set_callback(nf_trainer *t, nf_train_callback cb, void *user);
-/* One step on the batch x. NF_OK when the step was taken or rolled back (*taken, if not
+/* One step on the batch x (and its condition cond for a conditional flow, else NULL). NF_OK when the step was taken or rolled back (*taken, if not
  * NULL, says which; the callback got the event); NF_ERR_NUMERIC when a step failed with
  * no rollback left (the flow then holds the last good parameters, nf_last_error() says
  * why); other errors as nf_flow_gradient. */
-nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken);
+nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, const nf_tensor *cond, int *taken);
 /* Evaluates the flow on cfg.validation now (batch norm in evaluation mode meanwhile),
  * emits NF_EVENT_VALIDATION and puts the statistics in *st (if not NULL). NF_ERR_STATE
  * without validation data; otherwise the source's or nf_flow_eval's failures. With

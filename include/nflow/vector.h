@@ -104,6 +104,26 @@ nf_status nf_nice_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int parit
  * bins in 2..64, bound > 0, D >= 2. Block "net". */
 nf_status nf_spline_create(nf_layer **out, nf_shape in, nf_mlp_spec net, int bins, double bound, int parity);
 
+/* ---------------------------------------------------------------- conditional couplings */
+
+/* Conditional flows p(x | y) (nf_sequential_set_condition): the couplings above whose
+ * sub-networks take [xa, s] instead of xa, s the `features` values per sample that the
+ * flow hands them in ctx->cond: y itself (flattened), or the output of a summary network
+ * shared by all couplings (nf_summary_create). Otherwise, and in their parameter blocks,
+ * they are the layers above (the nets' first dense layer has features more inputs, after
+ * xa's). Model-file types "cond_realnvp", "cond_spline". */
+nf_status nf_cond_realnvp_create(nf_layer **out, nf_shape in, int features, nf_mlp_spec net, int parity,
+                                 double clamp);
+nf_status nf_cond_spline_create(nf_layer **out, nf_shape in, int features, nf_mlp_spec net, int bins, double bound,
+                                int parity);
+/* The summary network of a conditional flow: an MLP from the condition y (per-sample
+ * shape cond, flattened to C = c*d*h*w values) to `features` values, s = NN(y) (act after
+ * every hidden layer, none after the last; torch.nn.Linear's initialisation). It is the
+ * identity on x (in = the flow's data shape) and must be the flow's first layer; the flow
+ * runs it once per pass and backpropagates into it what every conditional layer adds to
+ * ctx->dcond. Block "net" (W then b of every dense layer, as the couplings' nets). */
+nf_status nf_summary_create(nf_layer **out, nf_shape in, nf_shape cond, nf_mlp_spec net, int features);
+
 /* HINT (InvertibleNetworks.jl's CouplingLayerHINT) for any D >= 2: a node over m
  * values splits them into xa (first m/2) and xb; when m > 4 it recurses,
  * ya = H(xa), yb = C(H(xb); xa), else ya = xa, yb = C(xb; xa), with C the RealNVP
@@ -152,6 +172,14 @@ typedef enum nf_prior_kind {
 
 /* An empty sequential flow for samples of shape in (in.n is ignored). */
 nf_status nf_sequential_create(nf_flow **out, nf_shape in, nf_prior_kind prior);
+/* Makes the flow conditional, p(x | y) with y of per-sample shape cond (any shape; read as
+ * its c*d*h*w values): every pass then takes y (nf_flow_forward's cond, nf_flow_gradient's,
+ * ...). Only before the first layer. The layers take the condition's features: y itself,
+ * or, when the first layer is a summary network (nf_summary_create), its output. */
+nf_status nf_sequential_set_condition(nf_flow *m, nf_shape cond);
+/* The number of condition features the flow's conditional layers must take (at this
+ * point of the build): 0 for an unconditional flow. */
+int nf_sequential_cond_features(const nf_flow *m);
 /* Appends a layer, whose input shape must be the current output shape of the flow.
  * The flow owns the layer from this call on, also when the call fails. label (may be
  * NULL: the layer's type name) names it in the diagram. Only before nf_sequential_build. */
@@ -175,6 +203,13 @@ nf_status nf_sequential_build(nf_flow *m, uint64_t seed);
  * hidden is "24x3" (3 layers of 24), "32-16" or "none"; act is identity, relu,
  * leakyrelu or tanh. A bad spec fails with NF_ERR_ARG and a message giving the column. */
 nf_status nf_sequential_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed);
+/* The same for p(x | y) with y of per-sample shape cond (nf_sequential_set_condition; all
+ * zero: unconditional, as nf_sequential_from_spec). The spec may then start with
+ *     summary (hidden=64x2, act=leakyrelu, out=16)      a summary network of y
+ * and use the conditional couplings
+ *     cond_realnvp (options of realnvp); cond_spline (options of spline)
+ * e.g. "summary(hidden=64x2,out=16), (cond_spline(bins=8,bound=4,hidden=64x2), reverse)*5". */
+nf_status nf_sequential_from_spec_cond(nf_flow **out, nf_shape in, nf_shape cond, const char *spec, uint64_t seed);
 /* The canonical spec of a sequential flow built from one (every option spelled out, so it
  * rebuilds the same architecture), NULL for models built layer by layer. */
 const char *nf_sequential_spec(const nf_flow *m);
@@ -184,7 +219,7 @@ int nf_flow_is_sequential(const nf_flow *f);
  * use evaluation for sampling and held-out likelihoods. */
 nf_status nf_sequential_set_training(nf_flow *m, int training);
 /* logp[b] = log p(x_b) in nats, the full density (the Gaussian's constant included). */
-nf_status nf_sequential_log_prob(nf_flow *m, const nf_tensor *x, double *logp);
+nf_status nf_sequential_log_prob(nf_flow *m, const nf_tensor *x, const nf_tensor *cond, double *logp);
 /* Writes the sequential flow as a diagram into buf (NUL-terminated, UTF-8):
  *     ( standard Gaussian )
  *     ↓

@@ -24,6 +24,22 @@ static nf_status check_layer(const char *fn, const nf_layer *l, const nf_ctx *ct
     return NF_OK;
 }
 
+/* A conditional layer needs ctx->cond (and takes ctx->dcond in backward) of t's batch and
+ * its own cond shape; unconditional layers ignore both. */
+static nf_status check_cond(const char *fn, const nf_layer *l, const nf_tensor *t, const nf_ctx *ctx, int backward) {
+    if (l->cond.c <= 0) return NF_OK;
+    if (!ctx->cond) return nf_fail(NF_ERR_ARG, "%s(%s): the layer is conditional and ctx->cond is NULL", fn, l->ops->name);
+    NF_TRY(check_tensor(fn, l, ctx->cond, l->cond, "the condition"));
+    if (ctx->cond->n != t->n)
+        return nf_fail(NF_ERR_SHAPE, "%s(%s): the condition has %d samples, the batch %d", fn, l->ops->name,
+                       ctx->cond->n, t->n);
+    if (!backward || !ctx->dcond) return NF_OK;
+    NF_TRY(check_tensor(fn, l, ctx->dcond, l->cond, "dcond"));
+    if (ctx->dcond->n != t->n)
+        return nf_fail(NF_ERR_SHAPE, "%s(%s): dcond has %d samples, the batch %d", fn, l->ops->name, ctx->dcond->n, t->n);
+    return NF_OK;
+}
+
 static nf_status check_workspace(const char *fn, const nf_layer *l, const nf_tensor *t, const nf_ctx *ctx) {
     nf_shape in = l->in;
     in.n = t->n;
@@ -53,6 +69,7 @@ nf_status nf_layer_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ct
     NF_TRY(check_layer(__func__, l, ctx));
     if (!x || !logdet) return nf_fail(NF_ERR_ARG, "%s(%s): x or logdet is NULL", __func__, l->ops->name);
     NF_TRY(check_tensor(__func__, l, x, l->in, "x"));
+    NF_TRY(check_cond(__func__, l, x, ctx, 0));
     NF_TRY(check_workspace(__func__, l, x, ctx));
     return l->ops->forward(l, x, logdet, ctx);
 }
@@ -61,6 +78,7 @@ nf_status nf_layer_inverse(nf_layer *l, nf_tensor *y, nf_ctx *ctx) {
     NF_TRY(check_layer(__func__, l, ctx));
     if (!y) return nf_fail(NF_ERR_ARG, "%s(%s): y is NULL", __func__, l->ops->name);
     NF_TRY(check_tensor(__func__, l, y, layer_out(l), "y"));
+    NF_TRY(check_cond(__func__, l, y, ctx, 0));
     NF_TRY(check_workspace(__func__, l, y, ctx));
     return l->ops->inverse(l, y, ctx);
 }
@@ -72,6 +90,7 @@ nf_status nf_layer_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *ct
     NF_TRY(check_tensor(__func__, l, y, out, "y"));
     NF_TRY(check_tensor(__func__, l, dy, out, "dy"));
     if (dy->n != y->n) return nf_fail(NF_ERR_SHAPE, "%s(%s): y has %d samples, dy %d", __func__, l->ops->name, y->n, dy->n);
+    NF_TRY(check_cond(__func__, l, y, ctx, 1));
     NF_TRY(check_workspace(__func__, l, y, ctx));
     return l->ops->backward(l, y, dy, ctx);
 }

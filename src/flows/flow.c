@@ -24,32 +24,54 @@ static nf_status check_latent(const char *fn, const nf_flow *f, const nf_tensor 
     return NF_OK;
 }
 
-nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+/* cond against the flow's condition shape: required (n samples) exactly when the flow
+ * is conditional. */
+static nf_status check_cond(const char *fn, const nf_flow *f, const nf_tensor *cond, int n) {
+    if (!nf_flow_is_conditional(f)) {
+        if (cond) return nf_fail(NF_ERR_ARG, "%s(%s): the flow is unconditional but was given a condition", fn, f->ops->name);
+        return NF_OK;
+    }
+    size_t want = nf_shape_sample_count(f->cond);
+    if (!cond || !cond->data)
+        return nf_fail(NF_ERR_ARG, "%s(%s): the flow is conditional and needs a condition of %zu values per sample", fn,
+                       f->ops->name, want);
+    if (cond->n != n || nf_tensor_sample_count(cond) != want)
+        return nf_fail(NF_ERR_SHAPE, "%s(%s): the condition has %d samples of %zu values, expected %d of %zu", fn,
+                       f->ops->name, cond->n, nf_tensor_sample_count(cond), n, want);
+    return NF_OK;
+}
+
+int nf_flow_is_conditional(const nf_flow *f) { return f && f->cond.c > 0; }
+
+nf_status nf_flow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
     if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_forward: flow is NULL");
     NF_TRY(check_data(__func__, f, x, "x"));
     NF_TRY(check_latent(__func__, f, z, x->n, "z"));
+    NF_TRY(check_cond(__func__, f, cond, x->n));
     if (!logdet) return nf_fail(NF_ERR_ARG, "nf_flow_forward(%s): logdet is NULL", f->ops->name);
-    return f->ops->forward(f, x, z, logdet);
+    return f->ops->forward(f, x, cond, z, logdet);
 }
 
-nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+nf_status nf_flow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
     if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_inverse: flow is NULL");
     NF_TRY(check_data(__func__, f, x, "x"));
     NF_TRY(check_latent(__func__, f, z, x->n, "z"));
-    return f->ops->inverse(f, z, x);
+    NF_TRY(check_cond(__func__, f, cond, x->n));
+    return f->ops->inverse(f, z, cond, x);
 }
 
-nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
-                           nf_tensor *dx) {
+nf_status nf_flow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                           double dlogdet, nf_tensor *x, nf_tensor *dx) {
     if (!f || !f->ops) return nf_fail(NF_ERR_ARG, "nf_flow_backward: flow is NULL");
     if (!z) return nf_fail(NF_ERR_ARG, "nf_flow_backward(%s): z is NULL", f->ops->name);
     NF_TRY(check_latent(__func__, f, z, z->n, "z"));
     NF_TRY(check_latent(__func__, f, dz, z->n, "dz"));
+    NF_TRY(check_cond(__func__, f, cond, z->n));
     if (x) NF_TRY(check_data(__func__, f, x, "x"));
     if (dx) NF_TRY(check_data(__func__, f, dx, "dx"));
     if ((x && x->n != z->n) || (dx && dx->n != z->n))
         return nf_fail(NF_ERR_SHAPE, "nf_flow_backward(%s): x/dx batch differs from z's %d", f->ops->name, z->n);
-    return f->ops->backward(f, z, dz, dlogdet, x, dx);
+    return f->ops->backward(f, z, dz, cond, dlogdet, x, dx);
 }
 
 nf_status nf_flow_set_store_activations(nf_flow *f, int on) {

@@ -138,8 +138,10 @@ static nf_status layer_backward(glow *g, int i, nf_tensor *h, nf_tensor *dh) {
 
 /* ---------------------------------------------------------------- passes */
 
-nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+nf_status glow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
+    (void)cond; /* Glow is unconditional (f->cond is zero): nf_flow_forward passes NULL */
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = x->n;
     size_t D = sample_size(g);
     NF_TRY(glow_reserve(g, n));
@@ -187,8 +189,10 @@ static nf_status unsplit(glow *g, const glow_level *lv, const nf_tensor *z, nf_t
     return nf_split_inverse(h, &part);
 }
 
-nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
+    (void)cond;
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = z->n;
     NF_TRY(glow_reserve(g, n));
     nf_tensor h = load_top(g, z, g->work, n);
@@ -207,9 +211,11 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     return NF_OK;
 }
 
-nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
-                        nf_tensor *dx) {
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond, double dlogdet,
+                        nf_tensor *x, nf_tensor *dx) {
+    (void)cond;
     glow *g = (glow *)f;
+    NF_TRY(glow_refuse_conditional(g));
     int n = z->n;
     NF_TRY(glow_reserve(g, n));
     if (g->store && (!g->stored || g->store_n != n))

@@ -38,10 +38,10 @@ nf_status glow_reserve(glow *g, int n);
 /* Frees what glow_reserve and the store mode allocated. */
 void glow_buffers_free(glow *g);
 
-nf_status glow_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet);
-nf_status glow_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x);
-nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
-                        nf_tensor *dx);
+nf_status glow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet);
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x);
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond, double dlogdet,
+                        nf_tensor *x, nf_tensor *dx);
 nf_status glow_set_store_activations(nf_flow *f, int on);
 
 /* Whole-level passes on threads (glow_levels.c). ready: the level can run that way for a
@@ -49,6 +49,10 @@ nf_status glow_set_store_activations(nf_flow *f, int on);
  * h (and dh) through the level like the layer loops in glow.c do; in store mode the
  * forward stores each layer's input and the backward restores it (noting the drift). */
 size_t glow_levels_workspace(const glow *g, int n);
+/* Glow passes no condition to its layers, on threads or not: a conditional layer among
+ * them (l->cond.c > 0) fails every pass with NF_ERR_STATE naming it, before any work,
+ * rather than being run without its condition or skipped. */
+nf_status glow_refuse_conditional(const glow *g);
 int glow_level_ready(const glow *g, const glow_level *lv, int n);
 nf_status glow_level_forward(glow *g, const glow_level *lv, nf_tensor *h, double *logdet);
 nf_status glow_level_inverse(glow *g, const glow_level *lv, nf_tensor *h);

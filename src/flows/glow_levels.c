@@ -87,6 +87,16 @@ size_t glow_levels_workspace(const glow *g, int n) {
     return most;
 }
 
+nf_status glow_refuse_conditional(const glow *g) {
+    for (int i = 0; i < g->base.nlayers; i++) {
+        const nf_layer *l = g->base.layers[i];
+        if (l->cond.c > 0)
+            return nf_fail(NF_ERR_STATE, "glow: layer %d (%s) is conditional; Glow's passes (threaded or layer by layer) "
+                           "give their layers no condition", i, l->ops->name);
+    }
+    return NF_OK;
+}
+
 int glow_level_ready(const glow *g, const glow_level *lv, int n) {
     if (lv->shape.h * lv->shape.w == 1) return 0; /* vectors: whole-batch GEMMs are better */
     for (int i = level_lo(lv); i < level_hi(lv); i++) {

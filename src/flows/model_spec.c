@@ -21,6 +21,8 @@ typedef struct spec_args {
     const char *key[MAX_OPTS];  /* the kind's option names */
     char val[MAX_OPTS][32];     /* their values as written (defaults filled in) */
     int parity;                 /* -1: alternate */
+    int features;               /* condition features the flow's conditional layers take now */
+    nf_shape cond;              /* the flow's condition shape (all zero: unconditional) */
 } spec_args;
 
 typedef struct layer_kind {
@@ -156,6 +158,32 @@ static nf_status make_spline(nf_layer **out, nf_shape in, const spec_args *a, in
     NF_TRY(arg_real(a, "spline", "bound", &bound));
     return nf_spline_create(out, in, net, bins, bound, parity);
 }
+static nf_status make_cond_realnvp(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    double clamp;
+    NF_TRY(arg_hidden(a, "cond_realnvp", &net));
+    NF_TRY(arg_real(a, "cond_realnvp", "clamp", &clamp));
+    if (!a->features) return nf_fail(NF_ERR_ARG, "model spec: cond_realnvp needs a conditional flow (a condition, --cond)");
+    return nf_cond_realnvp_create(out, in, a->features, net, parity, clamp);
+}
+static nf_status make_cond_spline(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    int bins;
+    double bound;
+    NF_TRY(arg_hidden(a, "cond_spline", &net));
+    NF_TRY(arg_int(a, "cond_spline", "bins", 2, 64, &bins));
+    NF_TRY(arg_real(a, "cond_spline", "bound", &bound));
+    if (!a->features) return nf_fail(NF_ERR_ARG, "model spec: cond_spline needs a conditional flow (a condition, --cond)");
+    return nf_cond_spline_create(out, in, a->features, net, bins, bound, parity);
+}
+static nf_status make_summary(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    int features;
+    NF_TRY(arg_hidden(a, "summary", &net));
+    NF_TRY(arg_int(a, "summary", "out", 1, 1 << 20, &features));
+    if (a->cond.c <= 0) return nf_fail(NF_ERR_ARG, "model spec: summary needs a conditional flow (a condition, --cond)");
+    return nf_summary_create(out, in, a->cond, net, features);
+}
 static nf_status make_hint(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     nf_mlp_spec net;
     NF_TRY(arg_hidden(a, "hint", &net));
@@ -207,8 +235,12 @@ static const layer_kind kinds[] = {
     {"permute", {NULL}, {NULL}, 0, make_permute},
     {"batchnorm", {"momentum", "eps"}, {"0.9", "1e-5"}, 0, make_batchnorm},
     {"actnorm", {NULL}, {NULL}, 0, make_actnorm},
+    {"cond_realnvp", {"hidden", "act", "clamp"}, {"24x3", "leakyrelu", "0"}, 1, make_cond_realnvp},
+    {"cond_spline", {"bins", "bound", "hidden", "act"}, {"8", "3", "16x3", "leakyrelu"}, 1, make_cond_spline},
+    {"summary", {"hidden", "act", "out"}, {"64x2", "leakyrelu", "16"}, 0, make_summary},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
+_Static_assert(sizeof kinds / sizeof kinds[0] <= sizeof((parser *)0)->counts / sizeof(int), "parser.counts: one per kind");
 
 /* ---------------------------------------------------------------- canonical spec */
 
@@ -330,7 +362,10 @@ static nf_status add_layers(parser *p, int kind, const spec_args *a, int count) 
         int parity = a->parity >= 0 ? a->parity : p->counts[kind] % 2;
         p->counts[kind]++;
         nf_layer *l;
-        NF_TRY(k->make(&l, nf_sequential_current_shape(p->model), a, parity));
+        spec_args ctx = *a;
+        ctx.features = nf_sequential_cond_features(p->model);
+        ctx.cond = p->model->cond;
+        NF_TRY(k->make(&l, nf_sequential_current_shape(p->model), &ctx, parity));
         char label[LABEL_MAX];
         label_of(k, a, parity, label, sizeof label);
         NF_TRY(nf_sequential_add(p->model, l, label));
@@ -423,13 +458,20 @@ static nf_status find_prior(parser *p) {
 }
 
 nf_status nf_sequential_from_spec(nf_flow **out, nf_shape in, const char *spec, uint64_t seed) {
+    nf_shape none = {0, 0, 0, 0, 0};
+    return nf_sequential_from_spec_cond(out, in, none, spec, seed);
+}
+
+nf_status nf_sequential_from_spec_cond(nf_flow **out, nf_shape in, nf_shape cond, const char *spec, uint64_t seed) {
     NF_CHECK_NULL(out);
     *out = NULL;
     NF_CHECK_NULL(spec);
     parser p = {.src = spec};
     NF_TRY(find_prior(&p));
     NF_TRY(nf_sequential_create(&p.model, in, p.prior));
-    nf_status s = parse_items(&p, 0);
+    nf_status s = NF_OK;
+    if (cond.c || cond.d || cond.h || cond.w) s = nf_sequential_set_condition(p.model, cond);
+    if (s == NF_OK) s = parse_items(&p, 0);
     if (s == NF_OK && p.model->nlayers == 0 && p.prior == NF_PRIOR_STANDARD)
         s = nf_fail(NF_ERR_ARG, "model spec: no layers in \"%.40s\"", spec);
     char head[32];

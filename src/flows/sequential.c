@@ -4,7 +4,12 @@
  * input, so activation memory does not depend on the number of layers.
  * A diagonal-Gaussian prior N(mu, diag sigma^2) is folded into the flow as a final
  * affine layer z' = (z - mu) / sigma (learned), after which the latent is N(0, I):
- * the trainer, sampling and the loss then need no knowledge of the prior. */
+ * the trainer, sampling and the loss then need no knowledge of the prior.
+ * A conditional flow (nf_sequential_set_condition) models p(x | y): every pass gets y,
+ * turns it into the S features its conditional layers take (a summary network, which
+ * is then the first layer, or y itself) and hands them to every layer as ctx.cond; the
+ * backward collects dloss/ds from the layers in ctx.dcond and backpropagates it into
+ * the summary network. y is an input of every pass, never rebuilt. */
 #include "sequential.h"
 
 #include "layers/vec_layer.h"
@@ -29,6 +34,9 @@ typedef struct seq_model {
     nf_ctx ctx;
     int store, store_n;
     nf_real *stored;     /* (nlayers, store_n, D) layer inputs in store mode */
+    int features;        /* conditional: S, the condition's values the layers take; 0: none */
+    nf_real *cs, *dcs;   /* summary network: (cap, S) its output and dloss/d(output) */
+    nf_tensor cs_view, dcs_view; /* what ctx.cond / ctx.dcond point at during a pass */
 } seq_model;
 
 static const nf_flow_ops model_ops;
@@ -46,13 +54,17 @@ nf_shape nf_sequential_current_shape(const nf_flow *f) {
 
 static nf_tensor view(nf_real *data, int n, nf_shape s) { return nf_tensor_view(data, n, s.c, s.d, s.h, s.w); }
 
+static nf_layer *summary_of(const seq_model *m);
+
 /* ---------------------------------------------------------------- buffers */
 
 static void free_buffers(seq_model *m) {
     nf_free(m->work);
     nf_free(m->grad);
     nf_free(m->stored);
-    m->work = m->grad = m->stored = NULL;
+    nf_free(m->cs);
+    nf_free(m->dcs);
+    m->work = m->grad = m->stored = m->cs = m->dcs = NULL;
     m->cap = m->store_n = 0;
 }
 
@@ -69,8 +81,38 @@ static nf_status reserve(seq_model *m, int n) {
     m->work = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     m->grad = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     m->cap = (m->work && m->grad) ? n : 0;
+    if (summary_of(m)) {
+        m->cs = nf_alloc(sizeof(nf_real) * (size_t)m->features * (size_t)n);
+        m->dcs = nf_alloc(sizeof(nf_real) * (size_t)m->features * (size_t)n);
+        if (!m->cs || !m->dcs) m->cap = 0;
+    }
     if (!m->cap || nf_ctx_reserve(&m->ctx, ws) != NF_OK)
         return nf_fail(NF_ERR_NOMEM, "model: out of memory for a batch of %d", n);
+    return NF_OK;
+}
+
+/* The summary network (the first layer), or NULL. */
+static nf_layer *summary_of(const seq_model *m) {
+    nf_layer *l = m->base.nlayers ? m->base.layers[0] : NULL;
+    return l && l->ops->cond_forward ? l : NULL;
+}
+
+/* y (n, f->cond) as one row of values per sample. */
+static nf_tensor cond_rows(const seq_model *m, const nf_tensor *cond) {
+    return nf_tensor_view(cond->data, cond->n, (int)nf_shape_sample_count(m->base.cond), 1, 1, 1);
+}
+
+/* Before a pass: ctx.cond = the S features of cond for the layers (the summary network's
+ * output, or y itself), NULL for an unconditional flow. */
+static nf_status condition_in(seq_model *m, const nf_tensor *cond) {
+    m->ctx.cond = NULL;
+    m->ctx.dcond = NULL;
+    if (!cond) return NF_OK;
+    nf_layer *sm = summary_of(m);
+    nf_tensor y = cond_rows(m, cond);
+    m->cs_view = nf_tensor_view(sm ? m->cs : y.data, y.n, m->features, 1, 1, 1);
+    if (sm) NF_TRY(sm->ops->cond_forward(sm, &y, &m->cs_view, &m->ctx));
+    m->ctx.cond = &m->cs_view;
     return NF_OK;
 }
 
@@ -81,7 +123,7 @@ static nf_status check_built(const seq_model *m, const char *what) {
 
 /* ---------------------------------------------------------------- passes */
 
-static nf_status model_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, double *logdet) {
+static nf_status model_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
     seq_model *m = (seq_model *)f;
     NF_TRY(check_built(m, "forward"));
     int n = x->n;
@@ -94,6 +136,7 @@ static nf_status model_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, dou
         m->store_n = m->stored ? n : 0;
         if (!m->stored) return nf_fail(NF_ERR_NOMEM, "model: out of memory in store mode (%d layers)", f->nlayers);
     }
+    NF_TRY(condition_in(m, cond));
     memcpy(m->work, x->data, cnt * sizeof(nf_real));
     memset(logdet, 0, sizeof(double) * (size_t)n);
     nf_tensor h = view(m->work, n, f->in);
@@ -105,12 +148,13 @@ static nf_status model_forward(nf_flow *f, const nf_tensor *x, nf_tensor *z, dou
     return NF_OK;
 }
 
-static nf_status model_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
+static nf_status model_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
     seq_model *m = (seq_model *)f;
     NF_TRY(check_built(m, "inverse"));
     int n = z->n;
     size_t cnt = (size_t)n * sample_size(m);
     NF_TRY(reserve(m, n));
+    NF_TRY(condition_in(m, cond));
     memcpy(m->work, z->data, cnt * sizeof(nf_real));
     nf_tensor h = view(m->work, n, nf_sequential_current_shape(f));
     for (int i = f->nlayers - 1; i >= 0; i--) {
@@ -121,8 +165,8 @@ static nf_status model_inverse(nf_flow *f, const nf_tensor *z, nf_tensor *x) {
     return NF_OK;
 }
 
-static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
-                                nf_tensor *dx) {
+static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                                double dlogdet, nf_tensor *x, nf_tensor *dx) {
     seq_model *m = (seq_model *)f;
     NF_TRY(check_built(m, "backward"));
     int n = z->n;
@@ -130,6 +174,13 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     NF_TRY(reserve(m, n));
     if (m->store && m->store_n != n)
         return nf_fail(NF_ERR_STATE, "model: store mode backward needs a forward of the same batch first");
+    NF_TRY(condition_in(m, cond));
+    nf_layer *sm = cond ? summary_of(m) : NULL;
+    if (sm) {
+        m->dcs_view = nf_tensor_view(m->dcs, n, m->features, 1, 1, 1);
+        memset(m->dcs, 0, sizeof(nf_real) * (size_t)n * m->features);
+        m->ctx.dcond = &m->dcs_view;
+    }
     memcpy(m->work, z->data, cnt * sizeof(nf_real));
     memcpy(m->grad, dz->data, cnt * sizeof(nf_real));
     m->ctx.dlogdet = dlogdet;
@@ -139,7 +190,12 @@ static nf_status model_backward(nf_flow *f, const nf_tensor *z, const nf_tensor 
     for (int i = f->nlayers - 1; i >= 0; i--) {
         NF_TRY(nf_layer_backward(f->layers[i], &h, &dh, &m->ctx));
         if (m->store) nf_flow_restore_input(f, i, m->work, m->stored + (size_t)i * cnt, cnt);
-        nf_flow_grads_ready(f, i);
+        if (!(i == 0 && sm)) nf_flow_grads_ready(f, i); /* the summary's are final only below */
+    }
+    if (sm) {
+        nf_tensor y = cond_rows(m, cond);
+        NF_TRY(sm->ops->cond_backward(sm, &y, &m->dcs_view, &m->ctx));
+        nf_flow_grads_ready(f, 0);
     }
     if (x) memcpy(x->data, m->work, cnt * sizeof(nf_real));
     if (dx) memcpy(dx->data, m->grad, cnt * sizeof(nf_real));
@@ -203,6 +259,29 @@ nf_status nf_sequential_create(nf_flow **out, nf_shape in, nf_prior_kind prior) 
     return NF_OK;
 }
 
+/* A summary network only first in a conditional flow; conditional layers only in one,
+ * taking its S features. */
+static nf_status check_condition(const seq_model *m, const nf_layer *layer) {
+    const nf_flow *f = &m->base;
+    if (layer->ops->cond_forward) {
+        if (!nf_flow_is_conditional(f))
+            return nf_fail(NF_ERR_ARG, "nf_sequential_add: a %s network needs a conditional flow "
+                           "(nf_sequential_set_condition first)", layer->ops->name);
+        if (f->nlayers)
+            return nf_fail(NF_ERR_ARG, "nf_sequential_add: the %s network must be the first layer, not layer %d",
+                           layer->ops->name, f->nlayers);
+        return NF_OK;
+    }
+    if (layer->cond.c <= 0) return NF_OK;
+    if (!nf_flow_is_conditional(f))
+        return nf_fail(NF_ERR_ARG, "nf_sequential_add: layer %d (%s) is conditional but the flow has no condition "
+                       "(nf_sequential_set_condition first)", f->nlayers, layer->ops->name);
+    if (nf_shape_sample_count(layer->cond) != (size_t)m->features)
+        return nf_fail(NF_ERR_SHAPE, "nf_sequential_add: layer %d (%s) takes %zu condition features, the flow hands "
+                       "its layers %d", f->nlayers, layer->ops->name, nf_shape_sample_count(layer->cond), m->features);
+    return NF_OK;
+}
+
 static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
     nf_flow *f = &m->base;
     nf_shape cur = nf_sequential_current_shape(f), lin = layer->in, next;
@@ -211,6 +290,7 @@ static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
                        "carries (%d, %d, %d, %d) there", f->nlayers, layer->ops->name, lin.c, lin.d, lin.h, lin.w,
                        cur.c, cur.d, cur.h, cur.w);
     NF_TRY(nf_layer_out_shape(layer, cur, &next));
+    NF_TRY(check_condition(m, layer));
     if (f->nlayers == m->cap_layers) {
         int cap = m->cap_layers ? 2 * m->cap_layers : 16;
         nf_layer **layers = nf_calloc((size_t)cap, sizeof *layers);
@@ -232,6 +312,7 @@ static nf_status append(seq_model *m, nf_layer *layer, const char *label) {
     char *copy = nf_alloc(strlen(name) + 1);
     if (!copy) return nf_fail(NF_ERR_NOMEM, "nf_sequential_add: out of memory");
     memcpy(copy, name, strlen(name) + 1);
+    if (layer->ops->cond_forward) m->features = layer->ops->cond_features(layer);
     f->layers[f->nlayers] = layer;
     m->labels[f->nlayers] = copy;
     m->out[f->nlayers] = next;
@@ -247,6 +328,24 @@ nf_status nf_sequential_add(nf_flow *f, nf_layer *layer, const char *label) {
     if (s == NF_OK) s = append(m, layer, label);
     if (s != NF_OK) nf_layer_destroy(layer); /* the model owns the layer from the call on */
     return s;
+}
+
+nf_status nf_sequential_set_condition(nf_flow *f, nf_shape cond) {
+    seq_model *m = NULL;
+    NF_TRY(as_model(f, __func__, &m));
+    if (m->built || f->nlayers)
+        return nf_fail(NF_ERR_STATE, "nf_sequential_set_condition: only before the first layer is added");
+    if (cond.c <= 0 || cond.d <= 0 || cond.h <= 0 || cond.w <= 0)
+        return nf_fail(NF_ERR_SHAPE, "nf_sequential_set_condition: condition shape (%d, %d, %d, %d) has a non-positive "
+                       "size", cond.c, cond.d, cond.h, cond.w);
+    cond.n = 1;
+    f->cond = cond;
+    m->features = (int)nf_shape_sample_count(cond);
+    return NF_OK;
+}
+
+int nf_sequential_cond_features(const nf_flow *f) {
+    return nf_flow_is_sequential(f) ? ((const seq_model *)f)->features : 0;
 }
 
 nf_status nf_sequential_build(nf_flow *f, uint64_t seed) {
@@ -274,7 +373,7 @@ nf_status nf_sequential_set_training(nf_flow *f, int training) {
     return NF_OK;
 }
 
-nf_status nf_sequential_log_prob(nf_flow *f, const nf_tensor *x, double *logp) {
+nf_status nf_sequential_log_prob(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double *logp) {
     seq_model *m = NULL;
     NF_TRY(as_model(f, __func__, &m));
     NF_CHECK_NULL(x);
@@ -283,7 +382,7 @@ nf_status nf_sequential_log_prob(nf_flow *f, const nf_tensor *x, double *logp) {
     NF_TRY(reserve(m, x->n > 0 ? x->n : 1));
     size_t D = sample_size(m);
     nf_tensor z = nf_tensor_view(m->grad, x->n, (int)D, 1, 1, 1); /* the gradient buffer is free here */
-    NF_TRY(nf_flow_forward(f, x, &z, logp));
+    NF_TRY(nf_flow_forward(f, x, cond, &z, logp));
     for (int b = 0; b < x->n; b++) {
         double sq = 0;
         for (size_t i = 0; i < D; i++) sq += (double)z.data[(size_t)b * D + i] * z.data[(size_t)b * D + i];
@@ -323,6 +422,9 @@ nf_status nf_sequential_describe(const nf_flow *f, char *buf, size_t size, size_
     const seq_model *m = (const seq_model *)f;
     int nl = f->nlayers - m->has_prior_layer;
     size_t used = 0, total = 0;
+    if (nf_flow_is_conditional(f))
+        put(buf, size, &used, "( condition y: %zu values per sample; the layers take %d features of it )\n",
+            nf_shape_sample_count(f->cond), m->features);
     if (m->has_prior_layer)
         put(buf, size, &used, "( diagonal Gaussian, learned mean and scale: %zu parameters )\n",
             f->layers[nl]->nparams);

@@ -27,6 +27,9 @@ void nf_preprocess_free(nf_preprocess *p);
  * levels v + offset, checked to lie in [0, 2^b); floats are checked finite and
  * normalised. Failures name the sample index and where (a "file:/path"). */
 nf_status nf_preprocess_sample(const nf_preprocess *p, nf_real *x, long long index, const char *where);
+/* NF_ERR_NUMERIC naming sample index, where and the element when one of x's n values is
+ * NaN or Inf (conditioning data is checked by this alone). */
+nf_status nf_check_finite(const nf_real *x, size_t n, long long index, const char *where);
 /* Stage two, on the caller's thread: levels x (count) -> (x + u) / 2^b - 0.5, u ~ U(0, 1)
  * from rng, or u = 0.5 when rng is NULL. No-op for float data. */
 void nf_preprocess_dequantize(const nf_preprocess *p, nf_real *x, size_t count, nf_rng *rng);

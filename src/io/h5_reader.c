@@ -31,8 +31,9 @@ nf_status nf_h5_deliver(const nf_dataset *ds, const void *xbuf, const void *cbuf
                         nf_real *c) {
     nf_h5_source_sample(&ds->x, xbuf, k, x);
     NF_TRY(nf_preprocess_sample(&ds->pre, x, row, ds->x.name));
-    if (c && ds->has_cond) nf_h5_source_sample(&ds->cond, cbuf, k, c);
-    return NF_OK;
+    if (!c || !ds->has_cond) return NF_OK;
+    nf_h5_source_sample(&ds->cond, cbuf, k, c);
+    return nf_check_finite(c, ds->cond.sample_elems, row, ds->cond.name); /* a condition is never normalised */
 }
 
 nf_status nf_h5_reader_fill(nf_dataset *ds, uint64_t pos, nf_real *x, nf_real *c) {

@@ -27,6 +27,14 @@ void nf_preprocess_free(nf_preprocess *p) {
     p->mean = p->std = NULL;
 }
 
+nf_status nf_check_finite(const nf_real *x, size_t n, long long index, const char *where) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return nf_fail(NF_ERR_NUMERIC, "%s: sample %lld holds %s at element %zu of %zu (both counted from 0)",
+                           where, index, isnan(x[i]) ? "NaN" : "Inf or a number beyond float range", i, n);
+    return NF_OK;
+}
+
 nf_status nf_preprocess_sample(const nf_preprocess *p, nf_real *x, long long index, const char *where) {
     size_t n = (size_t)p->c * p->s;
     if (p->integer) {
@@ -40,10 +48,7 @@ nf_status nf_preprocess_sample(const nf_preprocess *p, nf_real *x, long long ind
         }
         return NF_OK;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return nf_fail(NF_ERR_NUMERIC, "%s: sample %lld holds %s at element %zu of %zu (both counted from 0)",
-                           where, index, isnan(x[i]) ? "NaN" : "Inf or a number beyond float range", i, n);
+    NF_TRY(nf_check_finite(x, n, index, where));
     if (!p->normalize) return NF_OK;
     for (int c = 0; c < p->c; c++) {
         /* x = (v - mean_c) / std_c */

@@ -1,6 +1,8 @@
 /* Shared pieces of the vector layers (see vec_layer.h). */
 #include "vec_layer.h"
 
+#include <string.h>
+
 nf_status nf_vec_layer_new(nf_layer **out, size_t bytes, const nf_layer_ops *ops, nf_shape in, size_t nparams,
                            const char *who) {
     NF_CHECK_NULL(out);
@@ -29,11 +31,11 @@ nf_param_block nf_vec_block(const char *name, size_t offset, size_t count, int f
     return b;
 }
 
-void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_real *xb) {
+void nf_mask_split_rows(const nf_real *x, int n, int D, int parity, nf_real *xa, int lda, nf_real *xb) {
     int da = nf_mask_count_a(D, parity), db = D - da;
     for (int b = 0; b < n; b++) {
         const nf_real *xs = x + (size_t)b * D;
-        nf_real *pa = xa + (size_t)b * da, *pb = xb + (size_t)b * db;
+        nf_real *pa = xa + (size_t)b * lda, *pb = xb + (size_t)b * db;
         for (int i = 0; i < D; i++) {
             if (i % 2 == parity) *pa++ = xs[i];
             else *pb++ = xs[i];
@@ -41,11 +43,11 @@ void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_r
     }
 }
 
-void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, const nf_real *xb) {
+void nf_mask_merge_rows(nf_real *x, int n, int D, int parity, const nf_real *xa, int lda, const nf_real *xb) {
     int da = nf_mask_count_a(D, parity), db = D - da;
     for (int b = 0; b < n; b++) {
         nf_real *xs = x + (size_t)b * D;
-        const nf_real *pa = xa ? xa + (size_t)b * da : NULL, *pb = xb ? xb + (size_t)b * db : NULL;
+        const nf_real *pa = xa ? xa + (size_t)b * lda : NULL, *pb = xb ? xb + (size_t)b * db : NULL;
         for (int i = 0; i < D; i++) {
             if (i % 2 == parity) {
                 if (pa) xs[i] = *pa++;
@@ -54,4 +56,32 @@ void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, cons
             }
         }
     }
+}
+
+void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_real *xb) {
+    nf_mask_split_rows(x, n, D, parity, xa, nf_mask_count_a(D, parity), xb);
+}
+
+void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, const nf_real *xb) {
+    nf_mask_merge_rows(x, n, D, parity, xa, nf_mask_count_a(D, parity), xb);
+}
+
+void nf_cond_put(nf_real *rows, int n, int lda, int da, const nf_tensor *cond) {
+    int S = lda - da;
+    if (!cond || S <= 0) return;
+    for (int b = 0; b < n; b++)
+        memcpy(rows + (size_t)b * lda + da, cond->data + (size_t)b * S, (size_t)S * sizeof(nf_real));
+}
+
+void nf_cond_take(const nf_real *rows, int n, int lda, int da, nf_tensor *dcond) {
+    int S = lda - da;
+    if (!dcond || S <= 0) return;
+    for (int b = 0; b < n; b++)
+        for (int k = 0; k < S; k++) dcond->data[(size_t)b * S + k] += rows[(size_t)b * lda + da + k];
+}
+
+nf_shape nf_cond_shape(int S) {
+    nf_shape s = {0, 0, 0, 0, 0};
+    if (S > 0) s = (nf_shape){1, S, 1, 1, 1};
+    return s;
 }

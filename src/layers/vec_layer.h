@@ -34,5 +34,21 @@ static inline int nf_mask_count_a(int D, int parity) { return parity ? D / 2 : (
 void nf_mask_split(const nf_real *x, int n, int D, int parity, nf_real *xa, nf_real *xb);
 /* x (n, D) <- xa, xb (either may be NULL to leave that half alone). */
 void nf_mask_merge(nf_real *x, int n, int D, int parity, const nf_real *xa, const nf_real *xb);
+/* The same with the rows of xa lda >= Da apart (a conditional coupling keeps the
+ * condition's features after xa in each row). */
+void nf_mask_split_rows(const nf_real *x, int n, int D, int parity, nf_real *xa, int lda, nf_real *xb);
+void nf_mask_merge_rows(nf_real *x, int n, int D, int parity, const nf_real *xa, int lda, const nf_real *xb);
+
+/* ---------------------------------------------------------------- conditioning */
+
+/* A conditional vector coupling's sub-network takes [xa, s] per sample, s the S features
+ * of the condition (ctx->cond, (n, S)): rows (n, lda) hold xa in columns [0, da) and s in
+ * [da, da + S). cond_put writes s into the rows; cond_take adds the rows' columns
+ * [da, da + S) to dcond (n, S) (the sub-network's share of dloss/ds); both do nothing for
+ * S = 0 or a NULL tensor. */
+void nf_cond_put(nf_real *rows, int n, int lda, int da, const nf_tensor *cond);
+void nf_cond_take(const nf_real *rows, int n, int lda, int da, nf_tensor *dcond);
+/* l->cond for S condition features: (S, 1, 1, 1), or all zero for S = 0. */
+nf_shape nf_cond_shape(int S);
 
 #endif

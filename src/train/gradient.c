@@ -39,12 +39,13 @@ static nf_status any_process(nf_flow *f, int flag, int *any) {
 
 /* Forward, loss and backward; the rebuilt batch goes to f->scratch->xr. With a sum hook,
  * no process runs the backward when one's loss failed (peer_failed on the others). */
-static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, int *peer_failed) {
+static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st,
+                               int *peer_failed) {
     nf_tensor z = latent(f, f->scratch->z, x->n), dz = latent(f, f->scratch->dz, x->n);
     nf_tensor xr = *x;
     xr.data = f->scratch->xr;
     double dlogdet;
-    NF_TRY(nf_flow_forward(f, x, &z, f->scratch->logdet));
+    NF_TRY(nf_flow_forward(f, x, cond, &z, f->scratch->logdet));
     nf_status s = nf_loss_nll(&z, f->scratch->logdet, &dz, &dlogdet, st);
     if (f->sum) {
         int any = 0;
@@ -56,22 +57,22 @@ static nf_status gradient_pass(nf_flow *f, const nf_tensor *x, nf_loss_stats *st
     }
     NF_TRY(s);
     nf_flow_zero_grad(f);
-    return nf_flow_backward(f, &z, &dz, dlogdet, &xr, NULL);
+    return nf_flow_backward(f, &z, &dz, cond, dlogdet, &xr, NULL);
 }
 
 /* Store mode, after a forward of x: an inverse of its latents (in f->scratch->z) that
  * records every layer's rebuilt-input error in f->layer_rebuild. */
-static nf_status profile_inverse(nf_flow *f, const nf_tensor *x) {
+static nf_status profile_inverse(nf_flow *f, const nf_tensor *x, const nf_tensor *cond) {
     nf_tensor z = latent(f, f->scratch->z, x->n), xr = *x;
     xr.data = f->scratch->xr;
-    return nf_flow_inverse(f, &z, &xr);
+    return nf_flow_inverse(f, &z, cond, &xr);
 }
 
 /* After a store-mode pass: the layer whose inverse amplified the rebuild error most,
  * from an inverse of the latents that records each layer's error (f->layer_rebuild). */
-static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, nf_grad_report *r) {
+static nf_status worst_inverse(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_grad_report *r) {
     if (!f->layer_rebuild) return NF_OK;
-    NF_TRY(profile_inverse(f, x));
+    NF_TRY(profile_inverse(f, x, cond));
     const double floor = 1e-7; /* float32 round-off: no layer is blamed for amplifying less */
     for (int i = 0; i < f->nlayers; i++) {
         double out = i + 1 < f->nlayers ? f->layer_rebuild[i + 1] : 0;
@@ -104,7 +105,8 @@ static void frozen_restore(nf_flow *f) {
 }
 
 /* The same step from stored layer inputs: the exact gradient, and which inverse amplified. */
-static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf_grad_report *r) {
+static nf_status recompute(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st,
+                           nf_grad_report *r) {
     if (!f->ops->set_store_activations)
         return nf_fail(NF_ERR_NUMERIC,
                        "rebuilt inputs are off by %.3g (relative) and %s flows cannot store activations to "
@@ -118,18 +120,18 @@ static nf_status recompute(nf_flow *f, const nf_tensor *x, nf_loss_stats *st, nf
     nf_grads_ready_fn ready = f->grads_ready;
     void *ready_user = f->grads_ready_user;
     nf_flow_set_grads_ready(f, NULL, NULL);
-    nf_status s = gradient_pass(f, x, st, &r->peer_failed);
+    nf_status s = gradient_pass(f, x, cond, st, &r->peer_failed);
     nf_flow_set_grads_ready(f, ready, ready_user);
     size_t held = nf_mem_current(); /* the stored inputs, until store mode ends */
     r->recompute_bytes = held > before ? held - before : 0;
     r->recomputed = 1;
-    if (s == NF_OK) s = worst_inverse(f, x, r);
+    if (s == NF_OK) s = worst_inverse(f, x, cond, r);
     nf_flow_set_store_activations(f, 0); /* frees the stored inputs */
     return s;
 }
 
-nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, nf_loss_stats *st,
-                           nf_grad_report *rep) {
+nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double rebuild_tol,
+                           nf_loss_stats *st, nf_grad_report *rep) {
     nf_grad_report r = {0, 0, -1, 0, 0, 0};
     if (rep) *rep = r;
     NF_TRY(check(__func__, f, x));
@@ -137,7 +139,7 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_loss_stats s = {0};
     if (rebuild_tol >= 0) NF_TRY(frozen_save(f));
-    nf_status status = gradient_pass(f, x, &s, &r.peer_failed);
+    nf_status status = gradient_pass(f, x, cond, &s, &r.peer_failed);
     int stored = f->drift_layer >= 0; /* the flow is in store mode: the gradient is exact */
     int need = 0;
     if (status == NF_OK) {
@@ -149,13 +151,13 @@ nf_status nf_flow_gradient(nf_flow *f, const nf_tensor *x, double rebuild_tol, n
         nf_status a = any_process(f, need, &need);
         if (status == NF_OK) status = a;
     }
-    if (status == NF_OK && need) status = recompute(f, x, &s, &r);
+    if (status == NF_OK && need) status = recompute(f, x, cond, &s, &r);
     if (st) *st = s;
     if (rep) *rep = r;
     return status;
 }
 
-nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
+nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double *err) {
     NF_TRY(check(__func__, f, x));
     NF_CHECK_NULL(err);
     if (!f->ops->set_store_activations)
@@ -171,8 +173,8 @@ nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
     void *sum_user = f->sum_user;
     nf_flow_set_sum(f, NULL, NULL);
     nf_tensor z = latent(f, f->scratch->z, x->n);
-    nf_status s = nf_flow_forward(f, x, &z, f->scratch->logdet);
-    if (s == NF_OK) s = profile_inverse(f, x);
+    nf_status s = nf_flow_forward(f, x, cond, &z, f->scratch->logdet);
+    if (s == NF_OK) s = profile_inverse(f, x, cond);
     if (s == NF_OK) memcpy(err, f->layer_rebuild, sizeof(double) * (size_t)f->nlayers);
     nf_flow_set_sum(f, sum, sum_user);
     nf_flow_set_store_activations(f, 0);
@@ -180,22 +182,22 @@ nf_status nf_flow_rebuild_profile(nf_flow *f, const nf_tensor *x, double *err) {
     return s;
 }
 
-nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, nf_loss_stats *st) {
+nf_status nf_train_step(nf_flow *f, nf_adam *opt, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st) {
     NF_CHECK_NULL(opt);
-    NF_TRY(nf_flow_gradient(f, x, NF_REBUILD_TOL_DEFAULT, st, NULL));
+    NF_TRY(nf_flow_gradient(f, x, cond, NF_REBUILD_TOL_DEFAULT, st, NULL));
     return nf_adam_step(opt, &f->params);
 }
 
-nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, nf_loss_stats *st) {
+nf_status nf_flow_eval(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_loss_stats *st) {
     NF_TRY(check(__func__, f, x));
     NF_CHECK_NULL(st);
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_tensor z = latent(f, f->scratch->z, x->n);
-    NF_TRY(nf_flow_forward(f, x, &z, f->scratch->logdet));
+    NF_TRY(nf_flow_forward(f, x, cond, &z, f->scratch->logdet));
     return nf_loss_nll(&z, f->scratch->logdet, NULL, NULL, st);
 }
 
-nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *rng) {
+nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, const nf_tensor *cond, double temperature, nf_rng *rng) {
     NF_TRY(check(__func__, f, x));
     NF_CHECK_NULL(rng);
     if (!(temperature >= 0) || !isfinite(temperature))
@@ -203,7 +205,7 @@ nf_status nf_flow_sample(nf_flow *f, nf_tensor *x, double temperature, nf_rng *r
     NF_TRY(nf_flow_scratch_reserve(f, x->n));
     nf_tensor z = latent(f, f->scratch->z, x->n);
     nf_rng_fill_normal(rng, z.data, nf_tensor_count(&z), temperature);
-    return nf_flow_inverse(f, &z, x);
+    return nf_flow_inverse(f, &z, cond, x);
 }
 
 nf_status nf_clip_grad_norm(nf_params *p, double max_norm, double *norm) {

@@ -247,7 +247,7 @@ static void recover(nf_trainer *t, long step) {
     emit_message(t, NF_EVENT_RECOVER, step, NULL);
 }
 
-nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
+nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, const nf_tensor *cond, int *taken) {
     if (taken) *taken = 0;
     NF_CHECK_NULL(t);
     nf_flow *f = t->f;
@@ -259,7 +259,7 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, int *taken) {
     double gnorm = NAN;
     nf_status s = t->cfg.dist ? nf_dist_overlap_begin(t->cfg.dist, f, x->n) : NF_OK;
     if (s != NF_OK) return s;
-    s = nf_flow_gradient(f, x, t->cfg.rebuild_tol, &ls, &g);
+    s = nf_flow_gradient(f, x, cond, t->cfg.rebuild_tol, &ls, &g);
     if (t->cfg.dist) s = nf_dist_combine_step(t->cfg.dist, f, x->n, s, &ls, &g);
     if (g.recomputed) {
         t->st.recomputed++;

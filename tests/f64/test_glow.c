@@ -11,7 +11,7 @@ static void check_glow(nf_glow_config c, int n) {
     double *ld = calloc((size_t)n, sizeof(double));
     nf_tensor z;
     NF_ASSERT_OK(nf_tensor_alloc(&z, n, (int)nf_shape_sample_count(f->in), 1, 1, 1));
-    NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld)); /* ActNorm init */
+    NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, &z, ld)); /* ActNorm init */
     nf_rng rng;
     nf_rng_seed(&rng, 7);
     fc_perturb_params(&t, &rng, 0.1);

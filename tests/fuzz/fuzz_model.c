@@ -19,7 +19,7 @@ static void run_once(nf_flow *f) {
     if (nf_tensor_alloc(&z, 1, s.c * s.d * s.h * s.w, 1, 1, 1) == NF_OK) {
         double logdet[1];
         memset(x.data, 0, sizeof(nf_real) * nf_tensor_count(&x));
-        if (nf_flow_forward(f, &x, &z, logdet) == NF_OK) nf_flow_inverse(f, &z, &x);
+        if (nf_flow_forward(f, &x, NULL, &z, logdet) == NF_OK) nf_flow_inverse(f, &z, NULL, &x);
         nf_tensor_free(&z);
     }
     nf_tensor_free(&x);

@@ -104,11 +104,11 @@ static void test_trainer_equals_one_process(void **state) {
         nf_tensor mine = share_of(&x);
         memcpy(one->params.value, par->params.value, np * sizeof(nf_real)); /* the same parameters */
         nf_loss_stats ls;
-        NF_ASSERT_OK(nf_flow_gradient(one, &x, NF_REBUILD_TOL_DEFAULT, &ls, NULL));
+        NF_ASSERT_OK(nf_flow_gradient(one, &x, NULL, NF_REBUILD_TOL_DEFAULT, &ls, NULL));
         int taken = 0;
-        NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+        NF_ASSERT_OK(nf_trainer_step(tp, &mine, NULL, &taken));
         assert_int_equal(taken, 1);
-        NF_ASSERT_OK(nf_trainer_step(tr, &x, &taken));
+        NF_ASSERT_OK(nf_trainer_step(tr, &x, NULL, &taken));
         worst_grad = fmax(worst_grad, max_rel_diff(par->params.grad, one->params.grad, np));
         worst_loss = fmax(worst_loss, fabs(loss_par - ls.loss) / fabs(ls.loss));
         assert_same_on_all_ranks(par->params.value, np);
@@ -140,8 +140,8 @@ static void test_actnorm_global_init(void **state) {
     NF_ASSERT_OK(nf_tensor_alloc(&z1, 8, (int)nf_tensor_sample_count(&x), 1, 1, 1));
     NF_ASSERT_OK(nf_tensor_alloc(&zp, mine.n, (int)nf_tensor_sample_count(&x), 1, 1, 1));
     double ld1[8], ldp[8];
-    NF_ASSERT_OK(nf_flow_forward(one, &x, &z1, ld1));
-    NF_ASSERT_OK(nf_flow_forward(par, &mine, &zp, ldp));
+    NF_ASSERT_OK(nf_flow_forward(one, &x, NULL, &z1, ld1));
+    NF_ASSERT_OK(nf_flow_forward(par, &mine, NULL, &zp, ldp));
     size_t np = nf_flow_num_params(par);
     assert_true(max_rel_diff(par->params.value, one->params.value, np) < 1e-5);
     assert_same_on_all_ranks(par->params.value, np);
@@ -165,7 +165,7 @@ static void test_collective_rollback(void **state) {
         if (step == 2 && rank_ == size_ - 1) x.data[nf_tensor_count(&x) - 1] = NAN; /* the last rank's share */
         nf_tensor mine = share_of(&x);
         int taken = -1;
-        NF_ASSERT_OK(nf_trainer_step(t, &mine, &taken));
+        NF_ASSERT_OK(nf_trainer_step(t, &mine, NULL, &taken));
         assert_int_equal(taken, step < 2);
         nf_tensor_free(&x);
     }
@@ -198,9 +198,9 @@ static void test_batchnorm_global(void **state) {
         for (size_t k = 0; k < nf_tensor_count(&x); k += 3) x.data[k] = x.data[k] * 2 + 1; /* feature 0 off centre */
         nf_tensor mine = share_of(&x);
         memcpy(one->params.value, par->params.value, np * sizeof(nf_real));
-        NF_ASSERT_OK(nf_flow_gradient(one, &x, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
+        NF_ASSERT_OK(nf_flow_gradient(one, &x, NULL, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
         int taken = 0;
-        NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+        NF_ASSERT_OK(nf_trainer_step(tp, &mine, NULL, &taken));
         assert_int_equal(taken, 1);
         worst = fmax(worst, max_rel_diff(par->params.grad, one->params.grad, np));
         /* the running averages moved by the global batch's statistics (frozen: Adam leaves them) */
@@ -215,7 +215,7 @@ static void test_batchnorm_global(void **state) {
     if (rank_ == 0) x.data[0] = NAN; /* rank 0's loss fails; the others must not wait in the backward */
     nf_tensor mine = share_of(&x);
     int taken = -1;
-    NF_ASSERT_OK(nf_trainer_step(tp, &mine, &taken));
+    NF_ASSERT_OK(nf_trainer_step(tp, &mine, NULL, &taken));
     assert_int_equal(taken, 0);
     assert_int_equal(nf_trainer_state_of(tp)->rollbacks, 1);
     assert_same_on_all_ranks(par->params.value, np);
@@ -243,10 +243,10 @@ static void overlap_vs_after(double rebuild_tol, int steps) {
         nf_tensor mine = share_of(&x);
         int taken = 0;
         nf_dist_set_bucket(dist, 997); /* uneven buckets, several per layer */
-        NF_ASSERT_OK(nf_trainer_step(ta, &mine, &taken));
+        NF_ASSERT_OK(nf_trainer_step(ta, &mine, NULL, &taken));
         assert_int_equal(taken, 1);
         nf_dist_set_bucket(dist, 0);
-        NF_ASSERT_OK(nf_trainer_step(tb, &mine, &taken));
+        NF_ASSERT_OK(nf_trainer_step(tb, &mine, NULL, &taken));
         assert_memory_equal(a->params.grad, b->params.grad, np * sizeof(nf_real));
         assert_memory_equal(a->params.value, b->params.value, np * sizeof(nf_real));
         nf_tensor_free(&x);

@@ -1,7 +1,8 @@
 """Rebuilds every sequential layer kind's forward pass from a model file and the formulas
 of datasets/MODEL_FORMAT.md alone (numpy + h5py), and compares z and logdet with what
 `nflow encode` wrote. Every kind met must have its own entry in the document.
-argv: model.h5 data.h5 latents.h5 (with /z and /z_logdet) MODEL_FORMAT.md."""
+argv: model.h5 data.h5 latents.h5 (with /z and /z_logdet) MODEL_FORMAT.md [cond.h5 (with
+/y): the conditions of a conditional model, as `nflow encode --cond` read them]."""
 import re
 import sys
 
@@ -143,37 +144,57 @@ def hint_forward(flat, x, sizes_hidden, act, logdet):
     return y
 
 
-def layer_forward(kind, opt, g, x, logdet):
+def layer_forward(kind, opt, g, x, logdet, cond):
+    """cond: {"y": the conditions (n, C), "s": the features the conditional layers take}."""
+    D = x.shape[1]
+    if kind == "summary":  # the identity on x; s = NN(y) for the layers after it
+        y = cond["y"]
+        cond["s"] = mlp(g["net"], [y.shape[1]] + hidden_sizes(opt["hidden"]) + [int(opt["out"])], opt["act"], y)
+        return x
+    if kind in ("cond_realnvp", "cond_spline"):  # the nets take [xa, s]
+        a, _ = split(x, int(opt["parity"]))
+        xs = np.concatenate([x[:, a], cond["s"]], 1)
+        return coupling(kind[5:], opt, g, x, logdet, xs)
+    if kind in ("realnvp", "nice", "spline"):
+        a, _ = split(x, int(opt["parity"]))
+        return coupling(kind, opt, g, x, logdet, x[:, a])
+    return plain_layer(kind, opt, g, x, logdet)
+
+
+def coupling(kind, opt, g, x, logdet, net_in):
+    """realnvp, nice, spline; net_in: what the nets see (xa, or [xa, s])."""
+    a, b = split(x, int(opt["parity"]))
+    xa, xb = net_in, x[:, b]
+    hid = hidden_sizes(opt["hidden"])
+    y = x.copy()
+    if kind == "spline":
+        K, B = int(opt["bins"]), float(opt["bound"])
+        R = 3 * K - 1
+        raw = mlp(g["net"], [xa.shape[1]] + hid + [len(b) * R], opt["act"], xa)
+        for n in range(len(x)):
+            for j in range(len(b)):
+                y[n, b[j]], ld = rqs(raw[n, j * R:(j + 1) * R], K, B, xb[n, j])
+                logdet[n] += ld
+        return y
+    sizes = [xa.shape[1]] + hid + [len(b)]
+    t = mlp(g["t_net"], sizes, opt["act"], xa)
+    if kind == "nice":
+        y[:, b] = xb + t
+        return y
+    s = mlp(g["s_net"], sizes, opt["act"], xa)
+    clamp = float(opt["clamp"])
+    if clamp > 0:
+        s = clamp * np.tanh(s / clamp)
+    y[:, b] = np.exp(s) * xb + t
+    logdet += s.sum(1)
+    return y
+
+
+def plain_layer(kind, opt, g, x, logdet):
     D = x.shape[1]
     if kind == "actnorm":
         logdet += g["logscale"].sum()
         return np.exp(g["logscale"]) * x + g["bias"]
-    if kind in ("realnvp", "nice", "spline"):
-        a, b = split(x, int(opt["parity"]))
-        xa, xb = x[:, a], x[:, b]
-        hid = hidden_sizes(opt["hidden"])
-        y = x.copy()
-        if kind == "spline":
-            K, B = int(opt["bins"]), float(opt["bound"])
-            R = 3 * K - 1
-            raw = mlp(g["net"], [len(a)] + hid + [len(b) * R], opt["act"], xa)
-            for n in range(len(x)):
-                for j in range(len(b)):
-                    y[n, b[j]], ld = rqs(raw[n, j * R:(j + 1) * R], K, B, xb[n, j])
-                    logdet[n] += ld
-            return y
-        sizes = [len(a)] + hid + [len(b)]
-        t = mlp(g["t_net"], sizes, opt["act"], xa)
-        if kind == "nice":
-            y[:, b] = xb + t
-            return y
-        s = mlp(g["s_net"], sizes, opt["act"], xa)
-        clamp = float(opt["clamp"])
-        if clamp > 0:
-            s = clamp * np.tanh(s / clamp)
-        y[:, b] = np.exp(s) * xb + t
-        logdet += s.sum(1)
-        return y
     if kind in ("maf", "iaf"):
         parity = int(opt["parity"])
         sizes = [D] + hidden_sizes(opt["hidden"]) + [2 * D]
@@ -228,13 +249,18 @@ def main():
     z_ref, ld_ref = lat["z"][()].astype(np.float64), lat["z_logdet"][()]
     x = x[:len(z_ref)]  # encode --limit N: the first N samples
     logdet = np.zeros(len(x))
+    cond = {}
+    if "cond_channels" in f.attrs:
+        C = int(np.prod([f.attrs[k] for k in ("cond_channels", "cond_depth", "cond_height", "cond_width")]))
+        cond["y"] = h5py.File(sys.argv[5], "r")["y"][()].astype(np.float64).reshape(-1, C)[:len(x)]
+        cond["s"] = cond["y"]  # without a summary network the layers take y itself
     kinds = set()
     for name, (kind, opt) in zip(names, items):
         grp = f["layers"][name]
         stored = grp.attrs["type"].decode()
         assert stored == (kind if kind != "reverse" else "permute"), (name, stored, kind)
         g = {k: d[()].astype(np.float64) for k, d in grp.items()}
-        x = layer_forward(stored, opt, g, x, logdet)
+        x = layer_forward(stored, opt, g, x, logdet, cond)
         kinds.add(stored)
     documented = set(re.findall(r"^\*\*`(\w+)`\*\*", open(sys.argv[4]).read(), re.M))
     missing = sorted(kinds - documented)

@@ -55,7 +55,7 @@ expect 2 "^nflow info: expected one model or checkpoint file" "$B" info
 expect 2 "^nflow plot: expected one of curves\|scatter\|trajectories\|warp\|grid, got 'pie'" "$B" plot pie --out "$T/p.png"
 expect 2 "^nflow plot: --out FILE.png is required" "$B" plot curves --metrics x.csv
 expect 3 "^nflow plot: cannot read .*nometrics.csv" "$B" plot curves --metrics "$T/nometrics.csv" --out "$T/p.png"
-expect 2 "^nflow data: expected images, npy, fashion-mnist, toy NAME, segy or seismic" "$B" data
+expect 2 "^nflow data: expected images, npy, fashion-mnist, toy NAME, gaussian-linear, cond-moons, segy or seismic" "$B" data
 expect 2 "^nflow data: .*unknown.*toy densities" "$B" data toy nosuch --out "$T/t.h5"
 expect 2 "^nflow demo: --image-steps: expected an integer" "$B" demo --image-steps x
 

@@ -3,7 +3,8 @@
 # numpy implementation written from the document alone (model_format_layers.py) maps
 # data to latents with the parameters read from the file, and must agree with
 # `nflow encode` (z and logdet). Two models cover every kind, both coupling parities,
-# the diagonal prior, spline tails and a HINT tree of more than one level.
+# the diagonal prior, spline tails and a HINT tree of more than one level; two conditional
+# models cover the conditional couplings, with and without a summary network.
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +18,10 @@ for D in (6, 11):
     cols = [a, 0.5 * a[:, :2] ** 2 + 0.3 * r.normal(size=(3000, 2))]
     cols += [np.sin(a[:, :1] * (k + 1)) + 0.2 * r.normal(size=(3000, 1)) for k in range(D - 5)]
     h5py.File(f"{sys.argv[1]}/d{D}.h5", "w")["x"] = np.concatenate(cols, 1).astype(np.float32)
+with h5py.File(f"{sys.argv[1]}/c6.h5", "w") as f:  # x | y: a shift and a scale set by y
+    y = r.normal(size=(3000, 3))
+    f["y"] = y.astype(np.float32)
+    f["x"] = (y[:, [0, 1, 2, 0, 1, 2]] + np.exp(0.3 * y[:, [2, 0, 1, 1, 2, 0]]) * r.normal(size=(3000, 6))).astype(np.float32)
 PY
 
 ALL="prior=diagonal, actnorm, realnvp(hidden=8x2,act=tanh,clamp=2), realnvp(hidden=8,act=relu), nice(hidden=8-4),
@@ -33,6 +38,22 @@ for run in "6:${ALL//$'\n'/ }" "11:$ODD"; do
     { fail "encode D=$D"; continue; }
   /usr/bin/python3 "$HERE/model_format_layers.py" "$T/r$D/model.h5" "$T/d$D.h5" "$T/z$D.h5" "$DOC" ||
     fail "the D=$D model rebuilt from MODEL_FORMAT.md disagrees with nflow encode"
+  ok
+done
+# conditional layers, with and without the summary network (encode --cond gives z)
+COND1="summary(hidden=8x2,act=tanh,out=4), cond_realnvp(hidden=8x2,clamp=2), cond_spline(bins=4,bound=3,hidden=8), reverse,
+cond_realnvp(hidden=8,act=relu), cond_spline(bins=5,bound=2,hidden=8x2,act=tanh)"
+COND2="actnorm, cond_spline(bins=4,bound=3,hidden=8x2)*2, linear(lu=1), cond_realnvp(hidden=8x2)*2"
+k=0
+for SPEC in "${COND1//$'\n'/ }" "$COND2"; do
+  k=$((k + 1))
+  "$B" train --data "$T/c6.h5:/x" --cond /y --normalize none --flow sequential --spec "$SPEC" --steps 100 --batch 64 \
+    --lr 1e-2 --threads 1 --no-plots --no-gif --quiet --out "$T/rc$k" >"$T/trainc$k.log" 2>&1 ||
+    { cat "$T/trainc$k.log"; fail "training conditional model $k"; continue; }
+  "$B" encode --model "$T/rc$k/model.h5" --data "$T/c6.h5:/x" --cond /y --limit 500 --out "$T/zc$k.h5" >/dev/null ||
+    { fail "encode conditional model $k"; continue; }
+  /usr/bin/python3 "$HERE/model_format_layers.py" "$T/rc$k/model.h5" "$T/c6.h5" "$T/zc$k.h5" "$DOC" "$T/c6.h5" ||
+    fail "conditional model $k rebuilt from MODEL_FORMAT.md disagrees with nflow encode"
   ok
 done
 finish

@@ -90,12 +90,12 @@ void fc_layer_target_free(fc_layer_target *lt) {
 /* ---------------------------------------------------------------- flow adaptor */
 
 static nf_status flow_forward(void *self, const nf_tensor *x, nf_tensor *z, double *logdet) {
-    return nf_flow_forward(self, x, z, logdet);
+    return nf_flow_forward(self, x, NULL, z, logdet);
 }
-static nf_status flow_inverse(void *self, const nf_tensor *z, nf_tensor *x) { return nf_flow_inverse(self, z, x); }
+static nf_status flow_inverse(void *self, const nf_tensor *z, nf_tensor *x) { return nf_flow_inverse(self, z, NULL, x); }
 static nf_status flow_backward(void *self, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
                                nf_tensor *dx) {
-    return nf_flow_backward(self, z, dz, dlogdet, x, dx);
+    return nf_flow_backward(self, z, dz, NULL, dlogdet, x, dx);
 }
 
 void fc_flow_target_init(fc_target *t, nf_flow *f, int n) {
@@ -103,6 +103,28 @@ void fc_flow_target_init(fc_target *t, nf_flow *f, int n) {
     in.n = n;
     *t = (fc_target){f, flow_forward, flow_inverse, flow_backward, f->params.value, f->params.grad,
                      f->params.count, f->params.frozen, in, out};
+}
+
+static nf_status cond_forward(void *self, const nf_tensor *x, nf_tensor *z, double *logdet) {
+    fc_cond_flow *cf = self;
+    return nf_flow_forward(cf->f, x, cf->cond, z, logdet);
+}
+static nf_status cond_inverse(void *self, const nf_tensor *z, nf_tensor *x) {
+    fc_cond_flow *cf = self;
+    return nf_flow_inverse(cf->f, z, cf->cond, x);
+}
+static nf_status cond_backward(void *self, const nf_tensor *z, const nf_tensor *dz, double dlogdet, nf_tensor *x,
+                               nf_tensor *dx) {
+    fc_cond_flow *cf = self;
+    return nf_flow_backward(cf->f, z, dz, cf->cond, dlogdet, x, dx);
+}
+
+void fc_cond_flow_target_init(fc_target *t, fc_cond_flow *cf, int n) {
+    fc_flow_target_init(t, cf->f, n);
+    t->self = cf;
+    t->forward = cond_forward;
+    t->inverse = cond_inverse;
+    t->backward = cond_backward;
 }
 
 /* ---------------------------------------------------------------- checks */

@@ -38,6 +38,15 @@ void fc_layer_target_free(fc_layer_target *lt);
 /* A target over a whole flow for batches of n (z viewed as (n, D, 1, 1, 1)). */
 void fc_flow_target_init(fc_target *t, nf_flow *f, int n);
 
+/* A conditional flow with a fixed condition: the checks run on x |-> f(x; cond). */
+typedef struct fc_cond_flow {
+    nf_flow *f;
+    const nf_tensor *cond; /* (n, f->cond) */
+} fc_cond_flow;
+/* A target over cf's flow for batches of n; cf must outlive it. The parameters are all of
+ * the flow's (summary network included). */
+void fc_cond_flow_target_init(fc_target *t, fc_cond_flow *cf, int n);
+
 /* Makes the trainable parameters random (value += scale * N(0,1)) so that zero-initialised
  * weights do not hide gradient errors. */
 void fc_perturb_params(fc_target *t, nf_rng *rng, double scale);

@@ -28,7 +28,7 @@ static void train(nf_flow *f, nf_adam *opt, nf_train_state *ts, int steps) {
     NF_ASSERT_OK(nf_tensor_alloc(&x, BATCH, f->in.c, f->in.d, f->in.h, f->in.w));
     for (int s = 0; s < steps; s++) {
         nf_rng_fill_normal(&ts->rng, x.data, nf_tensor_count(&x), 1.0);
-        NF_ASSERT_OK(nf_train_step(f, opt, &x, NULL));
+        NF_ASSERT_OK(nf_train_step(f, opt, &x, NULL, NULL));
         ts->iteration++;
         ts->data_pos[0]++;
     }

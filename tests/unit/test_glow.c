@@ -101,10 +101,10 @@ static void test_sampling_consistent_with_learned_prior(void **state) {
     const double temps[2] = {1.0, 0.6};
     for (int k = 0; k < 2; k++) {
         nf_rng_seed(&rng, 17);
-        NF_ASSERT_OK(nf_flow_sample(f, &x, temps[k], &rng));
+        NF_ASSERT_OK(nf_flow_sample(f, &x, NULL, temps[k], &rng));
         nf_rng_seed(&rng, 17);
         nf_rng_fill_normal(&rng, zs.data, nf_tensor_count(&zs), temps[k]);
-        NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld));
+        NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, &z, ld));
         double e = fc_rel_diff(z.data, zs.data, nf_tensor_count(&zs));
         if (!(e <= 1e-4)) fail_msg("T = %g: forward(sample) is %g from the z drawn", temps[k], e);
     }
@@ -125,11 +125,11 @@ static void test_train_step_lowers_loss(void **state) {
     nf_loss_stats first = {0}, st = {0};
     for (int it = 0; it < 150; it++) {
         nf_sample_banana(&rng, x.data, x.n);
-        NF_ASSERT_OK(nf_train_step(f, &opt, &x, &st));
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, &st));
         if (it == 0) first = st;
     }
     nf_sample_banana(&rng, x.data, x.n);
-    NF_ASSERT_OK(nf_flow_eval(f, &x, &st));
+    NF_ASSERT_OK(nf_flow_eval(f, &x, NULL, &st));
     if (!(st.loss < first.loss - 0.3)) fail_msg("loss went from %g to %g", first.loss, st.loss);
     assert_true(fabs(st.loss - (st.half_sq - st.logdet)) < 1e-9);
     nf_tensor_free(&x);
@@ -161,14 +161,14 @@ static void test_bad_config_and_input(void **state) {
     NF_ASSERT_OK(nf_tensor_alloc(&z, 2, 64, 1, 1, 1));
     NF_ASSERT_OK(nf_tensor_alloc(&zbad, 2, 128, 1, 1, 1));
     double ld[2];
-    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &zbad, ld), NF_ERR_SHAPE); /* 2 channels, flow takes 1 */
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, NULL, &zbad, ld), NF_ERR_SHAPE); /* 2 channels, flow takes 1 */
     nf_tensor_free(&x);
     x = nftest_randn(2, 1, 1, 8, 8, 1);
-    NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld));
-    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &zbad, ld), NF_ERR_SHAPE); /* z holds 128 values per sample */
-    NF_ASSERT_FAILS(nf_flow_forward(f, &x, &z, NULL), NF_ERR_ARG);
-    NF_ASSERT_FAILS(nf_flow_forward(f, NULL, &z, ld), NF_ERR_ARG);
-    NF_ASSERT_FAILS(nf_flow_forward(NULL, &x, &z, ld), NF_ERR_ARG);
+    NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, &z, ld));
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, NULL, &zbad, ld), NF_ERR_SHAPE); /* z holds 128 values per sample */
+    NF_ASSERT_FAILS(nf_flow_forward(f, &x, NULL, &z, NULL), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_flow_forward(f, NULL, NULL, &z, ld), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_flow_forward(NULL, &x, NULL, &z, ld), NF_ERR_ARG);
     nf_tensor_free(&x);
     nf_tensor_free(&z);
     nf_tensor_free(&zbad);
@@ -192,10 +192,10 @@ static void test_volume_training_lowers_loss(void **state) {
             }
     nf_loss_stats first = {0}, st = {0};
     for (int it = 0; it < 40; it++) {
-        NF_ASSERT_OK(nf_train_step(f, &opt, &x, &st));
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, &st));
         if (it == 0) first = st;
     }
-    NF_ASSERT_OK(nf_flow_eval(f, &x, &st));
+    NF_ASSERT_OK(nf_flow_eval(f, &x, NULL, &st));
     if (!(st.loss < first.loss - 0.5)) fail_msg("loss went from %g to %g", first.loss, st.loss);
     nf_tensor_free(&x);
     nf_adam_free(&opt);
@@ -225,9 +225,9 @@ static void test_nan_loss_is_reported(void **state) {
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
     nf_tensor x = nftest_randn(4, 2, 1, 1, 1, 1);
-    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, NULL));
     x.data[3] = NAN;
-    NF_ASSERT_FAILS(nf_train_step(f, &opt, &x, NULL), NF_ERR_NUMERIC);
+    NF_ASSERT_FAILS(nf_train_step(f, &opt, &x, NULL, NULL), NF_ERR_NUMERIC);
     nf_tensor_free(&x);
     nf_adam_free(&opt);
     nf_flow_destroy(f);

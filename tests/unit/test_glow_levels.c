@@ -21,7 +21,7 @@ static nf_flow *make_config_flow(nf_glow_config c, double scale) {
     nf_tensor x = nftest_randn(N, c.channels, c.volume_depth, c.height, c.width, 1), z;
     double ld[16];
     NF_ASSERT_OK(nf_tensor_alloc(&z, N, (int)nf_shape_sample_count(f->in), 1, 1, 1));
-    NF_ASSERT_OK(nf_flow_forward(f, &x, &z, ld)); /* ActNorm's data-dependent init */
+    NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, &z, ld)); /* ActNorm's data-dependent init */
     nf_rng r;
     nf_rng_seed(&r, 5);
     /* move every trainable parameter (the zero-initialised last convs too) */
@@ -50,9 +50,9 @@ static run one_pass(nf_flow *f, int store) {
     r.logdet = calloc(N, sizeof(double));
     r.grad = malloc(f->params.count * sizeof(nf_real));
     NF_ASSERT_OK(nf_flow_set_store_activations(f, store));
-    NF_ASSERT_OK(nf_flow_forward(f, &x, &r.z, r.logdet));
+    NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, &r.z, r.logdet));
     nf_flow_zero_grad(f);
-    NF_ASSERT_OK(nf_flow_backward(f, &r.z, &r.z, -1.0 / N, &r.x, &r.dx));
+    NF_ASSERT_OK(nf_flow_backward(f, &r.z, &r.z, NULL, -1.0 / N, &r.x, &r.dx));
     memcpy(r.grad, f->params.grad, f->params.count * sizeof(nf_real));
     NF_ASSERT_OK(nf_flow_set_store_activations(f, 0));
     nf_tensor_free(&x);

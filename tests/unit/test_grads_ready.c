@@ -2,8 +2,8 @@
  * summing gradients while the backward runs: each call's lo falls, the last is 0, the
  * calls come before the end of the backward, and the gradients of [lo, count) are final
  * when the hook says so (they equal the ones after the backward, bit for bit). Glow with
- * its level passes on one thread and on two, and a
- * sequential flow. */
+ * its level passes on one thread and on two, a sequential flow and a conditional one with
+ * a summary network. */
 #include "nftest.h"
 
 #include "threads.h"
@@ -24,11 +24,11 @@ static void record(void *user, size_t lo) {
     s->lo[s->calls++] = lo;
 }
 
-static void check_hook(nf_flow *f, const nf_tensor *x) {
-    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL)); /* data-dependent initialisation */
+static void check_hook(nf_flow *f, const nf_tensor *x, const nf_tensor *cond) {
+    NF_ASSERT_OK(nf_flow_gradient(f, x, cond, -1, NULL, NULL)); /* data-dependent initialisation */
     seen s = {.f = f};
     nf_flow_set_grads_ready(f, record, &s);
-    NF_ASSERT_OK(nf_flow_gradient(f, x, -1, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(f, x, cond, -1, NULL, NULL));
     nf_flow_set_grads_ready(f, NULL, NULL);
     size_t count = f->params.count;
     assert_true(s.calls >= 3);
@@ -47,7 +47,7 @@ static void glow_on_threads(int threads, uint64_t seed) {
     nf_threads_set(threads, NF_THREADS_OPENMP);
     nf_flow *f = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, seed);
-    check_hook(f, &x);
+    check_hook(f, &x, NULL);
     nf_tensor_free(&x);
     nf_flow_destroy(f);
     nf_threads_set(0, NF_THREADS_OPENMP);
@@ -72,7 +72,7 @@ static void test_glow_learned_prior(void **state) {
     nf_flow *f = NULL;
     NF_ASSERT_OK(nf_glow_create(&f, &c));
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 6);
-    check_hook(f, &x);
+    check_hook(f, &x, NULL);
     nf_tensor_free(&x);
     nf_flow_destroy(f);
     nf_threads_set(0, NF_THREADS_OPENMP);
@@ -83,8 +83,23 @@ static void test_sequential(void **state) {
     nf_flow *f = NULL;
     NF_ASSERT_OK(nf_sequential_from_spec(&f, (nf_shape){1, 4, 1, 1, 1}, "(actnorm, realnvp(hidden=8), reverse)*3", 7));
     nf_tensor x = nftest_randn(16, 4, 1, 1, 1, 5);
-    check_hook(f, &x);
+    check_hook(f, &x, NULL);
     nf_tensor_free(&x);
+    nf_flow_destroy(f);
+}
+
+/* A conditional flow with a summary network (the first layer, whose gradients are final
+ * only after the couplings above have all added to dloss/ds). */
+static void test_conditional_summary(void **state) {
+    (void)state;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_sequential_from_spec_cond(&f, (nf_shape){1, 4, 1, 1, 1}, (nf_shape){1, 3, 1, 1, 1},
+                                              "summary(hidden=8,out=4), (cond_realnvp(hidden=8), reverse)*3", 7));
+    for (size_t i = 0; i < f->params.count; i++) /* the nets not zero, the permutations kept */
+        if (!f->params.frozen[i]) f->params.value[i] += (nf_real)(0.01 * (double)(i % 7));
+    nf_tensor x = nftest_randn(16, 4, 1, 1, 1, 5), y = nftest_randn(16, 3, 1, 1, 1, 6);
+    check_hook(f, &x, &y);
+    nf_tensor_free(&x), nf_tensor_free(&y);
     nf_flow_destroy(f);
 }
 
@@ -94,6 +109,7 @@ int main(void) {
         cmocka_unit_test(test_glow_two_threads),
         cmocka_unit_test(test_glow_learned_prior),
         cmocka_unit_test(test_sequential),
+        cmocka_unit_test(test_conditional_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,9 +36,9 @@ static void test_worked_example(void **state) {
     nf_rng rng; nf_rng_seed(&rng, 1);
     while (nf_trainer_state_of(t)->step < 400) {
         nf_sample_banana(&rng, x.data, x.n);       // a fresh batch
-        NF_ASSERT_OK(nf_trainer_step(t, &x, NULL));
+        NF_ASSERT_OK(nf_trainer_step(t, &x, NULL, NULL));
     }
-    NF_ASSERT_OK(nf_flow_sample(g, &x, 1.0, &rng)); // x <- G^-1(z), z ~ N(0, I)
+    NF_ASSERT_OK(nf_flow_sample(g, &x, NULL, 1.0, &rng)); // x <- G^-1(z), z ~ N(0, I)
     for (size_t i = 0; i < nf_tensor_count(&x); i++) assert_true(isfinite(x.data[i]));
     assert_int_equal(s.steps, 400);
     assert_int_equal(s.messages, 0); /* a healthy run: no recompute, no rollback */

@@ -28,7 +28,7 @@ static nf_flow *trained_glow(nf_glow_config c, int steps) {
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-2));
     for (int s = 0; s < steps; s++) {
         nf_tensor x = nftest_randn(6, c.channels, 1, c.height, c.width, 100 + (uint64_t)s);
-        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, NULL));
         nf_tensor_free(&x);
     }
     nf_adam_free(&opt);
@@ -39,7 +39,7 @@ static nf_flow *trained_glow(nf_glow_config c, int steps) {
 static void forward_of(nf_flow *f, nf_tensor *z, double *logdet) {
     nf_tensor x = nftest_randn(5, f->in.c, f->in.d, f->in.h, f->in.w, 77);
     NF_ASSERT_OK(nf_tensor_alloc(z, 5, (int)nf_shape_sample_count(f->in), 1, 1, 1));
-    NF_ASSERT_OK(nf_flow_forward(f, &x, z, logdet));
+    NF_ASSERT_OK(nf_flow_forward(f, &x, NULL, z, logdet));
     nf_tensor_free(&x);
 }
 
@@ -153,7 +153,7 @@ static void test_roundtrip_sequential(void **state) {
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-2));
     for (int s = 0; s < 3; s++) {
         nf_tensor x = nftest_randn(16, 4, 1, 1, 1, 200 + (uint64_t)s);
-        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL));
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, NULL));
         nf_tensor_free(&x);
     }
     nf_adam_free(&opt);

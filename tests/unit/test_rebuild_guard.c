@@ -68,7 +68,7 @@ static void test_clean_step_measured_not_recomputed(void **state) {
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 3);
     nf_grad_report rep;
     nf_loss_stats st;
-    NF_ASSERT_OK(nf_flow_gradient(f, &x, NF_REBUILD_TOL_DEFAULT, &st, &rep));
+    NF_ASSERT_OK(nf_flow_gradient(f, &x, NULL, NF_REBUILD_TOL_DEFAULT, &st, &rep));
     print_message("clean rebuild error %.3g\n", rep.rebuild_error);
     assert_true(rep.rebuild_error > 0 && rep.rebuild_error < 1e-5);
     assert_int_equal(rep.recomputed, 0);
@@ -88,19 +88,19 @@ static void check_poisoned(nf_flow *a, nf_flow *b, int layer, const nf_tensor *x
     NF_ASSERT_OK(nf_flow_set_store_activations(b, 1));
 
     nf_grad_report rep;
-    NF_ASSERT_OK(nf_flow_gradient(a, x, -1, NULL, &rep)); /* measure only */
+    NF_ASSERT_OK(nf_flow_gradient(a, x, NULL, -1, NULL, &rep)); /* measure only */
     assert_int_equal(rep.recomputed, 0);
     assert_true(rep.rebuild_error > 1e-2);
     /* b passes as often as a will have (measured, then guarded), so batch norm's running
      * averages see the same batches */
-    NF_ASSERT_OK(nf_flow_gradient(b, x, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
-    NF_ASSERT_OK(nf_flow_gradient(b, x, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(b, x, NULL, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(b, x, NULL, NF_REBUILD_TOL_DEFAULT, NULL, NULL));
     double wrong = max_abs_diff(a->params.grad, b->params.grad, np);
     print_message("poisoned layer %d: rebuild error %.3g, gradient off by %.3g without the guard\n", layer,
                   rep.rebuild_error, wrong);
     assert_true(wrong > 1e-3);
 
-    NF_ASSERT_OK(nf_flow_gradient(a, x, NF_REBUILD_TOL_DEFAULT, NULL, &rep));
+    NF_ASSERT_OK(nf_flow_gradient(a, x, NULL, NF_REBUILD_TOL_DEFAULT, NULL, &rep));
     assert_int_equal(rep.recomputed, 1);
     assert_true(rep.rebuild_error > NF_REBUILD_TOL_DEFAULT);
     assert_true(rep.recompute_bytes > 0);
@@ -163,7 +163,7 @@ static void test_store_mode_not_recomputed(void **state) {
     NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
     nf_tensor x = nftest_randn(4, 2, 1, 8, 8, 5);
     nf_grad_report rep;
-    NF_ASSERT_OK(nf_flow_gradient(f, &x, 0, NULL, &rep));
+    NF_ASSERT_OK(nf_flow_gradient(f, &x, NULL, 0, NULL, &rep));
     assert_int_equal(rep.recomputed, 0);
     assert_true(rep.rebuild_error == 0); /* the stored input replaced every rebuilt one */
     assert_true(f->drift > 1e-2);        /* ... and the flow saw the poisoned layer drift */
@@ -178,12 +178,12 @@ static void test_store_mode_threaded_levels(void **state) {
     (void)state;
     nf_flow *a = nftest_small_glow(), *b = nftest_small_glow();
     nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 5);
-    NF_ASSERT_OK(nf_flow_gradient(a, &x, -1, NULL, NULL)); /* ActNorm initialised: levels threaded */
-    NF_ASSERT_OK(nf_flow_gradient(b, &x, -1, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(a, &x, NULL, -1, NULL, NULL)); /* ActNorm initialised: levels threaded */
+    NF_ASSERT_OK(nf_flow_gradient(b, &x, NULL, -1, NULL, NULL));
     NF_ASSERT_OK(nf_flow_set_store_activations(b, 1));
     nf_grad_report rep;
-    NF_ASSERT_OK(nf_flow_gradient(a, &x, -1, NULL, NULL));
-    NF_ASSERT_OK(nf_flow_gradient(b, &x, -1, NULL, &rep));
+    NF_ASSERT_OK(nf_flow_gradient(a, &x, NULL, -1, NULL, NULL));
+    NF_ASSERT_OK(nf_flow_gradient(b, &x, NULL, -1, NULL, &rep));
     assert_true(rep.rebuild_error == 0);             /* the batch came back exactly */
     assert_true(b->drift > 0 && b->drift < 1e-5);    /* each layer's rebuild was measured */
     assert_true(b->drift_layer >= 0 && b->drift_layer < b->nlayers);
@@ -201,23 +201,23 @@ static void test_rebuild_profile(void **state) {
     (void)state;
     nf_flow *f = nftest_small_glow();
     nf_tensor x = nftest_randn(4, 2, 1, 8, 8, 5);
-    NF_ASSERT_OK(nf_flow_gradient(f, &x, -1, NULL, NULL)); /* ActNorm initialised, gradients set */
+    NF_ASSERT_OK(nf_flow_gradient(f, &x, NULL, -1, NULL, NULL)); /* ActNorm initialised, gradients set */
     size_t np = nf_flow_num_params(f);
     nf_real *before = malloc(2 * np * sizeof(nf_real));
     memcpy(before, f->params.value, np * sizeof(nf_real));
     memcpy(before + np, f->params.grad, np * sizeof(nf_real));
     double err[64];
     assert_true(f->nlayers <= 64);
-    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, err));
+    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, NULL, err));
     for (int i = 0; i < f->nlayers; i++) assert_true(err[i] < 1e-5); /* healthy: round-off */
     poison_layer(f, 3);
-    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, err));
+    NF_ASSERT_OK(nf_flow_rebuild_profile(f, &x, NULL, err));
     for (int i = 4; i < f->nlayers; i++) assert_true(err[i] < 1e-5);
     assert_true(err[3] > 1e-2 && err[3] / err[4] > 1e3);
     assert_true(memcmp(before, f->params.value, np * sizeof(nf_real)) == 0);
     assert_true(memcmp(before + np, f->params.grad, np * sizeof(nf_real)) == 0);
     assert_null(f->layer_rebuild); /* store mode ended */
-    NF_ASSERT_FAILS(nf_flow_rebuild_profile(f, &x, NULL), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_flow_rebuild_profile(f, &x, NULL, NULL), NF_ERR_ARG);
     free(before);
     nf_tensor_free(&x);
     nf_flow_destroy(f);

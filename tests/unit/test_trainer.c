@@ -45,13 +45,14 @@ static void run(nf_trainer *t, nf_rng *rng, int n) {
     long end = nf_trainer_state_of(t)->step + n;
     while (nf_trainer_state_of(t)->step < end) {
         nf_sample_banana(rng, x.data, x.n);
-        NF_ASSERT_OK(nf_trainer_step(t, &x, NULL));
+        NF_ASSERT_OK(nf_trainer_step(t, &x, NULL, NULL));
     }
     nf_tensor_free(&x);
 }
 
 /* Validation data for the trainer: 300 banana samples drawn once, read in order. */
-static nf_status read_held_out(void *user, long long start, nf_tensor *x) {
+static nf_status read_held_out(void *user, long long start, nf_tensor *x, nf_tensor *cond) {
+    (void)cond;
     const nf_tensor *all = user;
     memcpy(x->data, all->data + 2 * start, sizeof(nf_real) * 2 * (size_t)x->n);
     return NF_OK;
@@ -88,7 +89,7 @@ static void test_validation(void **state) {
     assert_true(last.loss == direct.loss && l.val.loss == direct.loss && l.val.bits_per_dim == direct.bits_per_dim);
     nf_loss_stats whole; /* one batch of all 300: the same mean up to rounding */
     nf_tensor all = held;
-    NF_ASSERT_OK(nf_flow_eval(f, &all, &whole));
+    NF_ASSERT_OK(nf_flow_eval(f, &all, NULL, &whole));
     assert_true(fabs(whole.loss - direct.loss) < 1e-5 * (1 + fabs(whole.loss)));
     run(t, &rng, 1);
     NF_ASSERT_OK(nf_trainer_validate(t, &last));
@@ -124,7 +125,7 @@ static nf_status nan_step(nf_trainer *t, nf_flow *f, nf_rng *rng, int *taken) {
     NF_ASSERT_OK(nf_tensor_alloc(&x, 64, 2, 1, 1, 1));
     nf_sample_banana(rng, x.data, x.n);
     *taken = 1;
-    nf_status s = nf_trainer_step(t, &x, taken);
+    nf_status s = nf_trainer_step(t, &x, NULL, taken);
     nf_tensor_free(&x);
     return s;
 }
@@ -259,11 +260,11 @@ static void test_stop_on_jump(void **state) {
     f->params.value[1] += 10; /* ActNorm: finite but far off */
     nf_sample_banana(&rng, x.data, x.n);
     int taken = 1;
-    NF_ASSERT_OK(nf_trainer_step(t, &x, &taken)); /* the one rollback allowed */
+    NF_ASSERT_OK(nf_trainer_step(t, &x, NULL, &taken)); /* the one rollback allowed */
     assert_int_equal(taken, 0);
     assert_non_null(strstr(l.last, "the loss jumped"));
     f->params.value[1] += 10;
-    NF_ASSERT_FAILS(nf_trainer_step(t, &x, &taken), NF_ERR_NUMERIC);
+    NF_ASSERT_FAILS(nf_trainer_step(t, &x, NULL, &taken), NF_ERR_NUMERIC);
     assert_int_equal(l.stops, 1);
     assert_non_null(strstr(nf_last_error(), "stopping after 1 rollback"));
     assert_true(fabs(f->params.value[1]) < 5); /* the last good parameters are back */

@@ -36,7 +36,7 @@ static void test_linear_flow_learns_the_gaussian(void **state) {
     nf_loss_stats st;
     for (int it = 0; it < 6000; it++) {
         if (it == 3000) opt.lr = 3e-3; /* settle */
-        NF_ASSERT_OK(nf_train_step(f, &opt, &x, &st));
+        NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, &st));
     }
     /* z = W x + b ~ N(0, I)  =>  x ~ N(-W^-1 b, W^-1 W^-T) */
     const nf_real *W = f->params.value, *bias = W + 4;

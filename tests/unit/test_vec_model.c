@@ -96,7 +96,7 @@ static void test_building_by_hand(void **state) {
     NF_ASSERT_FAILS(nf_sequential_add(m, NULL, NULL), NF_ERR_ARG);
     nf_tensor x = vt_batch(4, 2, 1.0, 1), z = vt_batch(4, 2, 1.0, 2);
     double ld[4];
-    NF_ASSERT_FAILS(nf_flow_forward(m, &x, &z, ld), NF_ERR_STATE); /* not built */
+    NF_ASSERT_FAILS(nf_flow_forward(m, &x, NULL, &z, ld), NF_ERR_STATE); /* not built */
     NF_ASSERT_OK(nf_leaky_relu_create(&l, V2, 0.5));
     NF_ASSERT_OK(nf_sequential_add(m, l, "my leaky relu"));
     NF_ASSERT_OK(nf_sequential_build(m, 1));
@@ -109,8 +109,8 @@ static void test_building_by_hand(void **state) {
     assert_non_null(strstr(buf, "my leaky relu  [1 parameters]"));
     /* log p(x) = log N(f(x); 0, I) + logdet */
     double lp[4];
-    NF_ASSERT_OK(nf_sequential_log_prob(m, &x, lp));
-    NF_ASSERT_OK(nf_flow_forward(m, &x, &z, ld));
+    NF_ASSERT_OK(nf_sequential_log_prob(m, &x, NULL, lp));
+    NF_ASSERT_OK(nf_flow_forward(m, &x, NULL, &z, ld));
     for (int b = 0; b < 4; b++) {
         double want = ld[b] - log(2 * M_PI) - 0.5 * (z.data[2 * b] * z.data[2 * b] + z.data[2 * b + 1] * z.data[2 * b + 1]);
         assert_true(fabs(lp[b] - want) < 1e-5);
@@ -172,7 +172,7 @@ static void test_trains_with_the_shared_trainer(void **state) {
             x.data[2 * b + 1] = (nf_real)(2 * sin(a) + 0.1 * nf_rng_normal(&rng));
         }
         nf_loss_stats st;
-        NF_ASSERT_OK(nf_train_step(m, &opt, &x, &st));
+        NF_ASSERT_OK(nf_train_step(m, &opt, &x, NULL, &st));
         if (it < 10) first += st.loss / 10;
         if (it >= 290) last += st.loss / 10;
     }
@@ -194,10 +194,10 @@ static size_t step_memory(const char *spec, size_t *steady_growth) {
     size_t before = nf_mem_current();
     nf_mem_reset_peak();
     nf_loss_stats st;
-    NF_ASSERT_OK(nf_train_step(m, &opt, &x, &st));
+    NF_ASSERT_OK(nf_train_step(m, &opt, &x, NULL, &st));
     size_t used = nf_mem_peak() - before, after = nf_mem_current();
     nf_mem_reset_peak();
-    for (int i = 0; i < 3; i++) NF_ASSERT_OK(nf_train_step(m, &opt, &x, &st));
+    for (int i = 0; i < 3; i++) NF_ASSERT_OK(nf_train_step(m, &opt, &x, NULL, &st));
     *steady_growth = nf_mem_peak() - after;
     nf_adam_free(&opt);
     nf_tensor_free(&x);

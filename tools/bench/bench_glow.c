@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
     for (int it = 0; it < total; it++) {
         nf_loss_stats st;
         double t0 = now();
-        if (nf_train_step(g, &opt, &x, &st) != NF_OK) {
+        if (nf_train_step(g, &opt, &x, NULL, &st) != NF_OK) {
             fprintf(stderr, "bench_glow: step %d: %s\n", it, nf_last_error());
             return 1;
         }

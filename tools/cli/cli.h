@@ -70,6 +70,10 @@ int cli_set_threads(const char *cmd, int n);
 int cli_load_model(const char *cmd, const char *path, nf_flow **f);
 /* CLI_OK if batches of shape s fit the model, else prints why and returns CLI_DATA. */
 int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *what);
+/* The condition of data (s: one batch's condition shape, n = 0 when the data has none)
+ * against the flow's: both absent, or the same number of values per sample; otherwise
+ * the error (usage: one given without the other; data: another size) and its exit code. */
+int cli_check_cond(const char *cmd, const nf_flow *f, nf_shape s, const char *what);
 
 /* "affine coupling (scale >= 0.001)" or "additive coupling", for banners and info. */
 const char *cli_coupling_text(const nf_glow_config *c, char *buf, size_t size);

@@ -15,6 +15,8 @@ static const char help[] =
     "  nflow data npy --input X.npy --out FILE.h5 [--labels Y.npy] [--layout L]\n"
     "  nflow data fashion-mnist --out FILE.h5 [--dir DIR] [--pad32]\n"
     "  nflow data toy NAME --out FILE.h5 [--n N] [--seed S]\n"
+    "  nflow data gaussian-linear --out FILE.h5 [--n N] [--obs M] [--seed S]\n"
+    "  nflow data cond-moons --out FILE.h5 [--n N] [--seed S]\n"
     "  nflow data segy --input FILE.sgy --out FILE.h5 --patch T,X[,Y] [--stride T,X[,Y]]\n"
     "                  [--cube] [--il-byte B] [--xl-byte B]\n"
     "  nflow data seismic --out FILE.h5 --n N [--size T,X[,Y]] [--cube] [--seed S]\n"
@@ -36,6 +38,14 @@ static const char help[] =
     "                 /train/y, /test/x (10000, 1, 28, 28), /test/y; --pad32 pads to 32x32\n"
     "  toy            N samples of NAME (" CLI_TOY_NAMES ") -> /x (N, 2, 1, 1)\n"
     "                 float32 with their mean/std attributes\n"
+    "  gaussian-linear  sbibm's linear-Gaussian task for conditional flows: N pairs\n"
+    "                 theta ~ N(0, 0.1 I) in R^10, x | theta ~ N(theta, 0.1 I) -> /theta,\n"
+    "                 /x (N, 10) float32, and M observations /obs/x with their /obs/theta\n"
+    "                 and exact posterior means /obs/posterior_mean = x / 2 (the posterior\n"
+    "                 is N(x/2, 0.05 I)); train p(theta | x) with --data FILE.h5:/theta\n"
+    "                 --cond FILE.h5:/x\n"
+    "  cond-moons     the two moons with their moon: /x (N, 2) float32 points, /y (N, 1)\n"
+    "                 0 (upper) or 1 (lower); --data FILE.h5:/x --cond FILE.h5:/y\n"
     "  segy           SEG-Y sections (or --cube: 3-D cubes) cut into patches -> /x float32\n"
     "                 and /origin (needs nflow built with libsegyio); a cube needs a\n"
     "                 regular post-stack inline/crossline grid, checked trace by trace\n"
@@ -48,7 +58,9 @@ static const char help[] =
     "  --out FILE       the HDF5 file written (required)\n"
     "  --dir DIR        images: the folder of pictures; fashion-mnist: where the IDX files are\n"
     "  --pad32          fashion-mnist: pad the images to 32x32\n"
-    "  --n N            toy: samples [60000]; seismic: samples (required)\n"
+    "  --n N            toy, cond-moons: samples [60000]; gaussian-linear: pairs [10000];\n"
+    "                   seismic: samples (required)\n"
+    "  --obs M          gaussian-linear: observations with exact posteriors [10]\n"
     "  --seed S         random seed [1]\n"
     "  --input FILE     npy: the .npy file; segy: the SEG-Y file\n"
     "  --labels FILE    npy: a .npy of labels (same length) written as /y\n"
@@ -72,13 +84,14 @@ static const char help[] =
     "  nflow data npy --input cifar_x.npy --labels cifar_y.npy --out cifar.h5\n"
     "  nflow data fashion-mnist --out fmnist.h5\n"
     "  nflow data toy moons --n 20000 --out moons.h5\n"
+    "  nflow data gaussian-linear --n 10000 --out gl.h5\n"
     "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n"
     "  nflow data seismic --cube --n 4000 --size 32,32,32 --out cubes.h5\n";
 
 typedef struct data_opts {
     const char *out, *dir, *input, *patch, *stride, *size, *labels;
     int pad32, cube, il_byte, xl_byte, layout, gray, fit;
-    long n, seed;
+    long n, seed, obs;
     double noise, f0, fault_prob;
 } data_opts;
 
@@ -160,13 +173,14 @@ static int seismic(const data_opts *o) {
 
 int cmd_data(int argc, char **argv) {
     data_opts o = {0};
-    o.n = -1, o.seed = 1, o.il_byte = 189, o.xl_byte = 193, o.f0 = 25, o.fault_prob = 0.5;
+    o.n = -1, o.seed = 1, o.obs = 10, o.il_byte = 189, o.xl_byte = 193, o.f0 = 25, o.fault_prob = 0.5;
     cli_opt opts[] = {
         {"out", OPT_STR, &o.out},
         {"dir", OPT_STR, &o.dir},
         {"pad32", OPT_FLAG, &o.pad32},
         {"n", OPT_LONG, &o.n, 1, 1e12},
         {"seed", OPT_LONG, &o.seed, 0, 1e15},
+        {"obs", OPT_LONG, &o.obs, 1, 1 << 20},
         {"input", OPT_STR, &o.input},
         {"labels", OPT_STR, &o.labels},
         {"gray", OPT_FLAG, &o.gray},
@@ -191,8 +205,9 @@ int cmd_data(int argc, char **argv) {
     int toy = strcmp(what, "toy") == 0;
     if (npos != (toy ? 2 : 1) ||
         (!toy && strcmp(what, "fashion-mnist") && strcmp(what, "segy") && strcmp(what, "seismic") &&
-         strcmp(what, "npy") && strcmp(what, "images")))
-        return cli_error(CLI_USAGE, "data", "expected images, npy, fashion-mnist, toy NAME, segy or seismic (see --help)");
+         strcmp(what, "npy") && strcmp(what, "images") && strcmp(what, "gaussian-linear") && strcmp(what, "cond-moons")))
+        return cli_error(CLI_USAGE, "data", "expected images, npy, fashion-mnist, toy NAME, gaussian-linear, cond-moons, "
+                         "segy or seismic (see --help)");
     if (!o.out) return cli_error(CLI_USAGE, "data", "--out FILE.h5 is required");
     if (strcmp(what, "fashion-mnist") == 0) return done(o.dir ? o.dir : NF_FASHION_MNIST_DIR,
                                                         nf_convert_fashion_mnist(o.dir, o.out, o.pad32), &o);
@@ -201,6 +216,9 @@ int cmd_data(int argc, char **argv) {
         if (s == NF_ERR_ARG) return cli_error(CLI_USAGE, "data", "%s (toy densities: %s)", nf_last_error(), CLI_TOY_NAMES);
         return done(pos[1], s, &o);
     }
+    if (strcmp(what, "gaussian-linear") == 0)
+        return done(what, nf_generate_gaussian_linear(o.out, o.n > 0 ? o.n : 10000, o.obs, (uint64_t)o.seed), &o);
+    if (strcmp(what, "cond-moons") == 0) return done(what, nf_generate_cond_moons(o.out, o.n > 0 ? o.n : 60000, (uint64_t)o.seed), &o);
     if (strcmp(what, "segy") == 0) return segy(&o);
     if (strcmp(what, "npy") == 0) return npy(&o);
     if (strcmp(what, "images") == 0) return images(&o);

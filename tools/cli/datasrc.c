@@ -98,12 +98,14 @@ static int open_hdf5(cli_data *d, const char *cmd, const char *spec, const cli_d
     opt.mean = o->mean;
     opt.std = o->std;
     opt.layout = o->layout;
+    opt.cond = o->cond;
     nf_status s = nf_dataset_open(&d->ds, spec, &opt);
     if (s != NF_OK) return cli_nf_error(s == NF_ERR_ARG ? NF_ERR_FORMAT : s, cmd, spec);
     const char *note = NULL;
     nf_dataset_layout(d->ds, &note);
     if (note && !o->quiet_layout) fprintf(stderr, "nflow %s: note: %s\n", cmd, note);
     d->shape = nf_dataset_shape(d->ds);
+    d->cond_shape = nf_dataset_cond_shape(d->ds);
     d->size = nf_dataset_size(d->ds);
     d->nll_offset = nf_dataset_nll_offset(d->ds);
     return CLI_OK;
@@ -135,8 +137,8 @@ static void toy_order(cli_data *d, long long e) {
     d->order_epoch = e;
 }
 
-nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
-    if (!d->toy) return nf_dataset_next_batch(d->ds, x, NULL, rng);
+nf_status data_next(cli_data *d, nf_tensor *x, nf_tensor *cond, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_next_batch(d->ds, x, cond, rng);
     for (int b = 0; b < x->n; b++, d->pos++) {
         long long e = (long long)(d->pos / (uint64_t)d->size), i = (long long)(d->pos % (uint64_t)d->size);
         toy_order(d, e);
@@ -145,8 +147,8 @@ nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng) {
     return NF_OK;
 }
 
-nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng) {
-    if (!d->toy) return nf_dataset_read(d->ds, index, x, NULL, rng);
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_tensor *cond, nf_rng *rng) {
+    if (!d->toy) return nf_dataset_read(d->ds, index, x, cond, rng);
     if (index < 0 || index + x->n > d->size) return NF_ERR_ARG;
     memcpy(x->data, d->all.data + 2 * (size_t)(d->lo + index), sizeof(nf_real) * 2 * (size_t)x->n);
     return NF_OK;
@@ -170,10 +172,10 @@ double data_nll(double loss, size_t D, double nll_offset) {
 
 double data_bits_per_dim(double loss, size_t D, double nll_offset) { return nf_bits_per_dim(loss, D, nll_offset); }
 
-static nf_status eval_read(void *user, long long start, nf_tensor *x) {
+static nf_status eval_read(void *user, long long start, nf_tensor *x, nf_tensor *cond) {
     cli_data *d = user;
     if (start == 0) nf_rng_seed(&d->eval_noise, mix(d->seed, 3)); /* every evaluation alike */
-    return data_read(d, start, x, &d->eval_noise);
+    return data_read(d, start, x, cond, &d->eval_noise);
 }
 
 nf_eval_source data_eval_source(cli_data *d, int batch, long long limit) {

@@ -25,6 +25,7 @@ typedef struct cli_data {
     uint64_t pos;       /* toy: samples delivered so far */
     nf_dataset *ds;     /* HDF5 */
     nf_shape shape;     /* of one batch (n = batch) */
+    nf_shape cond_shape;/* of one batch of conditions (n = batch); all zero: none */
     long long size;     /* samples in one epoch (this rank's share) */
     double nll_offset;  /* nats per sample to add for -log p in the data's own units */
     nf_rng eval_noise;  /* dequantisation noise of data_eval_source's reads */
@@ -46,6 +47,8 @@ typedef struct cli_data_options {
                               the batch (ranks.h: cli_ranks_share); the rest is unchanged */
     long long limit;       /* ranks > 1: share only the first `limit` samples of the range
                               (validation's --val-size) [0: all] */
+    const char *cond;      /* HDF5: conditioning data of the same N read with x ("FILE.h5:/y" or
+                              "/y" in the data's file); NULL: none */
 } cli_data_options;
 
 /* Opens spec. Returns 0, or prints "nflow <cmd>: ..." and returns an exit code
@@ -57,10 +60,12 @@ void data_close(cli_data *d);
 /* 1 if spec names a toy density ("toy:banana"). */
 int data_spec_is_toy(const char *spec);
 
-/* The next batch (x->n = batch samples) of the stream; rng: dequantisation noise. */
-nf_status data_next(cli_data *d, nf_tensor *x, nf_rng *rng);
-/* x->n samples starting at index, in storage order, without moving the stream. */
-nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_rng *rng);
+/* The next batch (x->n = batch samples) of the stream and, when cond is not NULL, the
+ * conditions of the same samples (HDF5 with a conditioning dataset); rng: dequantisation noise. */
+nf_status data_next(cli_data *d, nf_tensor *x, nf_tensor *cond, nf_rng *rng);
+/* x->n samples starting at index (and their conditions, cond not NULL), in storage order,
+ * without moving the stream. */
+nf_status data_read(cli_data *d, long long index, nf_tensor *x, nf_tensor *cond, nf_rng *rng);
 /* Stream position (samples delivered) and epoch; seek continues at a saved position. */
 uint64_t data_position(const cli_data *d);
 long long data_epoch(const cli_data *d);

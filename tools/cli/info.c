@@ -33,8 +33,8 @@ static const char *mib(char *buf, size_t n, double bytes) {
 
 /* Peak bytes of one training step at batch B, measured. */
 static nf_status measure(nf_flow *f, int batch, size_t *peak) {
-    nf_shape s = f->in;
-    nf_tensor x;
+    nf_shape s = f->in, c = f->cond;
+    nf_tensor x, y = {0};
     nf_adam opt;
     nf_rng rng;
     nf_rng_seed(&rng, 1);
@@ -42,13 +42,16 @@ static nf_status measure(nf_flow *f, int batch, size_t *peak) {
     nf_status st = nf_tensor_alloc(&x, batch, s.c, s.d, s.h, s.w);
     if (st != NF_OK) return st;
     nf_rng_fill_normal(&rng, x.data, nf_tensor_count(&x), 0.5);
-    st = nf_adam_init(&opt, nf_flow_num_params(f), 1e-9);
+    if (nf_flow_is_conditional(f) && (st = nf_tensor_alloc(&y, batch, c.c, c.d, c.h, c.w)) == NF_OK)
+        nf_rng_fill_normal(&rng, y.data, nf_tensor_count(&y), 0.5); /* a condition of the model's shape */
+    if (st == NF_OK) st = nf_adam_init(&opt, nf_flow_num_params(f), 1e-9);
     nf_loss_stats ls;
     if (st == NF_OK) {
-        st = nf_train_step(f, &opt, &x, &ls);
+        st = nf_train_step(f, &opt, &x, y.data ? &y : NULL, &ls);
         nf_adam_free(&opt);
     }
     nf_tensor_free(&x);
+    nf_tensor_free(&y);
     *peak = nf_mem_peak(); /* everything nflow holds, the loaded model included */
     return st;
 }
@@ -92,6 +95,8 @@ int cmd_info(int argc, char **argv) {
                    c->levels, c->steps, c->hidden, c->coupling ? "additive" : "affine", c->coupling_min_scale,
                    !c->multiscale ? "none" : c->squeeze ? "haar" : "space", c->conv1x1 ? "householder" : "lu",
                    c->learn_prior);
+        if (nf_flow_is_conditional(f))
+            printf(",\"cond\":[%d,%d,%d,%d]", f->cond.c, f->cond.d, f->cond.h, f->cond.w);
         if (ckpt) printf(",\"iteration\":%ld,\"epoch\":%ld,\"adam_step\":%ld,\"lr\":%g", ts.iteration, ts.epoch, opt.step, opt.lr);
         if (!no_measure && ms == NF_OK) printf(",\"train_peak_bytes\":%zu,\"batch\":%d", peak, batch);
         printf("}\n");

@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pictures_is_2d(const nf_flow *f) { return f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1; }
+/* Conditional flows draw no unconditional pictures: every sample needs a condition
+ * (nflow sample --cond draws posterior samples). */
+int pictures_is_2d(const nf_flow *f) {
+    return !nf_flow_is_conditional(f) && f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1;
+}
 
-int pictures_is_image(const nf_flow *f) { return (f->in.c == 1 || f->in.c == 3) && f->in.h > 1; }
+int pictures_is_image(const nf_flow *f) {
+    return !nf_flow_is_conditional(f) && (f->in.c == 1 || f->in.c == 3) && f->in.h > 1;
+}
 
 /* Grid layout of n images (or volume panels) whose slices are w wide: columns and pixel
  * scale (small images are enlarged). */
@@ -49,7 +55,7 @@ static nf_real *draw_samples(const char *cmd, nf_flow *f, int n, double temperat
     nf_rng rng;
     nf_rng_seed(&rng, seed);
     nf_status s = nf_tensor_alloc(x, n, f->in.c, f->in.d, f->in.h, f->in.w);
-    if (s == NF_OK) s = nf_flow_sample(f, x, temperature, &rng);
+    if (s == NF_OK) s = nf_flow_sample(f, x, NULL, temperature, &rng);
     if (s != NF_OK) {
         cli_nf_error(s, cmd, "sampling");
         nf_tensor_free(x);
@@ -79,7 +85,7 @@ int pictures_trajectories(const char *cmd, nf_flow *f, const nf_real *data, int 
     int rc = nf_tensor_alloc(&z, n, 2, 1, 1, 1) == NF_OK && nf_tensor_alloc(&x, n, 2, 1, 1, 1) == NF_OK ? 0 : -1;
     if (rc == 0) {
         nf_rng_fill_normal(&rng, z.data, 2 * (size_t)n, 1.0);
-        if (nf_flow_inverse(f, &z, &x) != NF_OK) snprintf(err, sizeof err, "inverse: %s", nf_last_error()), rc = -1;
+        if (nf_flow_inverse(f, &z, NULL, &x) != NF_OK) snprintf(err, sizeof err, "inverse: %s", nf_last_error()), rc = -1;
     }
     if (rc == 0) {
         plot_box box = plot_box_union(plot_box_of(z.data, n), plot_box_of(nd > 0 ? data : x.data, nd > 0 ? nd : n));
@@ -135,7 +141,7 @@ int pictures_frame(nf_flow *f, const nf_tensor *z, const nf_real *data, int nd, 
                    double hi, const char *title, unsigned char *rgba, int w, int h, char *err, size_t errn) {
     nf_tensor x;
     nf_status s = nf_tensor_alloc(&x, z->n, f->in.c, f->in.d, f->in.h, f->in.w);
-    if (s == NF_OK) s = nf_flow_inverse(f, z, &x);
+    if (s == NF_OK) s = nf_flow_inverse(f, z, NULL, &x);
     if (s != NF_OK) {
         snprintf(err, errn, "sampling a frame: %s", nf_last_error());
         nf_tensor_free(&x);

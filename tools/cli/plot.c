@@ -74,7 +74,7 @@ static int data_points(const plot_opts *o, nf_flow *f, nf_tensor *pts, int max) 
         int n = d.size < max ? (int)d.size : max;
         nf_shape s = d.shape;
         nf_status st = nf_tensor_alloc(pts, n, s.c, s.d, s.h, s.w);
-        if (st == NF_OK) st = data_read(&d, 0, pts, &noise);
+        if (st == NF_OK) st = data_read(&d, 0, pts, NULL, &noise);
         if (st != NF_OK) rc = cli_nf_error(st, "plot", o->data);
     }
     data_close(&d);

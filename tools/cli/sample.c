@@ -6,6 +6,7 @@
 #include "pictures.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@ static const char help[] =
     "SYNOPSIS\n"
     "  nflow sample --model FILE [--n N] [--temperature T] [--out FILE.h5[:/PATH]]\n"
     "               [--png FILE.png] [--data SPEC [--layout L]] [--seed S] [--batch B]\n"
-    "               [--threads N]\n\n"
+    "               [--threads N] [--cond FILE.h5:/Y --index I]\n\n"
     "DESCRIPTION\n"
     "  Draws eps ~ N(0, I) and returns x = f^-1(T eps). The samples go to an HDF5 dataset of\n"
     "  shape (N, C, H, W) (or (N, C, D, H, W)) float32, written batch by batch, so N can be\n"
@@ -25,7 +26,10 @@ static const char help[] =
     "  up to 1000 samples (over 400 points of --data if given), for image models a grid of\n"
     "  the first 64 samples, for volumes (N, C, D, H, W) the first 16 as panels of their\n"
     "  middle slices: the sections at the middle H and at the middle W (D downwards) and\n"
-    "  the slice at the middle D (for seismic cubes: inline, crossline, time slice).\n\n"
+    "  the slice at the middle D (for seismic cubes: inline, crossline, time slice).\n"
+    "  A conditional model (trained with --cond) draws posterior samples x ~ p(x | y) for one\n"
+    "  condition y, sample I of --cond; the file then also holds /mean and /std (1, C, ...:\n"
+    "  per value over the N samples, in the output's units), /cond (y) and the attribute index.\n\n"
     "OPTIONS\n"
     "  --model FILE       model or checkpoint file (required)\n"
     "  --n N              number of samples [1000]\n"
@@ -37,15 +41,18 @@ static const char help[] =
     "  --layout L         of --data: auto|nchw|nhwc|ndhw [auto] (see nflow train --help)\n"
     "  --seed S           random seed [1]\n"
     "  --batch B          samples per inverse pass [256]\n"
-    "  --threads N        OpenMP/OpenBLAS threads [from the environment]\n\n" CLI_EXIT_CODES_HELP
+    "  --threads N        OpenMP/OpenBLAS threads [from the environment]\n"
+    "  --cond SPEC        conditional models: conditions FILE.h5:/DATASET (read as stored)\n"
+    "  --index I          which sample of --cond is the condition [0]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
     "  nflow sample --model banana/model.h5 --n 2000 --png banana_samples.png --data toy:banana\n"
     "  nflow sample --model fmnist/model.h5 --n 64 --temperature 0.7 --out s.h5 --png grid.png \\\n"
-    "               --data fmnist.h5:/train/x\n";
+    "               --data fmnist.h5:/train/x\n"
+    "  nflow sample --model gl/model.h5 --cond gl.h5:/obs/x --index 3 --n 10000 --out post3.h5\n";
 
 typedef struct sample_opts {
-    const char *model, *out, *png, *data;
-    long n;
+    const char *model, *out, *png, *data, *cond;
+    long n, index;
     double temperature;
     long seed;
     int batch, threads, layout;
@@ -62,7 +69,7 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
             nd = d->size < 400 ? (int)d->size : 400;
             nf_rng noise;
             nf_rng_seed(&noise, 5);
-            if (nf_tensor_alloc(&pts, nd, 2, 1, 1, 1) != NF_OK || data_read(d, 0, &pts, &noise) != NF_OK) nd = 0;
+            if (nf_tensor_alloc(&pts, nd, 2, 1, 1, 1) != NF_OK || data_read(d, 0, &pts, NULL, &noise) != NF_OK) nd = 0;
         }
         plot_box box = nd > 0 ? plot_box_of(pts.data, nd) : plot_box_of(first->data, first->n);
         plot_target t = {o->png, NULL, 640, 560};
@@ -80,6 +87,75 @@ static int picture(const sample_opts *o, nf_flow *f, cli_data *d, int have_data,
     if (rc != 0) return cli_error(CLI_RUNTIME, "sample", "%s", err);
     printf("wrote %s\n", o->png);
     return CLI_OK;
+}
+
+/* --cond: y (batch, the flow's condition shape) = sample o->index of the conditions, in
+ * every row; read through the conditioning path of a dataset (values as stored), as
+ * training read them. */
+static int condition(const sample_opts *o, const nf_flow *f, int batch, nf_tensor *y) {
+    if (!o->cond) return cli_check_cond("sample", f, (nf_shape){0}, ""); /* a conditional model needs one */
+    if (!nf_flow_is_conditional(f)) return cli_check_cond("sample", f, (nf_shape){1, 1, 1, 1, 1}, o->cond);
+    cli_data c;
+    cli_data_options copt = {.batch = 1, .seed = 1, .normalize = NF_NORM_NONE, .cond = o->cond};
+    int rc = data_open(&c, "sample", o->cond, &copt);
+    nf_shape cs = c.cond_shape, xs = c.shape;
+    if (rc == CLI_OK) rc = cli_check_cond("sample", f, cs, o->cond);
+    if (rc == CLI_OK && o->index >= c.size)
+        rc = cli_error(CLI_USAGE, "sample", "--index %ld: %s has %lld samples", o->index, o->cond, c.size);
+    nf_tensor one = {0};
+    if (rc == CLI_OK && (nf_tensor_alloc(&one, 1, xs.c, xs.d, xs.h, xs.w) != NF_OK ||
+                         nf_tensor_alloc(y, batch, cs.c, cs.d, cs.h, cs.w) != NF_OK))
+        rc = cli_error(CLI_RUNTIME, "sample", "out of memory");
+    if (rc == CLI_OK) {
+        nf_tensor y1 = *y;
+        y1.n = 1;
+        nf_status st = data_read(&c, o->index, &one, &y1, NULL);
+        if (st != NF_OK) rc = cli_nf_error(st, "sample", o->cond);
+        size_t per = nf_tensor_sample_count(y);
+        for (int b = 1; rc == CLI_OK && b < batch; b++) memcpy(y->data + (size_t)b * per, y->data, per * sizeof(nf_real));
+    }
+    nf_tensor_free(&one);
+    data_close(&c);
+    return rc;
+}
+
+/* Running mean and standard deviation per value (Welford, in double). */
+typedef struct moments {
+    double *mean, *m2; /* (per) */
+    long long n;
+} moments;
+
+static void moments_add(moments *m, const nf_real *x, int n, size_t per) {
+    for (int b = 0; b < n; b++) {
+        m->n++;
+        for (size_t i = 0; i < per; i++) {
+            double v = x[(size_t)b * per + i], d = v - m->mean[i];
+            m->mean[i] += d / (double)m->n;
+            m->m2[i] += d * (v - m->mean[i]);
+        }
+    }
+}
+
+/* /mean, /std (1, the sample shape) float32, /cond (1, y's shape) and the index into out. */
+static int write_moments(cli_h5out *out, const moments *m, nf_shape s, const nf_tensor *y, long index) {
+    size_t per = nf_shape_sample_count(s);
+    nf_real *v = malloc(sizeof(nf_real) * (per > nf_tensor_sample_count(y) ? per : nf_tensor_sample_count(y)));
+    if (!v) return cli_error(CLI_RUNTIME, "sample", "out of memory");
+    long long dims[6];
+    int rank = h5out_sample_dims(s, 1, dims), rc = CLI_OK;
+    for (size_t i = 0; i < per; i++) v[i] = (nf_real)m->mean[i];
+    if ((rc = h5out_array(out, 1, "/mean", rank, dims, 0)) == CLI_OK) rc = h5out_append(out, 1, 1, v);
+    for (size_t i = 0; rc == CLI_OK && i < per; i++) v[i] = (nf_real)sqrt(m->n > 1 ? m->m2[i] / (double)(m->n - 1) : 0);
+    if (rc == CLI_OK && (rc = h5out_array(out, 2, "/std", rank, dims, 0)) == CLI_OK) rc = h5out_append(out, 2, 1, v);
+    nf_shape ys = nf_tensor_shape(y);
+    rank = h5out_sample_dims(ys, 1, dims);
+    if (rc == CLI_OK && (rc = h5out_array(out, 3, "/cond", rank, dims, 0)) == CLI_OK)
+        rc = h5out_append(out, 3, 1, y->data);
+    char idx[32];
+    snprintf(idx, sizeof idx, "%ld", index);
+    if (rc == CLI_OK) rc = h5out_attr(out, 0, "index", idx);
+    free(v);
+    return rc;
 }
 
 static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
@@ -105,12 +181,18 @@ static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
         if (rc == CLI_OK) rc = h5out_array(&out, 0, path, rank, dims, 0);
         if (rc == CLI_OK) rc = h5out_attr(&out, 0, "units", have_data && !d->toy ? "data" : "model");
     }
+    nf_tensor y = {0};
+    size_t per = nf_shape_sample_count(s);
+    moments mo = {0};
+    if (rc == CLI_OK) rc = condition(o, f, batch, &y);
+    const nf_tensor *cond = y.data ? &y : NULL;
+    if (rc == CLI_OK && cond && (!(mo.mean = calloc(per, sizeof(double))) || !(mo.m2 = calloc(per, sizeof(double)))))
+        rc = cli_error(CLI_RUNTIME, "sample", "out of memory");
     nf_rng rng;
     nf_rng_seed(&rng, (uint64_t)o->seed);
-    size_t per = nf_shape_sample_count(s);
     for (long done = 0; rc == CLI_OK && done < o->n; done += x.n) {
-        x.n = o->n - done < batch ? (int)(o->n - done) : batch;
-        nf_status st = nf_flow_sample(f, &x, o->temperature, &rng);
+        x.n = y.n = o->n - done < batch ? (int)(o->n - done) : batch;
+        nf_status st = nf_flow_sample(f, &x, cond, o->temperature, &rng);
         if (st != NF_OK) {
             rc = cli_nf_error(st, "sample", "sampling");
             break;
@@ -120,13 +202,27 @@ static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
             rc = cli_nf_error(st, "sample", "mapping to data units");
             break;
         }
+        if (cond) moments_add(&mo, x.data, x.n, per);
         if (write) rc = h5out_append(&out, 0, x.n, x.data);
+    }
+    if (write && cond && rc == CLI_OK) {
+        y.n = 1;
+        rc = write_moments(&out, &mo, s, &y, o->index);
     }
     if (write) {
         int rc2 = h5out_close(&out, rc == CLI_OK);
         if (rc == CLI_OK) rc = rc2;
         if (rc == CLI_OK) printf("wrote %ld samples at temperature %g to %s:%s\n", o->n, o->temperature, file, path);
     }
+    if (rc == CLI_OK && cond) {
+        double mm = 0, ms = 0;
+        for (size_t i = 0; i < per; i++) mm += mo.mean[i] / (double)per, ms += sqrt(mo.m2[i] / (double)(mo.n > 1 ? mo.n - 1 : 1)) / (double)per;
+        printf("posterior given %s sample %ld: mean over values of the mean %.4g, of the std %.4g\n", o->cond, o->index,
+               mm, ms);
+    }
+    free(mo.mean);
+    free(mo.m2);
+    nf_tensor_free(&y);
     if (rc == CLI_OK && o->png) rc = picture(o, f, d, have_data, &first);
     nf_tensor_free(&x);
     nf_tensor_free(&first);
@@ -146,6 +242,8 @@ int cmd_sample(int argc, char **argv) {
         {"seed", OPT_LONG, &o.seed, 0, 1e15},
         {"batch", OPT_INT, &o.batch, 1, 1 << 20},
         {"threads", OPT_INT, &o.threads, 1, 1024},
+        {"cond", OPT_STR, &o.cond},
+        {"index", OPT_LONG, &o.index, 0, 1e15},
         OPT_END,
     };
     int rc = cli_parse("sample", argc, argv, opts, help, NULL, 0, NULL);
@@ -164,6 +262,8 @@ int cmd_sample(int argc, char **argv) {
         if (rc == CLI_OK) rc = cli_check_shape("sample", f, d.shape, o.data);
         have_data = rc == CLI_OK;
     }
+    if (rc == CLI_OK && o.png && nf_flow_is_conditional(f))
+        rc = cli_error(CLI_USAGE, "sample", "--png: no picture of posterior samples yet (write them with --out)");
     if (rc == CLI_OK && o.png && !pictures_is_2d(f) && !pictures_is_image(f))
         rc = cli_error(CLI_USAGE, "sample", "--png: no picture for samples of %dx%dx%dx%d (2-D points, or images or "
                        "volumes of 1 or 3 channels, only)", f->in.c, f->in.d, f->in.h, f->in.w);

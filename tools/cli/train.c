@@ -40,6 +40,11 @@ static const char help[] =
     "                        dequantised, floats\n"
     "                        normalised per channel (see --normalize); or toy:NAME with\n"
     "                        NAME one of " CLI_TOY_NAMES "\n"
+    "  --cond SPEC           conditioning data y of the same N (FILE.h5:/y, or /y in --data's\n"
+    "                        file): learn p(x | y), the pairs read and shuffled together;\n"
+    "                        needs --flow sequential with conditional layers, e.g. --spec\n"
+    "                        'summary(hidden=64x2,out=16), cond_spline(hidden=64x2)*6'\n"
+    "                        [cond_realnvp(hidden=64x2,act=leakyrelu)*8]; y is used as stored\n"
     "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
     "                        of the training file]\n"
     "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"
@@ -149,6 +154,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
     const double BIG = 1e15;
     cli_opt t[] = {
         {"data", OPT_STR, &c->data},
+        {"cond", OPT_STR, &c->cond},
         {"val", OPT_STR, &c->val},
         {"val-split", OPT_REAL, &c->val_split, 0, 0.9},
         {"val-size", OPT_LONG, &c->val_size, 1, BIG},
@@ -202,6 +208,20 @@ static void flags_table(train_flags *f, cli_opt *o) {
     };
     _Static_assert(sizeof t / sizeof t[0] <= NOPTS, "raise NOPTS: the flag table outgrew it");
     memcpy(o, t, sizeof t);
+}
+
+/* --cond: HDF5 data, a sequential flow (conditional couplings), validation from the
+ * held-out end of the same pairs. */
+static int check_cond_flags(const cli_train_config *c, int flow) {
+    if (data_spec_is_toy(c->data))
+        return cli_error(CLI_USAGE, "train", "--cond needs HDF5 data (FILE.h5:/x), not %s", c->data);
+    if (flow != 1)
+        return cli_error(CLI_USAGE, "train", "--cond needs --flow sequential with conditional layers (cond_realnvp, "
+                         "cond_spline; conditional Glow is not built yet)");
+    if (c->val && strcmp(c->val, "none"))
+        return cli_error(CLI_USAGE, "train", "--val with --cond: validation comes from the held-out end of the pairs "
+                         "(--val-split) or --val none");
+    return CLI_OK;
 }
 
 /* Architecture flags cannot change on --resume: the checkpoint has the architecture. */
@@ -329,7 +349,9 @@ int cmd_train(int argc, char **argv) {
     if (rc == CLI_OK && f.learn_prior && f.no_learn_prior)
         rc = cli_error(CLI_USAGE, "train", "give --learn-prior or --no-learn-prior, not both");
     if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
-    if (rc == CLI_OK && f.flow == 1 && !c->spec) c->spec = "realnvp(hidden=24x3,act=leakyrelu)*9";
+    if (rc == CLI_OK && c->cond) rc = check_cond_flags(c, f.flow);
+    if (rc == CLI_OK && f.flow == 1 && !c->spec)
+        c->spec = c->cond ? "cond_realnvp(hidden=64x2,act=leakyrelu)*8" : "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {
         c->sched.kind = (nf_schedule_kind)f.schedule;
         c->normalize = f.normalize == 0 ? NF_NORM_AUTO : f.normalize == 1 ? NF_NORM_NONE

@@ -20,6 +20,7 @@ typedef struct cli_train_config {
     const char *spec;      /* a sequential model's layer spec (nf_sequential_from_spec); NULL: Glow */
     /* data */
     const char *data;      /* "file.h5:/x" or "toy:NAME" */
+    const char *cond;      /* conditioning data of the same N, "file.h5:/y" or "/y" (data's file); NULL: none */
     const char *val;       /* validation spec, "none", or NULL (toy: fresh samples; HDF5: split) */
     double val_split;      /* HDF5 without --val: fraction held out from the end */
     long long train_size;  /* toy: samples in the training set */

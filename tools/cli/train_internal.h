@@ -27,6 +27,8 @@ typedef struct train_run_state {
     long epoch;            /* the epoch the current batch starts in, 1-based */
     long next_nan;         /* index into c->nan_at of the next injection */
     nf_tensor x;           /* (batch, c, d, h, w) */
+    nf_tensor y;           /* --cond: (batch, the condition's c, d, h, w) */
+    nf_tensor *cond;       /* &y with --cond, else NULL: what the steps pass as the condition */
     long recomputed_before;/* steps the guard recomputed before this process started */
     double *rebuild;       /* (stop - first_step) rebuild errors of this process's steps */
     size_t recompute_bytes;/* the most memory one recomputed step held */

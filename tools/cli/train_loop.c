@@ -76,7 +76,7 @@ static int rebuild_profile(train_run_state *r) {
     nf_flow *f = r->f;
     double *err = malloc(sizeof(double) * (size_t)f->nlayers);
     const char **kind = malloc(sizeof(char *) * (size_t)f->nlayers);
-    nf_status s = err && kind ? nf_flow_rebuild_profile(f, &r->x, err) : NF_ERR_NOMEM;
+    nf_status s = err && kind ? nf_flow_rebuild_profile(f, &r->x, r->cond, err) : NF_ERR_NOMEM;
     if (s == NF_OK) {
         for (int i = 0; i < f->nlayers; i++) kind[i] = f->layers[i]->ops->name;
         metrics_profile(&r->metrics, r->step, kind, err, f->nlayers);
@@ -174,13 +174,13 @@ int train_loop(train_run_state *r) {
     while (r->step < r->stop) {
         r->epoch = (long)data_epoch(&r->train) + 1; /* the epoch this batch starts in, 1-based */
         if (r->ranks.size > 1) train_rank_rng(r);
-        nf_status s = data_next(&r->train, &r->x, &r->rng);
+        nf_status s = data_next(&r->train, &r->x, r->cond, &r->rng);
         rc = s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "reading a batch");
         if (rc == CLI_OK && cli_ranks_debug_fail(&r->ranks, r->step + 1))
             rc = cli_error(CLI_DATA, "train", "reading a batch: NFLOW_DEBUG_FAIL made step %ld's read fail", r->step + 1);
         if ((rc = cli_ranks_agree(&r->ranks, "train", rc)) != CLI_OK) return rc; /* before the collective step */
         int taken;
-        s = nf_trainer_step(r->trainer, &r->x, &taken);
+        s = nf_trainer_step(r->trainer, &r->x, r->cond, &taken);
         if (s == NF_ERR_NUMERIC) return stopped(r);
         if (s != NF_OK) return cli_nf_error(s, "train", "training step");
         if (!taken) continue;

@@ -35,7 +35,7 @@ int train_pictures_start(train_run_state *r) {
     nf_rng noise;
     nf_rng_seed(&noise, c->seed + 5);
     nf_status st = nf_tensor_alloc(&r->look, (int)n, s.c, s.d, s.h, s.w);
-    if (st == NF_OK) st = data_read(&r->train, 0, &r->look, &noise);
+    if (st == NF_OK) st = data_read(&r->train, 0, &r->look, NULL, &noise);
     if (st != NF_OK) return cli_nf_error(st, "train", "reading the data for the pictures");
     if (is2d) {
         r->box = plot_box_of(r->look.data, r->look.n);

@@ -45,7 +45,8 @@ static int same_spec(const nf_flow *f, const char *spec) {
     const char *has = nf_sequential_spec(f);
     nf_flow *m = NULL;
     nf_shape one = {1, f->in.c, f->in.d, f->in.h, f->in.w};
-    int same = has && nf_sequential_from_spec(&m, one, spec, 0) == NF_OK && strcmp(nf_sequential_spec(m), has) == 0;
+    int same = has && nf_sequential_from_spec_cond(&m, one, f->cond, spec, 0) == NF_OK &&
+               strcmp(nf_sequential_spec(m), has) == 0;
     nf_flow_destroy(m);
     return same;
 }

@@ -88,7 +88,7 @@ static int open_data(train_run_state *r) {
     const cli_train_config *c = r->c;
     cli_data_options o = {.batch = c->batch, .seed = c->seed, .toy_size = c->train_size, .shuffle = 1,
                           .dequantize = 1, .normalize = (nf_norm_mode)c->normalize, .layout = (nf_layout)c->layout,
-                          .ranks = 1};
+                          .ranks = 1, .cond = c->cond};
     int rc = data_open(&r->train, "train", c->data, &o);
     o.quiet_layout = 1; /* the split and the validation range of the same file: said once */
     long long n = r->train.size, k = 0;
@@ -118,6 +118,7 @@ static int build_model(train_run_state *r) {
         nf_status st = nf_checkpoint_load(&r->f, &r->resume_opt, ts, c->resume);
         if (st != NF_OK) return cli_nf_error(st, "train", c->resume);
         int rc = cli_check_shape("train", r->f, s, c->data);
+        if (rc == CLI_OK) rc = cli_check_cond("train", r->f, r->train.cond_shape, c->cond);
         if (rc != CLI_OK) return rc;
         if (ts->has_trainer ? ts->ndata_pos != 2 && ts->ndata_pos != 3 : ts->ndata_pos != 4 && ts->ndata_pos != 8)
             return cli_error(CLI_DATA, "train", "%s was not written by nflow train (no data position)", c->resume);
@@ -139,8 +140,9 @@ static int build_model(train_run_state *r) {
     }
     nf_status st;
     if (c->spec) {
-        nf_shape one = {1, s.c, s.d, s.h, s.w};
-        if ((st = nf_sequential_from_spec(&r->f, one, c->spec, c->seed)) != NF_OK)
+        nf_shape one = {1, s.c, s.d, s.h, s.w}, y = r->train.cond_shape;
+        if (y.n) y.n = 1;
+        if ((st = nf_sequential_from_spec_cond(&r->f, one, y, c->spec, c->seed)) != NF_OK)
             return cli_error(st == NF_ERR_NOMEM ? CLI_RUNTIME : CLI_USAGE, "train", "--spec: %s", nf_last_error());
     } else {
         nf_glow_config g = c->glow;
@@ -189,8 +191,11 @@ static int alloc_buffers(train_run_state *r) {
     nf_shape s = r->train.shape;
     long left = r->stop > r->first_step ? r->stop - r->first_step : 0;
     r->rebuild = malloc(sizeof(double) * (size_t)(left + 1));
-    if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK)
+    nf_shape y = r->train.cond_shape;
+    if (!r->rebuild || nf_tensor_alloc(&r->x, s.n, s.c, s.d, s.h, s.w) != NF_OK ||
+        (y.n && nf_tensor_alloc(&r->y, y.n, y.c, y.d, y.h, y.w) != NF_OK))
         return cli_error(CLI_RUNTIME, "train", "out of memory for a batch of %d", s.n);
+    r->cond = y.n ? &r->y : NULL;
     return CLI_OK;
 }
 
@@ -207,6 +212,9 @@ static void banner(const train_run_state *r) {
     else if (nf_flow_is_sequential(r->f))
         printf("nflow train: sequential model %s; %zu parameters\n",
                nf_sequential_spec(r->f) ? nf_sequential_spec(r->f) : "", nf_flow_num_params(r->f));
+    if (c->cond)
+        printf("nflow train: condition %s: %dx%dx%dx%d per sample\n", c->cond, r->train.cond_shape.c,
+               r->train.cond_shape.d, r->train.cond_shape.h, r->train.cond_shape.w);
     printf("nflow train: data %s: %lld samples of %dx%dx%dx%d, batch %d; validation: %s\n", c->data, r->train_samples,
            s.c, s.d, s.h, s.w, c->batch, r->have_val ? (c->val ? c->val : data_spec_is_toy(c->data) ? "fresh samples" : "held-out end") : "none");
     if (r->first_step > 0) printf("nflow train: resuming %s at step %ld of %ld\n", c->resume, r->first_step, r->total);
@@ -339,6 +347,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     metrics_close(&r.metrics);
     free(r.rebuild);
     nf_tensor_free(&r.x);
+    nf_tensor_free(&r.y);
     nf_trainer_destroy(r.trainer);
     nf_adam_free(&r.resume_opt);
     if (r.f) nf_flow_destroy(r.f);

@@ -101,6 +101,18 @@ int cli_check_shape(const char *cmd, const nf_flow *f, nf_shape s, const char *w
 }
 
 const char *cli_prior_text(const nf_glow_config *c) { return c->learn_prior ? "learned prior" : "N(0, I) prior"; }
+int cli_check_cond(const char *cmd, const nf_flow *f, nf_shape s, const char *what) {
+    nf_shape m = f->cond;
+    if (!nf_flow_is_conditional(f) && !s.n) return CLI_OK;
+    if (!nf_flow_is_conditional(f))
+        return cli_error(CLI_USAGE, cmd, "the model is unconditional but a condition was given (%s)", what);
+    if (!s.n)
+        return cli_error(CLI_USAGE, cmd, "the model is conditional (p(x | y), y of %dx%dx%dx%d): give --cond", m.c, m.d,
+                         m.h, m.w);
+    if (nf_shape_sample_count(m) == nf_shape_sample_count(s)) return CLI_OK;
+    return cli_error(CLI_DATA, cmd, "%s has conditions of %dx%dx%dx%d (c x d x h x w) but the model takes %dx%dx%dx%d",
+                     what, s.c, s.d, s.h, s.w, m.c, m.d, m.h, m.w);
+}
 
 const char *cli_coupling_text(const nf_glow_config *c, char *buf, size_t size) {
     if (c->coupling == NF_COUPLING_ADDITIVE) snprintf(buf, size, "additive coupling");

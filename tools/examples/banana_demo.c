@@ -59,14 +59,14 @@ int main(int argc, char **argv) {
         int b = it % per_epoch;
         memcpy(batch.data, train.data + (size_t)b * BATCH * 2, sizeof(nf_real) * BATCH * 2);
         nf_loss_stats st;
-        if (nf_train_step(g, &opt, &batch, &st) != NF_OK) return fail("training step");
+        if (nf_train_step(g, &opt, &batch, NULL, &st) != NF_OK) return fail("training step");
         fprintf(csv, "%d,%.6f,%.6f,%.6f\n", it + 1, st.loss, st.half_sq, st.logdet);
         if ((it + 1) % 50 == 0 || it == 0)
             printf("iter %4d  objective %.4f  (0.5|z|^2 %.4f, logdet %.4f)\n", it + 1, st.loss, st.half_sq, st.logdet);
     }
     fclose(csv);
     nf_loss_stats ev;
-    if (nf_flow_eval(g, &test, &ev) != NF_OK) return fail("evaluating");
+    if (nf_flow_eval(g, &test, NULL, &ev) != NF_OK) return fail("evaluating");
     printf("held-out objective on %d fresh samples: %.4f (best possible 1.0)\n", NTEST, ev.loss);
 
     snprintf(path, sizeof path, "%s/samples.csv", outdir);
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     nf_tensor s;
-    if (nf_tensor_alloc(&s, 1000, 2, 1, 1, 1) || nf_flow_sample(g, &s, 1.0, &rng)) return fail("sampling");
+    if (nf_tensor_alloc(&s, 1000, 2, 1, 1, 1) || nf_flow_sample(g, &s, NULL, 1.0, &rng)) return fail("sampling");
     fprintf(out, "x1,x2\n");
     for (int i = 0; i < s.n; i++) fprintf(out, "%.5f,%.5f\n", s.data[2 * i], s.data[2 * i + 1]);
     fclose(out);

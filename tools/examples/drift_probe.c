@@ -44,9 +44,9 @@ int main(int argc, char **argv) {
                 ld = calloc((size_t)s.n, sizeof(double));
             }
             double dld;
-            if (nf_flow_forward(f, &x, &z, ld) || nf_loss_nll(&z, ld, &dz, &dld, &st)) goto fail;
+            if (nf_flow_forward(f, &x, NULL, &z, ld) || nf_loss_nll(&z, ld, &dz, &dld, &st)) goto fail;
             nf_flow_zero_grad(f);
-            if (nf_flow_backward(f, &z, &dz, dld, NULL, NULL)) goto fail;
+            if (nf_flow_backward(f, &z, &dz, NULL, dld, NULL, NULL)) goto fail;
             for (int i = f->nlayers - 1; i >= 0; i--) {
                 nf_layer *l = f->layers[i];
                 for (size_t k = 0; k < l->nparams; k++)
@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
                     }
             }
             if (nf_adam_step(&opt, &f->params)) goto fail;
-        } else if (nf_train_step(f, &opt, &x, &st)) goto fail;
+        } else if (nf_train_step(f, &opt, &x, NULL, &st)) goto fail;
         if (probe) {
             nf_flow_set_store_activations(f, 0);
             printf("step %d loss %.3f bpd %.4f drift %.3g\n", it, st.loss, st.bits_per_dim, f->drift);

@@ -56,7 +56,7 @@ static int train(nf_flow *f, nf_adam *opt, nf_train_state *ts, int steps) {
     if (nf_tensor_alloc(&x, BATCH, f->in.c, f->in.d, f->in.h, f->in.w) != NF_OK) return fail("batch");
     for (int s = 0; s < steps; s++) {
         nf_rng_fill_normal(&ts->rng, x.data, nf_tensor_count(&x), 1.0);
-        if (nf_train_step(f, opt, &x, NULL) != NF_OK) return fail("training step");
+        if (nf_train_step(f, opt, &x, NULL, NULL) != NF_OK) return fail("training step");
         ts->iteration++;
         ts->data_pos[0]++;
     }
@@ -87,7 +87,7 @@ static int one_model(const char *dir, const char *name) {
         nf_tensor_alloc(&y, BATCH, c.channels, 1, c.height, c.width))
         return fail("probe tensors");
     nf_rng_fill_normal(&ts.rng, x.data, nf_tensor_count(&x), 1.0);
-    if (nf_flow_forward(g, &x, &z, logdet) != NF_OK) return fail("forward");
+    if (nf_flow_forward(g, &x, NULL, &z, logdet) != NF_OK) return fail("forward");
     nf_real ld[BATCH];
     for (int b = 0; b < BATCH; b++) ld[b] = (nf_real)logdet[b];
     int bad = write_rows(dir, name, "x", x.data, BATCH, D) || write_rows(dir, name, "z", z.data, BATCH, D) ||

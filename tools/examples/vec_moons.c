@@ -72,11 +72,11 @@ static nf_status clipped_step(nf_flow *m, nf_adam *opt, const nf_tensor *x, doub
     static nf_real zbuf[BATCH * 2], dzbuf[BATCH * 2];
     double logdet[BATCH], dlogdet, norm;
     nf_tensor z = nf_tensor_view(zbuf, x->n, 2, 1, 1, 1), dz = nf_tensor_view(dzbuf, x->n, 2, 1, 1, 1);
-    nf_status s = nf_flow_forward(m, x, &z, logdet);
+    nf_status s = nf_flow_forward(m, x, NULL, &z, logdet);
     if (s == NF_OK) s = nf_loss_nll(&z, logdet, &dz, &dlogdet, st);
     if (s != NF_OK) return s;
     nf_flow_zero_grad(m);
-    if ((s = nf_flow_backward(m, &z, &dz, dlogdet, NULL, NULL)) != NF_OK) return s;
+    if ((s = nf_flow_backward(m, &z, &dz, NULL, dlogdet, NULL, NULL)) != NF_OK) return s;
     if ((s = nf_clip_grad_norm(&m->params, clip, &norm)) != NF_OK) return s;
     return nf_adam_step(opt, &m->params);
 }
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
     for (long i = 0; i < iters; i++) {
         nf_tensor x = nf_tensor_view(batches + per * (size_t)i, BATCH, 2, 1, 1, 1);
         nf_loss_stats st;
-        if (clip > 0 ? clipped_step(m, &opt, &x, clip, &st) : nf_train_step(m, &opt, &x, &st)) return fail("training step");
+        if (clip > 0 ? clipped_step(m, &opt, &x, clip, &st) : nf_train_step(m, &opt, &x, NULL, &st)) return fail("training step");
         window += st.loss;
         if ((i + 1) % 1000 == 0) {
             printf("iteration %ld: mean training loss of the last 1000 %.4f\n", i + 1, window / 1000);
@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
     int nh = BATCH * HELDOUT_BATCHES;
     nf_tensor hx = nf_tensor_view(held, nh, 2, 1, 1, 1);
     double *logp = malloc(sizeof(double) * (size_t)nh), nll = 0;
-    if (!logp || nf_sequential_log_prob(m, &hx, logp) != NF_OK) return fail("held-out log-likelihood");
+    if (!logp || nf_sequential_log_prob(m, &hx, NULL, logp) != NF_OK) return fail("held-out log-likelihood");
     for (int b = 0; b < nh; b++) nll -= logp[b] / nh;
     printf("%s: held-out NLL %.4f nats per point after %ld iterations (%.1f s CPU)\n", flow, nll, iters, secs);
     char result[256];

@@ -149,13 +149,17 @@ static nf_status make_iaf(nf_layer **out, nf_shape in, const spec_args *a, int p
     NF_TRY(arg_hidden(a, "iaf", &net));
     return nf_iaf_create(out, in, net, parity);
 }
+/* A spline coupling's arguments (kind: spline or cond_spline). */
+static nf_status spline_args(const spec_args *a, const char *kind, nf_mlp_spec *net, int *bins, double *bound) {
+    NF_TRY(arg_hidden(a, kind, net));
+    NF_TRY(arg_int(a, kind, "bins", 2, 64, bins));
+    return arg_real(a, kind, "bound", bound);
+}
 static nf_status make_spline(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     nf_mlp_spec net;
     int bins;
     double bound;
-    NF_TRY(arg_hidden(a, "spline", &net));
-    NF_TRY(arg_int(a, "spline", "bins", 2, 64, &bins));
-    NF_TRY(arg_real(a, "spline", "bound", &bound));
+    NF_TRY(spline_args(a, "spline", &net, &bins, &bound));
     return nf_spline_create(out, in, net, bins, bound, parity);
 }
 static nf_status make_cond_realnvp(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
@@ -170,9 +174,7 @@ static nf_status make_cond_spline(nf_layer **out, nf_shape in, const spec_args *
     nf_mlp_spec net;
     int bins;
     double bound;
-    NF_TRY(arg_hidden(a, "cond_spline", &net));
-    NF_TRY(arg_int(a, "cond_spline", "bins", 2, 64, &bins));
-    NF_TRY(arg_real(a, "cond_spline", "bound", &bound));
+    NF_TRY(spline_args(a, "cond_spline", &net, &bins, &bound));
     if (!a->features) return nf_fail(NF_ERR_ARG, "model spec: cond_spline needs a conditional flow (a condition, --cond)");
     return nf_cond_spline_create(out, in, a->features, net, bins, bound, parity);
 }

@@ -218,11 +218,10 @@ nf_status nf_dist_overlap_begin(nf_dist *d, nf_flow *f, int n) {
 
 int nf_dist_overlap_active(const nf_dist *d) { return d && d->ov && d->ov->active; }
 
-nf_status nf_dist_overlap_flush(nf_dist *d) {
+void nf_dist_overlap_flush(nf_dist *d) {
     struct nf_overlap *o = d ? d->ov : NULL;
-    if (!o || !o->active) return NF_OK;
+    if (!o || !o->active) return;
     while (o->started < o->nb) start(d, o); /* what a failed backward did not reach */
-    return NF_OK;
 }
 
 nf_status nf_dist_overlap_end(nf_dist *d, int use) {
@@ -250,10 +249,7 @@ int nf_dist_overlap_active(const nf_dist *d) {
     (void)d;
     return 0;
 }
-nf_status nf_dist_overlap_flush(nf_dist *d) {
-    (void)d;
-    return NF_OK;
-}
+void nf_dist_overlap_flush(nf_dist *d) { (void)d; }
 nf_status nf_dist_overlap_end(nf_dist *d, int use) {
     (void)d, (void)use;
     return NF_OK;

@@ -13,7 +13,7 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
     char mine_msg[512];
     snprintf(mine_msg, sizeof mine_msg, "%s", s != NF_OK ? nf_last_error() : "");
     int overlap = nf_dist_overlap_active(d);
-    if (overlap) NF_TRY(nf_dist_overlap_flush(d)); /* every bucket in flight on every rank */
+    if (overlap) nf_dist_overlap_flush(d); /* every bucket in flight on every rank */
     double v[NV] = {0};
     v[FAILED] = s != NF_OK && s != NF_ERR_NUMERIC;
     v[NUMERIC] = s == NF_ERR_NUMERIC && !g->peer_failed; /* the process whose loss failed, not its peers */

@@ -23,7 +23,7 @@ nf_status nf_dist_combine_step(nf_dist *d, nf_flow *f, int n, nf_status s, nf_lo
  * Collective. With one rank or a bucket size of 0 they do nothing. */
 nf_status nf_dist_overlap_begin(nf_dist *d, nf_flow *f, int n);
 int nf_dist_overlap_active(const nf_dist *d);
-nf_status nf_dist_overlap_flush(nf_dist *d);
+void nf_dist_overlap_flush(nf_dist *d);
 nf_status nf_dist_overlap_end(nf_dist *d, int use);
 
 #endif

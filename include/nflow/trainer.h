@@ -81,9 +81,10 @@ typedef struct nf_trainer_config {
                             when the rate is already halved this often stops the run); 0 = the
                             first failure stops */
     long recover_steps;  /* after a rollback, the rate doubles back after this many steps taken
-                            without one, up to the schedule's [100]; 0 = halved for good. A
-                            rollback within one period of the rate coming back doubles the
-                            next period (back-off); a full period at the restored rate ends it */
+                            without one, up to the schedule's [100]; 0 = halved for good */
+    int backoff;         /* 1: a rollback within one period of the rate coming back doubles the
+                            next period; a full period at the restored rate ends it [0: off,
+                            measured worse on Fashion-MNIST, docs/stability.md] */
     double rebuild_tol;  /* nf_flow_gradient's tolerance; < 0 only measures */
     double loss_jump;    /* nf_loss_watch's rise in loss units (nats per sample); 0 = no watch */
     nf_dist *dist;       /* data parallelism (nflow/dist.h): each rank passes its share of every

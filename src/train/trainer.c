@@ -212,7 +212,7 @@ static nf_status rollback(nf_trainer *t, long step, const char *why) {
     char until[96] = "";
     if (t->cfg.recover_steps > 0) {
         /* A failure soon after the rate came back: it was still too high; stay lower longer. */
-        int soon = t->st.recovered && t->st.calm < period(t);
+        int soon = t->cfg.backoff && t->st.recovered && t->st.calm < period(t);
         t->st.period = soon ? 2 * period(t) : period(t);
         snprintf(until, sizeof until, " for %ld steps%s", t->st.period,
                  soon ? " (twice the last wait: it failed soon after the rate came back)" : "");

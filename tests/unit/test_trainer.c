@@ -166,9 +166,11 @@ static void test_rollback_on_nan(void **state) {
 }
 
 /* One rollback at step `at` (a NaN parameter) in a trainer with the given recovery. */
-static nf_trainer *rolled_back_once(nf_flow *f, long recover, int max_rollbacks, log_t *l, nf_rng *rng) {
+static nf_trainer *rolled_back_once(nf_flow *f, long recover, int backoff, int max_rollbacks, log_t *l,
+                                    nf_rng *rng) {
     nf_trainer_config tc = nf_trainer_config_default(100, 1e-3);
     tc.recover_steps = recover;
+    tc.backoff = backoff;
     tc.max_rollbacks = max_rollbacks;
     nf_trainer *t = NULL;
     NF_ASSERT_OK(nf_trainer_create(&t, f, &tc));
@@ -181,15 +183,16 @@ static nf_trainer *rolled_back_once(nf_flow *f, long recover, int max_rollbacks,
 }
 
 /* A halved rate doubles back after recover_steps calm steps (the event says so), and a
- * failure after that is a fresh rollback, not the last straw; with recover_steps 0 the
- * rate stays halved and the next failure stops the run. */
+ * failure after that is a fresh rollback, not the last straw; with the back-off on, one
+ * soon after the recovery doubles the wait, without it the wait stays; with
+ * recover_steps 0 the rate stays halved and the next failure stops the run. */
 static void test_rate_recovers(void **state) {
     (void)state;
     nf_rng rng;
     nf_rng_seed(&rng, 8);
     nf_flow *f = banana_glow();
     log_t l = {0};
-    nf_trainer *t = rolled_back_once(f, 5, 2, &l, &rng);
+    nf_trainer *t = rolled_back_once(f, 5, 1, 2, &l, &rng);
     assert_non_null(strstr(l.last, "halved the learning rate for 5 steps"));
     assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);
     run(t, &rng, 4);
@@ -229,9 +232,22 @@ static void test_rate_recovers(void **state) {
     nf_trainer_destroy(t);
     nf_flow_destroy(f);
 
+    /* without the back-off (the default) a failure soon after the recovery waits the same */
     f = banana_glow();
     memset(&l, 0, sizeof l);
-    t = rolled_back_once(f, 0, 1, &l, &rng);
+    t = rolled_back_once(f, 5, 0, 2, &l, &rng);
+    run(t, &rng, 6);
+    assert_int_equal(l.recovers, 1);
+    NF_ASSERT_OK(nan_step(t, f, &rng, &taken));
+    assert_int_equal(taken, 0);
+    assert_non_null(strstr(l.last, "halved the learning rate for 5 steps "));
+    assert_null(strstr(l.last, "twice"));
+    nf_trainer_destroy(t);
+    nf_flow_destroy(f);
+
+    f = banana_glow();
+    memset(&l, 0, sizeof l);
+    t = rolled_back_once(f, 0, 0, 1, &l, &rng);
     run(t, &rng, 200);
     assert_int_equal(l.recovers, 0);
     assert_true(nf_trainer_state_of(t)->lr_scale == 0.5);

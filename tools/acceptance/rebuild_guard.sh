@@ -7,20 +7,22 @@
 #
 #   tools/acceptance/rebuild_guard.sh [--config fm|deep|seismic|deep64] [--seeds "1 2 3 4 5"]
 #       [--threads "1 2"] [--out DIR] [--nflow PATH] [--jobs N] [--extra "FLAGS"]
+#       [--lr PEAK] [--warmup STEPS]
 #
 # fm:      README's recipe: Fashion-MNIST, Glow L=2 K=8 hidden 64, batch 64, cosine
 #          1e-3 -> 1e-5 over 3000 steps, 100 warm-up
 # deep:    Fashion-MNIST padded to 32x32, L=3 K=32 hidden 128, 2000 steps
 # seismic: synthetic seismic 32x32 (nflow data seismic), L=2 K=8 hidden 64, 2000 steps
 # deep64:  Fashion-MNIST, L=2 K=64 hidden 64, 2000 steps
-# --extra adds flags to every training (e.g. "--min-scale 1e-3", the old coupling floor).
+# --extra adds flags to every training (e.g. "--min-scale 1e-3", the old coupling floor);
+# --lr and --warmup change the schedule's peak rate [1e-3] and warm-up steps [100].
 # Runs that finished already (model.h5 or a recorded exit status) are not run again, so
 # the script can be stopped and restarted. --jobs N runs N trainings at once (use it
 # with one thread each on a machine with N cores). Needs about 8 min per fm run on
 # two cores; the table goes to OUT/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CONFIG=fm SEEDS="1 2 3 4 5" THREADS="1 2" OUT="" NFLOW=build/nflow JOBS=1 EXTRA=
+CONFIG=fm SEEDS="1 2 3 4 5" THREADS="1 2" OUT="" NFLOW=build/nflow JOBS=1 EXTRA= LR=1e-3 WARMUP=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) CONFIG=$2; shift 2 ;;
@@ -30,13 +32,15 @@ while [ $# -gt 0 ]; do
     --nflow) NFLOW=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --extra) EXTRA=$2; shift 2 ;;
-    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
+    --lr) LR=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "rebuild_guard.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 OUT=${OUT:-acceptance_$CONFIG}
 mkdir -p "$OUT"
-COMMON=(--batch 64 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup 100 --val-size 10000 --no-gif --quiet)
+COMMON=(--batch 64 --lr "$LR" --schedule cosine --lr-min 1e-5 --warmup "$WARMUP" --val-size 10000 --no-gif --quiet)
 case "$CONFIG" in
   fm) DATA=$OUT/fm.h5; [ -f "$DATA" ] || "$NFLOW" data fashion-mnist --out "$DATA" >/dev/null
       ARCH=(--data "$DATA:/train/x" --val "$DATA:/test/x" --levels 2 --depth 8 --hidden 64 --steps 3000) ;;

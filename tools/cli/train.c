@@ -101,8 +101,9 @@ static const char help[] =
     "  --max-rollbacks N     halvings of the rate in force before giving up; 0 stops at the\n"
     "                        first failure [3]\n"
     "  --recover-steps N     steps without a rollback after which a halved rate doubles back;\n"
-    "                        a rollback within that many steps of the rate coming back\n"
-    "                        doubles the next wait; 0 keeps it halved [100]\n"
+    "                        0 keeps it halved [100]\n"
+    "  --backoff             a rollback within --recover-steps of the rate coming back\n"
+    "                        doubles the next wait [off]\n"
     "  --loss-jump X         a loss more than X bits/dim above its recent level is an\n"
     "                        explosion, rolled back like NaN/Inf; 0 = off [3]\n"
     "  --rebuild-tol X       recompute a step from stored layer inputs when the batch the\n"
@@ -189,6 +190,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"mpi-bucket", OPT_LONG, &c->mpi_bucket, 0, 1L << 28},
         {"max-rollbacks", OPT_INT, &c->max_rollbacks, 0, 100},
         {"recover-steps", OPT_LONG, &c->recover_steps, 0, 1000000000},
+        {"backoff", OPT_FLAG, &c->backoff},
         {"out", OPT_STR, &c->out},
         {"checkpoint-every", OPT_LONG, &c->checkpoint_every, 1, BIG},
         {"resume", OPT_STR, &c->resume},

@@ -40,6 +40,7 @@ typedef struct cli_train_config {
     long mpi_bucket;       /* gradient values per overlapped MPI sum; 0: one sum after the backward */
     int max_rollbacks;
     long recover_steps;   /* steps after a rollback before the rate doubles back (0: never) */
+    int backoff;          /* --backoff: a rollback soon after a recovery doubles the next wait */
     long nan_at[CLI_MAX_NAN_INJECT]; /* testing: poison the parameters after these steps */
     int n_nan_at;
     int poison_jump;       /* testing: the poison is a large finite shift, not NaN */

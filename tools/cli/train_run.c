@@ -167,6 +167,7 @@ static int make_trainer(train_run_state *r) {
     tc.clip = c->clip;
     tc.max_rollbacks = c->max_rollbacks;
     tc.recover_steps = c->recover_steps;
+    tc.backoff = c->backoff;
     tc.rebuild_tol = c->rebuild_tol;
     tc.loss_jump = c->loss_jump > 0 ? nf_trainer_loss_jump_bits(c->loss_jump, nf_shape_sample_count(r->train.shape)) : 0;
     tc.dist = r->ranks.dist;

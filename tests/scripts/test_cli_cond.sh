@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conditional flows end to end on a shortened gaussian_linear (tools/acceptance/
 # gaussian_linear.sh is the full run): nflow data gaussian-linear -> train --cond ->
-# sample --cond --index -> C2ST against the exact posterior (loose bound, and the same
+# sample --cond --index -> plot posterior -> C2ST against the exact posterior (loose bound, and the same
 # samples scored against another observation's posterior must fail it: a flow that
 # ignored its condition could not pass) -> eval --cond; an interrupted conditional run
 # resumed exactly; and the refusals: N mismatch, NaN, wrong rank, missing or unwanted
@@ -48,6 +48,9 @@ PY
 else
   echo "note: /usr/bin/python3 has no sklearn (python3-sklearn): the C2ST part is skipped"
 fi
+# the posterior picture: samples over the exact posterior, the truth marked (four panels)
+"$B" plot posterior --samples "$T/s/post_1.h5" --truth "$T/gl.h5:/obs/theta" --exact-mean "$T/gl.h5:/obs/posterior_mean" \
+  --exact-var 0.05 --out "$T/post.png" >/dev/null && png "$T/post.png" 960 900 || fail "plot posterior"
 "$B" eval --model "$T/run/model.h5" --data "$T/gl.h5:/obs/theta" --cond "$T/gl.h5:/obs/x" --json >"$T/eval.json" ||
   fail "eval --cond"
 

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "datasrc.h"
 #include "pictures.h"
+#include "plot_posterior.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,7 +17,9 @@ static const char help[] =
     "  nflow plot trajectories --model FILE [--data SPEC] --out FILE.png [--n N]\n"
     "  nflow plot warp --model FILE --out FILE.png [--n N]\n"
     "  nflow plot grid (--model FILE [--temperature T] | --data FILE.h5:/PATH) --out FILE.png\n"
-    "                  [--n N]\n\n"
+    "                  [--n N]\n"
+    "  nflow plot posterior --samples FILE.h5 --out FILE.png [--truth SPEC]\n"
+    "                  [--exact-mean SPEC --exact-var V] [--n N]\n\n"
     "DESCRIPTION\n"
     "  curves        three panels over the training steps, as in the InvertibleNetworks.jl\n"
     "                tutorial: 0.5|z|^2 with the Gaussian reference line D/2 (red, dashed),\n"
@@ -28,6 +31,15 @@ static const char help[] =
     "  grid          N model samples (or the first N images of a dataset) as a grid;\n"
     "                volumes (N, C, D, H, W) as panels of their middle slices: sections\n"
     "                at the middle H and W (D downwards), slice at the middle D\n"
+    "  posterior     posterior samples written by 'nflow sample --cond' (the condition's\n"
+    "                index is read from the file). Images and volumes: one row of the\n"
+    "                truth (--truth), the condition y (when it has the images' size),\n"
+    "                the posterior mean, the standard deviation (black 0 to white its\n"
+    "                largest value) and N samples; truth, mean and samples share one grey\n"
+    "                scale. Vectors: the samples (orange) in the planes of dimensions\n"
+    "                (1,2), (3,4), ... (up to four panels) over the exact posterior\n"
+    "                N(mean, V I) where it is known (blue), the truth as a red cross.\n"
+    "                Values are compared as stored: sample with --data to get data units\n"
     "  The animated training.gif is written by 'nflow train' (see --gif-every there).\n\n"
     "OPTIONS\n"
     "  --metrics FILE     a metrics.csv written by nflow train\n"
@@ -41,16 +53,23 @@ static const char help[] =
     "  --n N              points or images [scatter 400, trajectories 150, warp 4000, grid 64,\n"
     "                     volumes 16]\n"
     "  --temperature T    grid: latent scale [0.7]\n"
-    "  --seed S           random seed [1]\n\n" CLI_EXIT_CODES_HELP
+    "  --seed S           random seed [1]\n"
+    "  --samples FILE     posterior: the HDF5 file of nflow sample --cond\n"
+    "  --truth SPEC       posterior: FILE.h5:/PATH whose sample at the index is the truth\n"
+    "  --exact-mean SPEC  posterior, vectors: exact posterior means FILE.h5:/PATH (row index)\n"
+    "  --exact-var V      posterior, vectors: the exact posterior's variance per dimension\n"
+    "                     (posterior: --n = samples drawn: images 4, vectors 1000)\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
     "  nflow plot curves --metrics banana/metrics.csv --out curves.png --best 1.0\n"
     "  nflow plot warp --model banana/model.h5 --out warp.png\n"
-    "  nflow plot grid --data fmnist.h5:/test/x --out real.png\n";
+    "  nflow plot grid --data fmnist.h5:/test/x --out real.png\n"
+    "  nflow plot posterior --samples post3.h5 --truth gl.h5:/obs/theta \\\n"
+    "                  --exact-mean gl.h5:/obs/posterior_mean --exact-var 0.05 --out post3.png\n";
 
 typedef struct plot_opts {
-    const char *metrics, *model, *data, *out, *title;
+    const char *metrics, *model, *data, *out, *title, *samples, *truth, *exact_mean;
     long dims, n, seed;
-    double best, temperature;
+    double best, temperature, exact_var;
     int layout;
 } plot_opts;
 
@@ -118,20 +137,30 @@ int cmd_plot(int argc, char **argv) {
         {"n", OPT_LONG, &o.n, 1, 1000000},
         {"temperature", OPT_REAL, &o.temperature, 0, 100},
         {"seed", OPT_LONG, &o.seed, 0, 1e15},
+        {"samples", OPT_STR, &o.samples},
+        {"truth", OPT_STR, &o.truth},
+        {"exact-mean", OPT_STR, &o.exact_mean},
+        {"exact-var", OPT_REAL, &o.exact_var, 1e-300, 1e300},
         OPT_END,
     };
     char *pos[1];
     int npos = 0;
     int rc = cli_parse("plot", argc, argv, opts, help, pos, 1, &npos);
     if (rc != CLI_OK) return rc;
-    static const char *const kinds[] = {"curves", "scatter", "trajectories", "warp", "grid"};
+    static const char *const kinds[] = {"curves", "scatter", "trajectories", "warp", "grid", "posterior"};
     int kind = -1;
-    for (int i = 0; npos == 1 && i < 5; i++)
+    for (int i = 0; npos == 1 && i < 6; i++)
         if (strcmp(pos[0], kinds[i]) == 0) kind = i;
     if (kind < 0)
-        return cli_error(CLI_USAGE, "plot", "expected one of curves|scatter|trajectories|warp|grid, got '%s'",
+        return cli_error(CLI_USAGE, "plot", "expected one of curves|scatter|trajectories|warp|grid|posterior, got '%s'",
                          npos ? pos[0] : "nothing");
     if (!o.out) return cli_error(CLI_USAGE, "plot", "--out FILE.png is required");
+    if (kind == 5) {
+        plot_posterior_opts po = {o.samples, o.truth, o.exact_mean, o.exact_var, o.out, o.n, o.seed};
+        rc = plot_posterior(&po);
+        if (rc == CLI_OK) printf("wrote %s\n", o.out);
+        return rc;
+    }
     nf_flow *f = NULL;
     if (kind != 0 && o.model && (rc = cli_load_model("plot", o.model, &f)) != CLI_OK) return rc;
     if (kind == 0) {

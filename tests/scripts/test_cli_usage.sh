@@ -52,7 +52,7 @@ expect 2 "^nflow sample: --model is required" "$B" sample
 expect 3 "^nflow sample: .*nomodel\.h5" "$B" sample --model "$T/nomodel.h5"
 expect 2 "^nflow eval: --model and --data are required" "$B" eval --model x.h5
 expect 2 "^nflow info: expected one model or checkpoint file" "$B" info
-expect 2 "^nflow plot: expected one of curves\|scatter\|trajectories\|warp\|grid, got 'pie'" "$B" plot pie --out "$T/p.png"
+expect 2 "^nflow plot: expected one of curves\|scatter\|trajectories\|warp\|grid\|posterior, got 'pie'" "$B" plot pie --out "$T/p.png"
 expect 2 "^nflow plot: --out FILE.png is required" "$B" plot curves --metrics x.csv
 expect 3 "^nflow plot: cannot read .*nometrics.csv" "$B" plot curves --metrics "$T/nometrics.csv" --out "$T/p.png"
 expect 2 "^nflow data: expected images, npy, fashion-mnist, toy NAME, gaussian-linear, cond-moons, segy or seismic" "$B" data

@@ -5,7 +5,9 @@
  * otherwise (ActNorm's first batch, vectors) layer by layer. A level's learned prior
  * (after its flow steps, before its split) always runs on the whole batch. Store mode keeps every
  * layer's input from the forward and puts it back after each layer's backward (the
- * exact-gradient reference and the guard's recompute). */
+ * exact-gradient reference and the guard's recompute). A conditional Glow hands every
+ * level's layers the condition at that level's shape through g->ctx (glow_cond.c), on
+ * the threaded path too. */
 #include "glow_internal.h"
 
 #include <math.h>
@@ -173,6 +175,7 @@ static nf_status forward_pass(glow *g, const nf_tensor *x, const nf_tensor *cond
     nf_flow *f = &g->base;
     int n = x->n;
     size_t D = sample_size(g);
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
     if (g->store) NF_TRY(store_reserve(g, n));
     g->ctx.sum = f->sum, g->ctx.sum_user = f->sum_user;
@@ -222,6 +225,7 @@ static nf_status unsplit(glow *g, const glow_level *lv, const nf_tensor *z, nf_t
 
 static nf_status inverse_pass(glow *g, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
     int n = z->n;
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
     NF_TRY(glow_cond_begin(g, cond, n, 0));
     NF_TRY(glow_cond_top(g));
@@ -246,6 +250,7 @@ static nf_status backward_pass(glow *g, const nf_tensor *z, const nf_tensor *dz,
                                double dlogdet, nf_tensor *x, nf_tensor *dx) {
     nf_flow *f = &g->base;
     int n = z->n;
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
     if (g->store && (!g->stored || g->store_n != n))
         return nf_fail(NF_ERR_STATE, "glow: store mode backward needs a forward of the same batch first");

@@ -34,6 +34,22 @@ nf_status glow_cond_build(glow *g, nf_shape s, int level) {
     return NF_OK;
 }
 
+nf_status glow_cond_check(const glow *g) {
+    for (int l = 0; l < g->nlevels; l++) {
+        const glow_level *lv = &g->level[l];
+        int lo = lv->squeeze ? lv->first - 1 : lv->first, hi = lv->prior >= 0 ? lv->prior + 1 : lv->first + lv->count;
+        nf_shape want = conditional(g) ? lv->cond : (nf_shape){0};
+        for (int i = lo; i < hi; i++) {
+            const nf_shape c = g->base.layers[i]->cond;
+            if (c.c <= 0 || (c.c == want.c && c.d == want.d && c.h == want.h && c.w == want.w)) continue;
+            return nf_fail(NF_ERR_STATE, "glow: layer %d (%s) is conditional on (%d, %d, %d, %d) per sample and its "
+                           "level hands its layers %s", i, g->base.layers[i]->ops->name, c.c, c.d, c.h, c.w,
+                           want.c ? "a condition of another shape" : "no condition");
+        }
+    }
+    return NF_OK;
+}
+
 size_t glow_cond_workspace(const glow *g, int n) {
     if (!conditional(g)) return 0;
     nf_shape y = g->base.cond;

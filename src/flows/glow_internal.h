@@ -59,22 +59,21 @@ nf_status glow_set_store_activations(nf_flow *f, int on);
  * h (and dh) through the level like the layer loops in glow.c do; in store mode the
  * forward stores each layer's input and the backward restores it (noting the drift). */
 size_t glow_levels_workspace(const glow *g, int n);
-/* Checks, before a threaded level pass, that every conditional layer of the level gets a
- * condition of its shape in g->ctx.cond (the range calls cannot check): NF_ERR_STATE naming
- * the layer otherwise, rather than running it without its condition. */
-nf_status glow_level_check_cond(const glow *g, const glow_level *lv, int n);
-
 /* The condition of a conditional Glow (glow_cond.c); every call is a no-op for an
  * unconditional one. build(level -1): the condition's ActNorm, as the next layer (before
  * the levels); build(l): level l's condition shape and squeeze (levels in order).
  * reserve / free: the condition buffers of a batch of n; destroy: those and the squeezes.
- * begin: g->cond = ActNorm_y(cond) for a batch of n, nothing for the
+ * check: before any work of a pass, every conditional layer (l->cond.c > 0) must take the
+ * condition its level hands it (enter sets g->ctx.cond to exactly that, and the threaded
+ * range calls cannot check): NF_ERR_STATE naming the layer otherwise, so that no layer
+ * runs without its condition, in an unconditional Glow included. begin: g->cond = ActNorm_y(cond) for a batch of n, nothing for the
  * layers yet. enter(l): squeezes it into level l's shape (levels in order from 0) and hands
  * it to the layers (g->ctx.cond). top: enters every level, for the passes that go down.
  * leave(l): going down, undoes level l's squeeze, and in backward (dcond set) carries
  * dloss/dcond with it. finish: backward, after level 0: the ActNorm's gradients. end:
  * the layers get no condition again. */
 nf_status glow_cond_build(glow *g, nf_shape s, int level);
+nf_status glow_cond_check(const glow *g);
 size_t glow_cond_workspace(const glow *g, int n);
 nf_status glow_cond_reserve(glow *g, int n);
 void glow_cond_free(glow *g);

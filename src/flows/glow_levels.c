@@ -87,19 +87,6 @@ size_t glow_levels_workspace(const glow *g, int n) {
     return most;
 }
 
-nf_status glow_level_check_cond(const glow *g, const glow_level *lv, int n) {
-    const nf_tensor *c = g->ctx.cond;
-    for (int i = level_lo(lv); i < level_hi(lv); i++) {
-        const nf_layer *l = g->base.layers[i];
-        if (l->cond.c <= 0) continue;
-        if (!c || c->n != n || c->c != l->cond.c || c->d != l->cond.d || c->h != l->cond.h || c->w != l->cond.w)
-            return nf_fail(NF_ERR_STATE, "glow: layer %d (%s) is conditional (%d, %d, %d, %d) and the level hands its "
-                           "layers %s", i, l->ops->name, l->cond.c, l->cond.d, l->cond.h, l->cond.w,
-                           c ? "a condition of another shape" : "no condition");
-    }
-    return NF_OK;
-}
-
 int glow_level_ready(const glow *g, const glow_level *lv, int n) {
     if (lv->shape.h * lv->shape.w == 1) return 0; /* vectors: whole-batch GEMMs are better */
     for (int i = level_lo(lv); i < level_hi(lv); i++) {
@@ -114,10 +101,9 @@ int glow_level_ready(const glow *g, const glow_level *lv, int n) {
 
 typedef enum pass { FORWARD, INVERSE } pass;
 
-/* Reports corrupt frozen parameters and a missing condition on this thread before the
- * region (where nothing may fail). */
-static nf_status prepare_level(glow *g, const glow_level *lv, int n) {
-    NF_TRY(glow_level_check_cond(g, lv, n));
+/* Reports corrupt frozen parameters on this thread before the region (where nothing may
+ * fail). A conditional layer's condition was checked by the pass (glow_cond_check). */
+static nf_status prepare_level(glow *g, const glow_level *lv) {
     nf_ctx slot = {g->ctx.work, slot_bytes(g, lv, 1), g->ctx.dlogdet};
     for (int i = level_lo(lv); i < level_hi(lv); i++) {
         nf_layer *l = g->base.layers[i];
@@ -171,7 +157,7 @@ static void my_share(share *out, glow *g, const nf_tensor *h, const nf_tensor *d
 
 static nf_status level_run(glow *g, const glow_level *lv, nf_tensor *h, double *logdet, pass p) {
     int n = h->n, T = level_threads(g, lv, n, g->ctx.work_bytes);
-    NF_TRY(prepare_level(g, lv, n));
+    NF_TRY(prepare_level(g, lv));
     size_t per_thread = thread_bytes(g, lv, (n + T - 1) / T), slot = slot_bytes(g, lv, (n + T - 1) / T);
     int lo = level_lo(lv), hi = level_hi(lv);
     size_t per = nf_tensor_sample_count(h); /* a level's layers keep the count per sample */
@@ -244,7 +230,7 @@ static void note_drift(glow *g, int lo, int hi, int nt, const double *sums) {
 
 nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_tensor *dh) {
     int n = h->n, T = level_threads(g, lv, n, g->ctx.work_bytes), K = lv->count / 3;
-    NF_TRY(prepare_level(g, lv, n));
+    NF_TRY(prepare_level(g, lv));
     size_t slot = slot_bytes(g, lv, (n + T - 1) / T), per_thread = thread_bytes(g, lv, (n + T - 1) / T);
     size_t cnt = step_partial(g, lv), set_bytes = nf_work_bytes(cnt);
     size_t per = nf_tensor_sample_count(h);

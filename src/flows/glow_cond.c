@@ -114,9 +114,9 @@ nf_status glow_cond_begin(glow *g, const nf_tensor *cond, int n, int backward) {
     if (!cond) return nf_fail(NF_ERR_ARG, "glow: the flow is conditional and was given no condition");
     nf_shape y = g->base.cond;
     if (cond->c != y.c || cond->d != y.d || cond->h != y.h || cond->w != y.w)
-        return nf_fail(NF_ERR_SHAPE, "glow: the condition is (%d, %d, %d, %d) per sample, the flow takes (%d, %d, %d, %d): "
-                       "y has x's spatial size and its own channels", cond->c, cond->d, cond->h, cond->w, y.c, y.d, y.h,
-                       y.w);
+        return nf_fail(NF_ERR_SHAPE,
+                       "glow: the condition is (%d, %d, %d, %d) per sample, the flow takes (%d, %d, %d, %d): y has x's "
+                       "spatial size and its own channels", cond->c, cond->d, cond->h, cond->w, y.c, y.d, y.h, y.w);
     g->cond_view = nf_tensor_view(g->cond, n, y.c, y.d, y.h, y.w);
     g->dcond_view = nf_tensor_view(backward ? g->dcond : NULL, n, y.c, y.d, y.h, y.w);
     memcpy(g->cond, cond->data, nf_tensor_count(&g->cond_view) * sizeof(nf_real));

@@ -60,18 +60,22 @@ nf_status glow_set_store_activations(nf_flow *f, int on);
  * forward stores each layer's input and the backward restores it (noting the drift). */
 size_t glow_levels_workspace(const glow *g, int n);
 /* The condition of a conditional Glow (glow_cond.c); every call is a no-op for an
- * unconditional one. build(level -1): the condition's ActNorm, as the next layer (before
- * the levels); build(l): level l's condition shape and squeeze (levels in order).
- * reserve / free: the condition buffers of a batch of n; destroy: those and the squeezes.
- * check: before any work of a pass, every conditional layer (l->cond.c > 0) must take the
- * condition its level hands it (enter sets g->ctx.cond to exactly that, and the threaded
- * range calls cannot check): NF_ERR_STATE naming the layer otherwise, so that no layer
- * runs without its condition, in an unconditional Glow included. begin: g->cond = ActNorm_y(cond) for a batch of n, nothing for the
- * layers yet. enter(l): squeezes it into level l's shape (levels in order from 0) and hands
- * it to the layers (g->ctx.cond). top: enters every level, for the passes that go down.
- * leave(l): going down, undoes level l's squeeze, and in backward (dcond set) carries
- * dloss/dcond with it. finish: backward, after level 0: the ActNorm's gradients. end:
- * the layers get no condition again. */
+ * unconditional one.
+ *   build(s, -1):  the condition's ActNorm, as the next layer (before the levels);
+ *   build(s, l):   level l's condition shape and squeeze (levels in order);
+ *   reserve, free: the condition buffers of a batch of n; destroy: those and the squeezes;
+ *   check:         before any work of a pass, every conditional layer (l->cond.c > 0) must
+ *                  take the condition its level hands it (enter sets g->ctx.cond to exactly
+ *                  that; the threaded range calls cannot check): NF_ERR_STATE naming the
+ *                  layer otherwise, so no layer runs without its condition, in an
+ *                  unconditional Glow included;
+ *   begin:         g->cond = ActNorm_y(cond) for a batch of n, nothing for the layers yet;
+ *   enter(l):      squeezes it into level l's shape (levels in order from 0) and hands it
+ *                  to the layers (g->ctx.cond, and g->ctx.dcond in backward);
+ *   top:           enters every level, for the passes that go down;
+ *   leave(l):      going down, undoes level l's squeeze, in backward carrying dloss/dcond;
+ *   finish:        backward, after level 0: the ActNorm's gradients (dlogdet 0);
+ *   end:           the layers get no condition again. */
 nf_status glow_cond_build(glow *g, nf_shape s, int level);
 nf_status glow_cond_check(const glow *g);
 size_t glow_cond_workspace(const glow *g, int n);

@@ -11,15 +11,15 @@
  * (kernels/conv3d_cm.h; weights (., ., 3, 3, 3) and (., ., 1, 1, 1)); a chunk then has
  * nb*d*h*w columns.
  *
- * A coupling splits x (n, c, d, h, w) into xa = channels [0, ca) and xb = [ca, c),
- * ca = c/2; NN reads xb and its output changes xa. A conditional coupling (cc > 0, the
+ * A coupling splits x (n, c, d, h, w) into xa = channels [0, ca) and xb = [ca, c), ca =
+ * c/2; NN reads xb and its output changes xa. A conditional coupling (cc > 0, the
  * conditional Glow's) reads concat(xb, y) instead, y = ctx->cond (n, cc, d, h, w): NN's
- * first conv takes cb + cc channels, and backward adds NN^T's rows of y to ctx->dcond. Every image is independent, so a pass
- * (coupling_chunks.c) hands each thread whole images and runs, chunk by chunk: NN forward
- * on the chunk's xb, the coupling's element-wise step, and in backward NN's backward at
- * once, from the same single forward. Activations are channel-major (C, nb*h*w) chunk
- * matrices (kernels/conv2d_cm.h) that live in the thread's part of the workspace, so they
- * stay cache-sized and never need reordering. */
+ * first conv takes cb + cc channels, and backward adds NN^T's rows of y to ctx->dcond.
+ * Every image is independent, so a pass (coupling_chunks.c) hands each thread whole images
+ * and runs, chunk by chunk: NN forward on the chunk's xb, the coupling's element-wise
+ * step, and in backward NN's backward at once, from the same single forward. Activations
+ * are channel-major (C, nb*h*w) chunk matrices (kernels/conv2d_cm.h) that live in the
+ * thread's part of the workspace, so they stay cache-sized and never need reordering. */
 #ifndef NF_COUPLING_SUBNET_H
 #define NF_COUPLING_SUBNET_H
 

@@ -39,7 +39,8 @@ static nf_glow_config config(const char *name) {
         if (!strcmp(name, "image_prior")) c.learn_prior = 1;
         if (!strcmp(name, "image_cond")) c.cond_channels = 2;
         if (!strcmp(name, "image_cond_b"))
-            c.squeeze = NF_SQUEEZE_HAAR, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER, c.coupling = NF_COUPLING_ADDITIVE, c.cond_channels = 1;
+            c.squeeze = NF_SQUEEZE_HAAR, c.conv1x1 = NF_CONV1X1_HOUSEHOLDER, c.coupling = NF_COUPLING_ADDITIVE,
+            c.cond_channels = 1;
     }
     c.seed = 7;
     return c;
@@ -65,7 +66,8 @@ static int alloc_cond(const nf_flow *f, nf_tensor *y) {
 
 static int train(nf_flow *f, nf_adam *opt, nf_train_state *ts, int steps) {
     nf_tensor x, y;
-    if (nf_tensor_alloc(&x, BATCH, f->in.c, f->in.d, f->in.h, f->in.w) != NF_OK || alloc_cond(f, &y)) return fail("batch");
+    if (nf_tensor_alloc(&x, BATCH, f->in.c, f->in.d, f->in.h, f->in.w) != NF_OK || alloc_cond(f, &y))
+        return fail("batch");
     for (int s = 0; s < steps; s++) {
         nf_rng_fill_normal(&ts->rng, x.data, nf_tensor_count(&x), 1.0);
         if (y.data) nf_rng_fill_normal(&ts->rng, y.data, nf_tensor_count(&y), 2.0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conditional Glow end to end on small paired images and volumes: train --cond with
 # --levels/--depth -> sample --cond --index (samples, /mean, /std, /cond, PNG grid, mean
-# and std pictures) -> eval --cond; an interrupted run resumed exactly (the checkpoint
+# and std pictures) -> plot posterior -> eval --cond; an interrupted run resumed exactly (the checkpoint
 # holds the condition's shape and layers); and the one-line refusals: y of another
 # spatial size, another N, a missing condition. argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
@@ -38,6 +38,8 @@ assert np.array_equal(f["cond"][()][0], g["y"][3]), "cond"
 assert int(f["x"].attrs["index"]) == 3, dict(f["x"].attrs)
 PY
 for p in post post_mean post_std; do PNG_KIND=image png "$T/$p.png" >/dev/null || fail "$p.png"; done
+"$B" plot posterior --samples "$T/post.h5" --truth "$T/p.h5:/x" --out "$T/row.png" >"$T/plot.log" 2>&1 &&
+  PNG_KIND=image png "$T/row.png" >/dev/null || fail "plot posterior of the conditional Glow: $(cat "$T/plot.log")"
 "$B" eval --model "$T/run/model.h5" --data "$T/p.h5:/x" --cond "$T/p.h5:/y" --json >"$T/eval.json" || fail "eval --cond"
 /usr/bin/python3 -c "import json, math, sys; v = json.load(open(sys.argv[1])); assert math.isfinite(v['objective'])" \
   "$T/eval.json" || fail "eval --cond output"

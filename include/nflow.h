@@ -299,6 +299,13 @@ nf_status nf_coupling_affine_create(nf_layer **out, nf_shape in, int hidden);
 nf_status nf_coupling_affine_create_bounded(nf_layer **out, nf_shape in, int hidden, double min_scale);
 /* NICE additive coupling: ya = xa + NN(xb), yb = xb; logdet 0. */
 nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden);
+/* Conditional couplings (conditional Glow): as above with NN(concat(xb, y)), y = ctx->cond
+ * of cond_channels channels and x's d, h, w (l->cond); NN's first conv takes
+ * c - c/2 + cond_channels channels. backward adds dloss/dy to ctx->dcond (when not NULL).
+ * cond_channels 0: the unconditional layer. */
+nf_status nf_coupling_affine_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden,
+                                        double min_scale);
+nf_status nf_coupling_additive_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden);
 
 /* 2x2 space-to-depth: (c, h, w) -> (4c, h/2, w/2); for volumes (d > 1) 2x2x2:
  * (c, d, h, w) -> (8c, d/2, h/2, w/2); logdet 0. */
@@ -431,6 +438,11 @@ typedef struct nf_glow_config {
                                     half that continues, and the last level's output has a
                                     learned per-channel mean and log scale (nf_prior_create);
                                     0: every latent is N(0, 1). Saved in model files. */
+    int cond_channels;           /* > 0: conditional Glow, p(x | y) (InvertibleNetworks.jl's
+                                    NetworkConditionalGlow): y has cond_channels channels and x's
+                                    D, H, W; it goes through its own ActNorm (layer 0, no logdet),
+                                    is squeezed with x at every level (never split) and every
+                                    coupling's NN reads concat(xb, y). 0: unconditional. */
     uint64_t seed;               /* parameter initialisation */
 } nf_glow_config;
 

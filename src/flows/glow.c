@@ -5,7 +5,9 @@
  * otherwise (ActNorm's first batch, vectors) layer by layer. A level's learned prior
  * (after its flow steps, before its split) always runs on the whole batch. Store mode keeps every
  * layer's input from the forward and puts it back after each layer's backward (the
- * exact-gradient reference and the guard's recompute). */
+ * exact-gradient reference and the guard's recompute). A conditional Glow hands every
+ * level's layers the condition at that level's shape through g->ctx (glow_cond.c), on
+ * the threaded path too. */
 #include "glow_internal.h"
 
 #include <math.h>
@@ -27,6 +29,7 @@ void glow_buffers_free(glow *g) {
     nf_free(g->part);
     g->work = g->grad = g->part = NULL;
     g->cap = 0;
+    glow_cond_free(g);
     store_free(g);
 }
 
@@ -41,15 +44,16 @@ nf_status glow_reserve(glow *g, int n) {
         size_t w = nf_layer_workspace(g->base.layers[i], in);
         if (w > ws) ws = w;
     }
-    size_t wl = glow_levels_workspace(g, n);
+    size_t wl = glow_levels_workspace(g, n), wc = glow_cond_workspace(g, n);
     if (wl > ws) ws = wl;
+    if (wc > ws) ws = wc;
     nf_free(g->work);
     nf_free(g->grad);
     nf_free(g->part);
     g->work = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     g->grad = nf_alloc(sizeof(nf_real) * D * (size_t)n);
     g->part = nf_alloc(sizeof(nf_real) * D * (size_t)n);
-    g->cap = (g->work && g->grad && g->part) ? n : 0;
+    g->cap = (g->work && g->grad && g->part && glow_cond_reserve(g, n) == NF_OK) ? n : 0;
     if (!g->cap || nf_ctx_reserve(&g->ctx, ws) != NF_OK)
         return nf_fail(NF_ERR_NOMEM, "glow: out of memory for a batch of %d", n);
     return NF_OK;
@@ -138,15 +142,44 @@ static nf_status layer_backward(glow *g, int i, nf_tensor *h, nf_tensor *dh) {
 
 /* ---------------------------------------------------------------- passes */
 
+/* The passes below with the condition handed to the layers (glow_cond.c) and taken away
+ * again whatever happens. */
+static nf_status forward_pass(glow *g, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet);
+static nf_status inverse_pass(glow *g, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x);
+static nf_status backward_pass(glow *g, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                               double dlogdet, nf_tensor *x, nf_tensor *dx);
+
 nf_status glow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
-    (void)cond; /* Glow is unconditional (f->cond is zero): nf_flow_forward passes NULL */
     glow *g = (glow *)f;
-    NF_TRY(glow_refuse_conditional(g));
+    nf_status s = forward_pass(g, x, cond, z, logdet);
+    glow_cond_end(g);
+    return s;
+}
+
+nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
+    glow *g = (glow *)f;
+    nf_status s = inverse_pass(g, z, cond, x);
+    glow_cond_end(g);
+    return s;
+}
+
+nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond, double dlogdet,
+                        nf_tensor *x, nf_tensor *dx) {
+    glow *g = (glow *)f;
+    nf_status s = backward_pass(g, z, dz, cond, dlogdet, x, dx);
+    glow_cond_end(g);
+    return s;
+}
+
+static nf_status forward_pass(glow *g, const nf_tensor *x, const nf_tensor *cond, nf_tensor *z, double *logdet) {
+    nf_flow *f = &g->base;
     int n = x->n;
     size_t D = sample_size(g);
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
     if (g->store) NF_TRY(store_reserve(g, n));
     g->ctx.sum = f->sum, g->ctx.sum_user = f->sum_user;
+    NF_TRY(glow_cond_begin(g, cond, n, 0));
     memcpy(g->work, x->data, nf_tensor_count(x) * sizeof(nf_real));
     memset(logdet, 0, sizeof(double) * (size_t)n);
     nf_tensor h = *x;
@@ -154,6 +187,7 @@ nf_status glow_forward(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, nf
     for (int l = 0; l < g->nlevels; l++) {
         const glow_level *lv = &g->level[l];
         int from = lv->squeeze ? lv->first - 1 : lv->first;
+        NF_TRY(glow_cond_enter(g, l));
         if (glow_level_ready(g, lv, n)) {
             NF_TRY(glow_level_forward(g, lv, &h, logdet));
         } else {
@@ -189,12 +223,12 @@ static nf_status unsplit(glow *g, const glow_level *lv, const nf_tensor *z, nf_t
     return nf_split_inverse(h, &part);
 }
 
-nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
-    (void)cond;
-    glow *g = (glow *)f;
-    NF_TRY(glow_refuse_conditional(g));
+static nf_status inverse_pass(glow *g, const nf_tensor *z, const nf_tensor *cond, nf_tensor *x) {
     int n = z->n;
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
+    NF_TRY(glow_cond_begin(g, cond, n, 0));
+    NF_TRY(glow_cond_top(g));
     nf_tensor h = load_top(g, z, g->work, n);
     for (int l = g->nlevels - 1; l >= 0; l--) {
         const glow_level *lv = &g->level[l];
@@ -203,24 +237,26 @@ nf_status glow_inverse(nf_flow *f, const nf_tensor *z, const nf_tensor *cond, nf
         int from = lv->squeeze ? lv->first - 1 : lv->first;
         if (!g->store && glow_level_ready(g, lv, n)) { /* store mode: per-layer errors below */
             NF_TRY(glow_level_inverse(g, lv, &h));
-            continue;
+        } else {
+            for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_inverse(g, i, &h));
         }
-        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_inverse(g, i, &h));
+        NF_TRY(glow_cond_leave(g, l));
     }
     memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
     return NF_OK;
 }
 
-nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond, double dlogdet,
-                        nf_tensor *x, nf_tensor *dx) {
-    (void)cond;
-    glow *g = (glow *)f;
-    NF_TRY(glow_refuse_conditional(g));
+static nf_status backward_pass(glow *g, const nf_tensor *z, const nf_tensor *dz, const nf_tensor *cond,
+                               double dlogdet, nf_tensor *x, nf_tensor *dx) {
+    nf_flow *f = &g->base;
     int n = z->n;
+    NF_TRY(glow_cond_check(g));
     NF_TRY(glow_reserve(g, n));
     if (g->store && (!g->stored || g->store_n != n))
         return nf_fail(NF_ERR_STATE, "glow: store mode backward needs a forward of the same batch first");
     g->ctx.dlogdet = dlogdet;
+    NF_TRY(glow_cond_begin(g, cond, n, 1));
+    NF_TRY(glow_cond_top(g));
     nf_flow_drift_reset(&g->base);
     nf_tensor h = load_top(g, z, g->work, n);
     nf_tensor dh = load_top(g, dz, g->grad, n);
@@ -235,10 +271,12 @@ nf_status glow_backward(nf_flow *f, const nf_tensor *z, const nf_tensor *dz, con
         if (glow_level_ready(g, lv, n)) {
             NF_TRY(glow_level_backward(g, lv, &h, &dh));
             nf_flow_grads_ready(f, from);
-            continue;
+        } else {
+            for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_backward(g, i, &h, &dh));
         }
-        for (int i = lv->first + lv->count - 1; i >= from; i--) NF_TRY(layer_backward(g, i, &h, &dh));
+        NF_TRY(glow_cond_leave(g, l));
     }
+    NF_TRY(glow_cond_finish(g)); /* the condition's ActNorm, layer 0 of a conditional Glow */
     nf_flow_grads_ready(f, 0);
     if (x) memcpy(x->data, h.data, nf_tensor_count(&h) * sizeof(nf_real));
     if (dx) memcpy(dx->data, dh.data, nf_tensor_count(&dh) * sizeof(nf_real));

@@ -35,6 +35,8 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
     if ((unsigned)c->squeeze > NF_SQUEEZE_HAAR || (unsigned)c->coupling > NF_COUPLING_ADDITIVE ||
         (unsigned)c->conv1x1 > NF_CONV1X1_HOUSEHOLDER)
         return nf_fail(NF_ERR_ARG, "glow: unknown squeeze, coupling or 1x1 convolution kind");
+    if (c->cond_channels < 0 || c->cond_channels > 65536)
+        return nf_fail(NF_ERR_ARG, "glow: condition channels must be in 0..65536, got %d", c->cond_channels);
     if (c->learn_prior != 0 && c->learn_prior != 1)
         return nf_fail(NF_ERR_ARG, "glow: learn_prior must be 0 or 1, got %d", c->learn_prior);
     if (c->multiscale) {
@@ -56,6 +58,7 @@ nf_status nf_glow_config_check(const nf_glow_config *c) {
 static void glow_destroy(nf_flow *f) {
     glow *g = (glow *)f;
     glow_buffers_free(g);
+    glow_cond_destroy(g);
     nf_ctx_free(&g->ctx);
     nf_flow_base_free(f);
     nf_free(g);
@@ -70,18 +73,19 @@ static const nf_flow_ops glow_ops = {
     .destroy = glow_destroy,
 };
 
-static nf_status make_step(glow *g, nf_shape s, nf_rng *rng, nf_layer **out) {
+/* cc: the condition's channels at this level (0: unconditional). */
+static nf_status make_step(glow *g, nf_shape s, int cc, nf_rng *rng, nf_layer **out) {
     NF_TRY(nf_actnorm_create(&out[0], s));
     NF_TRY(nf_conv1x1_create(&out[1], s, g->cfg.conv1x1, rng));
     if (g->cfg.coupling == NF_COUPLING_AFFINE)
-        return nf_coupling_affine_create_bounded(&out[2], s, g->cfg.hidden, g->cfg.coupling_min_scale);
-    return nf_coupling_additive_create(&out[2], s, g->cfg.hidden);
+        return nf_coupling_affine_create_cond(&out[2], s, cc, g->cfg.hidden, g->cfg.coupling_min_scale);
+    return nf_coupling_additive_create_cond(&out[2], s, cc, g->cfg.hidden);
 }
 
 static nf_status build(glow *g) {
     const nf_glow_config *c = &g->cfg;
     int L = c->levels, K = c->steps;
-    int total = L * 3 * K + (c->multiscale ? L : 0) + (c->learn_prior ? L : 0);
+    int total = L * 3 * K + (c->multiscale ? L : 0) + (c->learn_prior ? L : 0) + (c->cond_channels > 0);
     g->base.layers = nf_calloc((size_t)total, sizeof(nf_layer *));
     if (!g->base.layers) return nf_fail(NF_ERR_NOMEM, "glow: out of memory for %d layers", total);
     nf_rng rng;
@@ -89,8 +93,10 @@ static nf_status build(glow *g) {
     nf_shape s = {1, c->channels, c->volume_depth, c->height, c->width};
     size_t zoff = 0;
     g->nlevels = L;
+    NF_TRY(glow_cond_build(g, s, -1));
     for (int l = 0; l < L; l++) {
         glow_level *lv = &g->level[l];
+        NF_TRY(glow_cond_build(g, s, l));
         if (c->multiscale) {
             nf_layer **sq = &g->base.layers[g->base.nlayers++];
             NF_TRY(c->squeeze == NF_SQUEEZE_HAAR ? nf_haar_create(sq, s) : nf_squeeze_create(sq, s));
@@ -103,7 +109,7 @@ static nf_status build(glow *g) {
         for (int k = 0; k < K; k++) {
             nf_layer **step = &g->base.layers[g->base.nlayers];
             g->base.nlayers += 3; /* counted first so a failure frees what was made */
-            NF_TRY(make_step(g, s, &rng, step));
+            NF_TRY(make_step(g, s, lv->cond.c, &rng, step));
         }
         lv->split = c->multiscale && l < L - 1;
         lv->prior = -1;

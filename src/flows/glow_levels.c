@@ -87,16 +87,6 @@ size_t glow_levels_workspace(const glow *g, int n) {
     return most;
 }
 
-nf_status glow_refuse_conditional(const glow *g) {
-    for (int i = 0; i < g->base.nlayers; i++) {
-        const nf_layer *l = g->base.layers[i];
-        if (l->cond.c > 0)
-            return nf_fail(NF_ERR_STATE, "glow: layer %d (%s) is conditional; Glow's passes (threaded or layer by layer) "
-                           "give their layers no condition", i, l->ops->name);
-    }
-    return NF_OK;
-}
-
 int glow_level_ready(const glow *g, const glow_level *lv, int n) {
     if (lv->shape.h * lv->shape.w == 1) return 0; /* vectors: whole-batch GEMMs are better */
     for (int i = level_lo(lv); i < level_hi(lv); i++) {
@@ -111,7 +101,8 @@ int glow_level_ready(const glow *g, const glow_level *lv, int n) {
 
 typedef enum pass { FORWARD, INVERSE } pass;
 
-/* Reports corrupt frozen parameters on this thread before the region (where nothing may fail). */
+/* Reports corrupt frozen parameters on this thread before the region (where nothing may
+ * fail). A conditional layer's condition was checked by the pass (glow_cond_check). */
 static nf_status prepare_level(glow *g, const glow_level *lv) {
     nf_ctx slot = {g->ctx.work, slot_bytes(g, lv, 1), g->ctx.dlogdet};
     for (int i = level_lo(lv); i < level_hi(lv); i++) {
@@ -126,12 +117,22 @@ static nf_status prepare_level(glow *g, const glow_level *lv) {
 typedef struct share {
     int t, nt, b0;
     nf_tensor v, dv;
+    nf_tensor cv, dcv; /* conditional: the thread's images of g->ctx.cond, dcond (slot.cond, dcond) */
     nf_ctx slot;
     char *mine; /* the thread's part of the workspace */
 } share;
 
-static share my_share(glow *g, const nf_tensor *h, const nf_tensor *dh, size_t per_thread, size_t slot) {
-    share s = {0, 1, 0, *h, {0}, {0}, NULL};
+/* The rows [b0, b0 + m) of t (n, ...) as a view; NULL for NULL. */
+static nf_tensor *rows_of(nf_tensor *view, const nf_tensor *t, int b0, int m) {
+    if (!t) return NULL;
+    *view = *t;
+    view->data = t->data + (size_t)b0 * nf_tensor_sample_count(t);
+    view->n = m;
+    return view;
+}
+
+static void my_share(share *out, glow *g, const nf_tensor *h, const nf_tensor *dh, size_t per_thread, size_t slot) {
+    share s = {0, 1, 0, *h, {0}, {0}, {0}, {0}, NULL};
 #ifdef _OPENMP
     s.t = omp_get_thread_num();
     s.nt = omp_get_num_threads();
@@ -148,7 +149,10 @@ static share my_share(glow *g, const nf_tensor *h, const nf_tensor *dh, size_t p
     }
     s.mine = (char *)g->ctx.work + (size_t)s.t * per_thread;
     s.slot = (nf_ctx){s.mine, slot, g->ctx.dlogdet};
-    return s;
+    *out = s;
+    /* the slot's condition views live in *out, which stays put for the region */
+    out->slot.cond = rows_of(&out->cv, g->ctx.cond, s.b0, s.v.n);
+    out->slot.dcond = dh ? rows_of(&out->dcv, g->ctx.dcond, s.b0, s.v.n) : NULL;
 }
 
 static nf_status level_run(glow *g, const glow_level *lv, nf_tensor *h, double *logdet, pass p) {
@@ -160,7 +164,8 @@ static nf_status level_run(glow *g, const glow_level *lv, nf_tensor *h, double *
     int store = p == FORWARD && g->store;
 #pragma omp parallel num_threads(T)
     {
-        share s = my_share(g, h, NULL, per_thread, slot);
+        share s;
+        my_share(&s, g, h, NULL, per_thread, slot);
         for (int k = 0; k < hi - lo && s.v.n > 0; k++) {
             int i = p == FORWARD ? lo + k : hi - 1 - k;
             nf_layer *l = g->base.layers[i];
@@ -238,7 +243,8 @@ nf_status glow_level_backward(glow *g, const glow_level *lv, nf_tensor *h, nf_te
     atomic_int arrived[2] = {0, 0}, reduced[2] = {0, 0};
 #pragma omp parallel num_threads(T)
     {
-        share s = my_share(g, h, dh, per_thread, slot);
+        share s;
+        my_share(&s, g, h, dh, per_thread, slot);
         double *mine = sums ? sums + 2 * (size_t)s.t * (size_t)(hi - lo) : NULL;
         for (int q = 0; q < K; q++) {
             int first = lv->first + 3 * (K - 1 - q), set = q & 1;

@@ -1,5 +1,6 @@
 /* Glow in model files: every nf_glow_config field as a root attribute of the same
- * name, enums as strings, and the flow rebuilt from them with nf_glow_create. */
+ * name, enums as strings (cond_channels only in conditional models), and the flow rebuilt
+ * from them with nf_glow_create. */
 #include "io/model_kinds.h"
 
 #include <limits.h>
@@ -54,6 +55,8 @@ static nf_status glow_save_arch(const nf_flow *f, nf_model_attrs *a) {
     NF_TRY(nf_model_attrs_put_string(a, "conv1x1", enum_name(NAMES(conv1x1_names), (int)c->conv1x1)));
     NF_TRY(nf_model_attrs_put_double(a, "coupling_min_scale", c->coupling_min_scale));
     NF_TRY(nf_model_attrs_put_int(a, "learn_prior", c->learn_prior ? 1 : 0));
+    /* written only when conditional, so unconditional files stay as they were */
+    if (c->cond_channels > 0) NF_TRY(nf_model_attrs_put_int(a, "cond_channels", c->cond_channels));
     return nf_model_attrs_put_u64(a, "seed", c->seed);
 }
 
@@ -82,6 +85,13 @@ static nf_status glow_create_from(nf_flow **out, const nf_model_attrs *a) {
     /* files written before the learned prior had the standard normal one */
     c.learn_prior = 0;
     if (nf_model_attrs_has(a, "learn_prior")) NF_TRY(get_flag(a, "learn_prior", &c.learn_prior));
+    /* absent: unconditional (every file before conditional Glow) */
+    c.cond_channels = 0;
+    if (nf_model_attrs_has(a, "cond_channels")) {
+        NF_TRY(get_int(a, "cond_channels", &c.cond_channels));
+        if (c.cond_channels < 1)
+            return nf_fail(NF_ERR_FORMAT, "attribute 'cond_channels' = %d, expected >= 1", c.cond_channels);
+    }
     return nf_glow_create(out, &c);
 }
 

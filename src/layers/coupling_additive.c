@@ -32,7 +32,11 @@ static void additive_step(const nf_coupling *cp, nf_coupling_pass pass, const nf
 
 static const nf_layer_ops additive_ops = NF_COUPLING_OPS("coupling_additive");
 
-nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden) {
+nf_status nf_coupling_additive_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden) {
     /* NN outputs the shift t: ca channels */
-    return nf_coupling_new(out, in, hidden, 1, &additive_ops, additive_step, "coupling_additive");
+    return nf_coupling_new(out, in, cond_channels, hidden, 1, &additive_ops, additive_step, "coupling_additive");
+}
+
+nf_status nf_coupling_additive_create(nf_layer **out, nf_shape in, int hidden) {
+    return nf_coupling_additive_create_cond(out, in, 0, hidden);
 }

@@ -73,28 +73,38 @@ size_t nf_coupling_workspace(const nf_layer *l, nf_shape in) {
     return (size_t)T * slot_bytes(cp, nb, in.h, in.w);
 }
 
-/* xb of images [b0, b0 + nb) of x (n, c, hw) -> dst (cb, nb*hw), channel-major. */
-static void gather_xb(nf_real *dst, const nf_coupling *cp, const nf_tensor *x, int b0, int nb, size_t hw) {
-    for (int ch = 0; ch < cp->cb; ch++)
-        for (int i = 0; i < nb; i++)
-            memcpy(dst + ((size_t)ch * nb + i) * hw, x->data + ((size_t)(b0 + i) * x->c + cp->ca + ch) * hw,
-                   hw * sizeof(nf_real));
+/* NN's input of images [b0, b0 + nb) -> dst (cb + cc, nb*hw), channel-major: xb of x
+ * (n, c, hw), then the condition cond (n, cc, hw) of a conditional coupling. */
+static void gather_input(nf_real *dst, const nf_coupling *cp, const nf_tensor *x, const nf_tensor *cond, int b0,
+                         int nb, size_t hw) {
+    for (int ch = 0; ch < cp->cb + cp->cc; ch++)
+        for (int i = 0; i < nb; i++) {
+            const nf_real *src = ch < cp->cb ? x->data + ((size_t)(b0 + i) * x->c + cp->ca + ch) * hw
+                                             : cond->data + ((size_t)(b0 + i) * cp->cc + ch - cp->cb) * hw;
+            memcpy(dst + ((size_t)ch * nb + i) * hw, src, hw * sizeof(nf_real));
+        }
 }
 
-/* dy's xb part of images [b0, b0 + nb) += src (cb, nb*hw): dxb = dyb + NN^T(dNN). */
-static void add_dxb(nf_tensor *dy, const nf_coupling *cp, const nf_real *src, int b0, int nb, size_t hw) {
-    for (int ch = 0; ch < cp->cb; ch++)
+/* dy's xb part of images [b0, b0 + nb) += src's first cb rows (dxb = dyb + NN^T(dNN)), and
+ * dcond (when not NULL) += its last cc rows. src is (cb + cc, nb*hw). */
+static void add_dinput(nf_tensor *dy, nf_tensor *dcond, const nf_coupling *cp, const nf_real *src, int b0, int nb,
+                       size_t hw) {
+    int rows = dcond ? cp->cb + cp->cc : cp->cb;
+    for (int ch = 0; ch < rows; ch++)
         for (int i = 0; i < nb; i++) {
-            nf_real *restrict d = dy->data + ((size_t)(b0 + i) * dy->c + cp->ca + ch) * hw;
+            nf_real *restrict d = ch < cp->cb ? dy->data + ((size_t)(b0 + i) * dy->c + cp->ca + ch) * hw
+                                              : dcond->data + ((size_t)(b0 + i) * cp->cc + ch - cp->cb) * hw;
             const nf_real *restrict s = src + ((size_t)ch * nb + i) * hw;
 #pragma omp simd
             for (size_t p = 0; p < hw; p++) d[p] += s[p];
         }
 }
 
-/* One thread's share: its images, chunk by chunk. partial (nparams) gets its gradients. */
-static void run_images(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, nf_tensor *dy, double *logdet,
-                       double dlogdet, nf_ctx *slot, int b_lo, int b_hi, int nb, nf_real *partial) {
+/* One thread's share: its images, chunk by chunk. partial (nparams) gets its gradients.
+ * cond, dcond: the condition and its gradient, indexed like x (NULL when unused). */
+static void run_images(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, nf_tensor *dy, const nf_tensor *cond,
+                       nf_tensor *dcond, double *logdet, double dlogdet, nf_ctx *slot, int b_lo, int b_hi, int nb,
+                       nf_real *partial) {
     size_t hw = (size_t)x->d * x->h * x->w, off = 0; /* values per channel of a sample */
     nf_subnet_acts a = nf_subnet_take(&cp->net, slot, &off, nb, x->h, x->w);
     int m = b_hi - b_lo, nchunks = (m + nb - 1) / nb;
@@ -102,13 +112,13 @@ static void run_images(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, nf_
         /* near-equal chunks: no short remainder */
         int b0 = b_lo + (int)((long)m * k / nchunks), b1 = b_lo + (int)((long)m * (k + 1) / nchunks);
         a.nb = b1 - b0;
-        gather_xb(a.x, cp, x, b0, a.nb, hw);
+        gather_input(a.x, cp, x, cond, b0, a.nb, hw);
         nf_subnet_forward(&cp->net, cp->base.param, &a);
         nf_coupling_chunk ch = {b0, a.nb, hw, a.out};
         cp->step(cp, pass, &ch, x, dy, logdet, dlogdet);
         if (pass != NF_COUPLING_BACKWARD) continue;
         nf_subnet_backward(&cp->net, cp->base.param, partial, &a);
-        add_dxb(dy, cp, a.x, b0, a.nb, hw);
+        add_dinput(dy, dcond, cp, a.x, b0, a.nb, hw);
     }
 }
 
@@ -122,6 +132,8 @@ nf_status nf_coupling_run(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, 
     size_t partial_off = nf_subnet_work_bytes(&cp->net, nb, x->h, x->w);
     char *base = ctx->work;
     double dlogdet = ctx->dlogdet;
+    const nf_tensor *cond = cp->cc ? ctx->cond : NULL;
+    nf_tensor *dcond = cp->cc && pass == NF_COUPLING_BACKWARD ? ctx->dcond : NULL;
 #pragma omp parallel num_threads(T)
     {
         int t = 0, nt = 1;
@@ -132,8 +144,8 @@ nf_status nf_coupling_run(nf_coupling *cp, nf_coupling_pass pass, nf_tensor *x, 
         nf_ctx mine = {base + (size_t)t * slot, slot, dlogdet};
         nf_real *partial = (nf_real *)(base + (size_t)t * slot + partial_off);
         if (pass == NF_COUPLING_BACKWARD) memset(partial, 0, np * sizeof(nf_real));
-        run_images(cp, pass, x, dy, logdet, dlogdet, &mine, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt),
-                   nb, partial);
+        run_images(cp, pass, x, dy, cond, dcond, logdet, dlogdet, &mine, (int)((long)n * t / nt),
+                   (int)((long)n * (t + 1) / nt), nb, partial);
         if (pass == NF_COUPLING_BACKWARD) {
 #pragma omp barrier
             /* grad += the threads' partial sums, in thread order, one slice per thread */
@@ -180,19 +192,22 @@ static int slot_chunk(const nf_coupling *cp, const nf_tensor *x, const nf_ctx *s
 
 static void cr_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *slot) {
     nf_coupling *cp = (nf_coupling *)l;
-    run_images(cp, NF_COUPLING_FORWARD, x, NULL, logdet, slot->dlogdet, slot, 0, x->n, slot_chunk(cp, x, slot), NULL);
+    run_images(cp, NF_COUPLING_FORWARD, x, NULL, slot->cond, NULL, logdet, slot->dlogdet, slot, 0, x->n,
+               slot_chunk(cp, x, slot), NULL);
     forward_count++;
 }
 
 static void cr_inverse(nf_layer *l, nf_tensor *y, nf_ctx *slot) {
     nf_coupling *cp = (nf_coupling *)l;
-    run_images(cp, NF_COUPLING_INVERSE, y, NULL, NULL, slot->dlogdet, slot, 0, y->n, slot_chunk(cp, y, slot), NULL);
+    run_images(cp, NF_COUPLING_INVERSE, y, NULL, slot->cond, NULL, NULL, slot->dlogdet, slot, 0, y->n,
+               slot_chunk(cp, y, slot), NULL);
     forward_count++;
 }
 
 static void cr_backward(nf_layer *l, nf_tensor *y, nf_tensor *dy, nf_ctx *slot, nf_real *partial) {
     nf_coupling *cp = (nf_coupling *)l;
-    run_images(cp, NF_COUPLING_BACKWARD, y, dy, NULL, slot->dlogdet, slot, 0, y->n, slot_chunk(cp, y, slot), partial);
+    run_images(cp, NF_COUPLING_BACKWARD, y, dy, slot->cond, slot->dcond, NULL, slot->dlogdet, slot, 0, y->n,
+               slot_chunk(cp, y, slot), partial);
     forward_count++;
 }
 

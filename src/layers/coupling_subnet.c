@@ -144,8 +144,8 @@ void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *gra
 /* Caps the width so every size the conv kernels index stays far inside int. */
 #define NF_COUPLING_MAX_HIDDEN 16384
 
-nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_ca, const nf_layer_ops *ops,
-                          nf_coupling_step step, const char *who) {
+nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
+                          const nf_layer_ops *ops, nf_coupling_step step, const char *who) {
     if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
     *out = NULL;
     if (in.c < 2) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 2 channels to split, got c = %d", who, in.c);
@@ -153,14 +153,19 @@ nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_c
         return nf_fail(NF_ERR_SHAPE, "%s: sample size %d x %d x %d is not positive", who, in.d, in.h, in.w);
     if (hidden < 1 || hidden > NF_COUPLING_MAX_HIDDEN)
         return nf_fail(NF_ERR_ARG, "%s: hidden = %d, must be in [1, %d]", who, hidden, NF_COUPLING_MAX_HIDDEN);
+    if (cond_channels < 0 || cond_channels > NF_COUPLING_MAX_HIDDEN)
+        return nf_fail(NF_ERR_ARG, "%s: condition channels = %d, must be in [0, %d]", who, cond_channels,
+                       NF_COUPLING_MAX_HIDDEN);
     nf_coupling *cp = nf_calloc(1, sizeof *cp);
     if (!cp) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", who);
     cp->ca = in.c / 2;
     cp->cb = in.c - cp->ca;
-    cp->net = (nf_subnet){.cin = cp->cb, .hidden = hidden, .cout = out_per_ca * cp->ca, .d = in.d};
+    cp->cc = cond_channels;
+    cp->net = (nf_subnet){.cin = cp->cb + cp->cc, .hidden = hidden, .cout = out_per_ca * cp->ca, .d = in.d};
     cp->step = step;
     cp->base.ops = ops;
     cp->base.in = in;
+    if (cond_channels > 0) cp->base.cond = (nf_shape){1, cond_channels, in.d, in.h, in.w};
     cp->base.nparams = nf_subnet_nparams(&cp->net);
     *out = &cp->base;
     return NF_OK;

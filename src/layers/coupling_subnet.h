@@ -11,13 +11,15 @@
  * (kernels/conv3d_cm.h; weights (., ., 3, 3, 3) and (., ., 1, 1, 1)); a chunk then has
  * nb*d*h*w columns.
  *
- * A coupling splits x (n, c, d, h, w) into xa = channels [0, ca) and xb = [ca, c),
- * ca = c/2; NN reads xb and its output changes xa. Every image is independent, so a pass
- * (coupling_chunks.c) hands each thread whole images and runs, chunk by chunk: NN forward
- * on the chunk's xb, the coupling's element-wise step, and in backward NN's backward at
- * once, from the same single forward. Activations are channel-major (C, nb*h*w) chunk
- * matrices (kernels/conv2d_cm.h) that live in the thread's part of the workspace, so they
- * stay cache-sized and never need reordering. */
+ * A coupling splits x (n, c, d, h, w) into xa = channels [0, ca) and xb = [ca, c), ca =
+ * c/2; NN reads xb and its output changes xa. A conditional coupling (cc > 0, the
+ * conditional Glow's) reads concat(xb, y) instead, y = ctx->cond (n, cc, d, h, w): NN's
+ * first conv takes cb + cc channels, and backward adds NN^T's rows of y to ctx->dcond.
+ * Every image is independent, so a pass (coupling_chunks.c) hands each thread whole images
+ * and runs, chunk by chunk: NN forward on the chunk's xb, the coupling's element-wise
+ * step, and in backward NN's backward at once, from the same single forward. Activations
+ * are channel-major (C, nb*h*w) chunk matrices (kernels/conv2d_cm.h) that live in the
+ * thread's part of the workspace, so they stay cache-sized and never need reordering. */
 #ifndef NF_COUPLING_SUBNET_H
 #define NF_COUPLING_SUBNET_H
 
@@ -82,15 +84,17 @@ typedef void (*nf_coupling_step)(const nf_coupling *cp, nf_coupling_pass pass, c
 struct nf_coupling {
     nf_layer base;
     int ca, cb;    /* channels of xa (changed) and xb (conditioner) */
-    nf_subnet net; /* cb -> cout = out_per_ca * ca */
+    int cc;        /* channels of the condition y that NN also reads; 0: unconditional */
+    nf_subnet net; /* cb + cc -> cout = out_per_ca * ca */
     nf_coupling_step step;
     double min_scale; /* affine: the floor eps of s (nf_coupling_affine_create_bounded) */
 };
 
-/* Checks the shape (c >= 2) and hidden, and builds a coupling whose NN
+/* Checks the shape (c >= 2), cond_channels (>= 0) and hidden, and builds a coupling whose
+ * NN reads xb and cond_channels channels of the condition (of x's d, h, w; 0: none) and
  * outputs out_per_ca * ca channels. who names the layer in messages. */
-nf_status nf_coupling_new(nf_layer **out, nf_shape in, int hidden, int out_per_ca, const nf_layer_ops *ops,
-                          nf_coupling_step step, const char *who);
+nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
+                          const nf_layer_ops *ops, nf_coupling_step step, const char *who);
 size_t nf_coupling_workspace(const nf_layer *l, nf_shape in);
 void nf_coupling_init_params(nf_layer *l, nf_rng *rng);
 int nf_coupling_param_blocks(const nf_layer *l, nf_param_block *out, int max);

@@ -15,6 +15,9 @@
  *   prepare:           optional, on the calling thread before a pass: reports, with a
  *                      message, what would make forward/inverse/backward fail (the range
  *                      calls themselves then cannot fail).
+ * A conditional layer (l->cond.c > 0) reads the condition of the thread's images from
+ * slot->cond and, in backward, adds dloss/dcond to slot->dcond (when not NULL): views
+ * indexed like x, which the caller must set (the calls cannot fail, so cannot check).
  * A layer's own nf_layer_ops may be built from these (one range = the whole batch). */
 #ifndef NF_RANGE_H
 #define NF_RANGE_H

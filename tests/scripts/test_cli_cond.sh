@@ -5,7 +5,8 @@
 # samples scored against another observation's posterior must fail it: a flow that
 # ignored its condition could not pass) -> eval --cond; an interrupted conditional run
 # resumed exactly; and the refusals: N mismatch, NaN, wrong rank, missing or unwanted
-# conditions, --cond with toy data or Glow. argv[1] = build directory.
+# conditions, --cond with toy data (conditional Glow: test_cli_cond_glow.sh).
+# argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 need_h5py
 ACC="${NFLOW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tools/acceptance"
@@ -81,7 +82,6 @@ expect 3 "has 2999 samples but" "$B" train --data "$T/bad.h5:/theta" --cond /sho
 expect 4 "nan: sample 1234 holds NaN at element 3" "$B" train --data "$T/bad.h5:/theta" --cond /nan --flow sequential \
   --steps 200 --batch 500 --val none --out "$T/e2"
 expect 3 "rank6.*(rank|axes|dimensions)" "$B" train --data "$T/bad.h5:/theta" --cond /rank6 --flow sequential --out "$T/e3"
-expect 2 "--cond needs --flow sequential" "$B" train --data "$T/gl.h5:/theta" --cond /x --out "$T/e4"
 expect 2 "--cond needs HDF5 data" "$B" train --data toy:moons --cond /x --flow sequential --out "$T/e5"
 expect 2 "give --cond" "$B" eval --model "$T/run/model.h5" --data "$T/gl.h5:/theta"
 expect 3 "has conditions of 3x1x1x1 .* takes 10x1x1x1" "$B" eval --model "$T/run/model.h5" --data "$T/bad.h5:/theta" \

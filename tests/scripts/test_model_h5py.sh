@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reads nflow model and checkpoint files with h5py and numpy only, following
 # datasets/MODEL_FORMAT.md: checks the stamp, every documented attribute and dataset,
-# rebuilds one ActNorm layer and then four whole Glow networks (vector; multiscale with
+# rebuilds one ActNorm layer and then six whole Glow networks (vector; multiscale with
 # space squeeze, LU 1x1 and affine couplings; multiscale with Haar, Householder and
-# additive couplings; the first multiscale one with learned priors) in numpy and compares their outputs with nflow's. Also checks that
+# additive couplings; the first multiscale one with learned priors; the two multiscale
+# ones as conditional Glows, p(x | y)) in numpy and compares their outputs with nflow's. Also checks that
 # training k steps, checkpointing, and training the rest in a second process writes the
 # same file as training in one go.
 #   test_model_h5py.sh BUILD_DIR
@@ -70,6 +71,8 @@ def read_model(path, want_format="nflow-model"):
     # learned priors; files written before them had none
     cfg["learn_prior"] = int(a["learn_prior"]) if "learn_prior" in a else 0
     check(cfg["learn_prior"] in (0, 1), "learn_prior is 0 or 1")
+    # conditional Glow: y of cond_channels channels and x's spatial size; absent: none
+    cfg["cond_channels"] = int(a["cond_channels"]) if "cond_channels" in a else 0
     check(list(a["input_shape"]) == [cfg["channels"], cfg["depth"], cfg["height"], cfg["width"]], "input_shape")
     nlayers, nparams = int(a["nlayers"]), int(a["nparams"])
     names = sorted(f["layers"].keys())
@@ -142,7 +145,7 @@ def squeeze(x, haar):  # (n, c, h, w) -> (n, 4c, h/2, w/2), block k = pixel (k /
         p = np.einsum("km,nmchw->nkchw", HAAR, p)
     return p.reshape(n, 4 * c, h // 2, w // 2)
 
-def layer_forward(kind, B, x, logdet, eps):  # eps: the affine couplings' scale floor
+def layer_forward(kind, B, x, logdet, eps, cond=None):  # eps: the affine couplings' scale floor
     hw = x.shape[2] * x.shape[3]
     if kind == "actnorm":  # y = exp(logscale) * x + bias per channel
         logdet += hw * np.sum(B["logscale"], dtype=np.float64)
@@ -154,7 +157,7 @@ def layer_forward(kind, B, x, logdet, eps):  # eps: the affine couplings' scale 
     if kind in ("coupling_affine", "coupling_additive"):
         ca = x.shape[1] // 2
         xa, xb = x[:, :ca], x[:, ca:]
-        out = subnet(xb, B)
+        out = subnet(xb if cond is None else np.concatenate([xb, cond], axis=1), B)  # conditional: NN(xb, y_l)
         if kind == "coupling_additive":  # ya = xa + NN(xb)
             return np.concatenate([xa + out, xb], axis=1)
         s = eps + (1 - eps) * sigmoid(out[:, :ca] + 2.0)  # (raw, t) = NN(xb)
@@ -175,16 +178,21 @@ def layer_forward(kind, B, x, logdet, eps):  # eps: the affine couplings' scale 
         return np.concatenate([x[:, :ca], (x[:, ca:] - m) * np.exp(-ls)], axis=1)
     raise ValueError(kind)
 
-def glow_forward(cfg, layers, x):
+def glow_forward(cfg, layers, x, y=None):
     n = x.shape[0]
     logdet = np.zeros(n)
     zs, i = [], 0
     K, L = cfg["steps"], cfg["levels"]
+    if cfg["cond_channels"]:  # layer 0: the condition's ActNorm, its logdet not counted
+        y = layer_forward(layers[0][0], layers[0][1], y, np.zeros(n), 0)
+        i = 1
     for level in range(L):
         count = 3 * K + (1 if cfg["multiscale"] else 0)
         count += cfg["learn_prior"]  # the level's prior: after its steps, before its split
+        if cfg["cond_channels"] and cfg["multiscale"]:  # y squeezed as x is, never split
+            y = squeeze(y, cfg["squeeze"] == "haar")
         for kind, B, _ in layers[i:i + count]:
-            x = layer_forward(kind, B, x, logdet, cfg["coupling_min_scale"])
+            x = layer_forward(kind, B, x, logdet, cfg["coupling_min_scale"], y if kind.startswith("coupling") else None)
         i += count
         if cfg["multiscale"] and level < L - 1:  # split: the last c - c/2 channels leave as latents
             keep = x.shape[1] // 2
@@ -196,10 +204,10 @@ def glow_forward(cfg, layers, x):
 def expected_kinds(cfg):
     step = ["actnorm", "conv1x1", "coupling_" + cfg["coupling"]]
     level = ([cfg["squeeze"] if cfg["squeeze"] == "haar" else "squeeze"] if cfg["multiscale"] else []) + step * cfg["steps"]
-    return (level + ["prior"] * cfg["learn_prior"]) * cfg["levels"]
+    return ["actnorm"] * (cfg["cond_channels"] > 0) + (level + ["prior"] * cfg["learn_prior"]) * cfg["levels"]
 
 # ------------------------------------------------------------------ the checks
-for name in ("vector", "image_a", "image_b", "image_prior"):
+for name in ("vector", "image_a", "image_b", "image_prior", "image_cond", "image_cond_b"):
     cfg, layers, f = read_model(f"{work}/{name}.h5")
     check([k for k, _, _ in layers] == expected_kinds(cfg), f"{name}: layer order")
     shape = (cfg["channels"], cfg["height"], cfg["width"])
@@ -215,13 +223,18 @@ for name in ("vector", "image_a", "image_b", "image_prior"):
         err = np.max(np.abs(y - y_nflow)) / np.max(np.abs(y_nflow))
         print(f"actnorm: max relative error {err:.2e}")
         check(err < 1e-6, "ActNorm rebuilt in numpy")
-    z, ld = glow_forward(cfg, layers, x.astype(np.float64))
+    y = None
+    if cfg["cond_channels"]:
+        check(list(layers[0][2].attrs["in_shape"]) == [cfg["cond_channels"], cfg["depth"], cfg["height"], cfg["width"]],
+              f"{name}: layer 0 is the condition's ActNorm")
+        y = np.loadtxt(f"{work}/{name}_y.txt", ndmin=2).reshape((-1, cfg["cond_channels"]) + shape[1:])
+    z, ld = glow_forward(cfg, layers, x.astype(np.float64), y)
     ez = np.max(np.abs(z - z_nflow)) / np.max(np.abs(z_nflow))
     el = np.max(np.abs(ld - ld_nflow)) / max(1.0, np.max(np.abs(ld_nflow)))
     if cfg["learn_prior"]:  # trained away from the zero start, so the check sees them
         check(all(np.any(B[k] != 0) for kind, B, _ in layers if kind == "prior" for k in B), f"{name}: priors trained")
     print(f"{name}: {cfg['conv1x1']}, {cfg['coupling']}, {cfg['squeeze'] if cfg['multiscale'] else 'no squeeze'}, "
-          f"prior {'learned' if cfg['learn_prior'] else 'N(0, I)'}: "
+          f"prior {'learned' if cfg['learn_prior'] else 'N(0, I)'}, condition of {cfg['cond_channels']} channels: "
           f"z error {ez:.2e}, logdet error {el:.2e}")
     check(ez < 1e-4 and el < 1e-4, f"{name}: whole Glow rebuilt in numpy")
 

@@ -13,12 +13,14 @@ static double config_peak(nf_glow_config c, int n, int K, int store) {
     if (store) NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
     nf_adam opt;
     NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
-    nf_tensor x = nftest_randn(n, c.channels, c.volume_depth, c.height, c.width, 1);
+    nf_tensor x = nftest_randn(n, c.channels, c.volume_depth, c.height, c.width, 1), y = {0};
+    if (c.cond_channels) y = nftest_randn(n, c.cond_channels, c.volume_depth, c.height, c.width, 2);
     nf_mem_reset_peak();
     size_t base = nf_mem_current();
-    NF_ASSERT_OK(nf_train_step(f, &opt, &x, NULL, NULL));
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, c.cond_channels ? &y : NULL, NULL));
     double peak = (double)(nf_mem_peak() - base);
     nf_tensor_free(&x);
+    nf_tensor_free(&y);
     nf_adam_free(&opt);
     nf_flow_destroy(f);
     return peak;
@@ -74,12 +76,31 @@ static void test_volume_memory_flat_in_k(void **state) {
     assert_true(s32 > 4.0 * k4);
 }
 
+/* Conditional Glow: y, its ActNorm and the squeezes of y add buffers of y's size, not
+ * per flow step; images and volumes. */
+static void test_conditional_memory_flat_in_k(void **state) {
+    nf_glow_config c = nf_glow_config_default(1, 32, 32);
+    c.hidden = 16, c.levels = 2, c.cond_channels = 2;
+    double k4 = config_peak(c, 16, 4, 0), k64 = config_peak(c, 16, 64, 0);
+    print_message("conditional activation peak: K=4 %.0f bytes, K=64 %.0f bytes, ratio %.4f\n", k4, k64, k64 / k4);
+    assert_true(k64 <= 1.05 * k4);
+    c = nf_glow_config_default(1, 8, 8);
+    c.volume_depth = 8, c.hidden = 6, c.levels = 2, c.cond_channels = 1;
+    k4 = config_peak(c, 8, 4, 0);
+    double k32 = config_peak(c, 8, 32, 0), s32 = config_peak(c, 8, 32, 1);
+    print_message("conditional volume peak: K=4 %.0f bytes, K=32 %.0f bytes, ratio %.4f; store mode K=32 %.0f\n", k4,
+                  k32, k32 / k4, s32);
+    assert_true(k32 <= 1.05 * k4);
+    assert_true(s32 > 2.0 * k4); /* and the check can fail: store mode grows */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_flat_in_depth),
         cmocka_unit_test(test_store_mode_grows),
         cmocka_unit_test(test_volume_memory_flat_in_k),
         cmocka_unit_test(test_store_mode_drift),
+        cmocka_unit_test(test_conditional_memory_flat_in_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

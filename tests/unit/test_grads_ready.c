@@ -3,7 +3,7 @@
  * calls come before the end of the backward, and the gradients of [lo, count) are final
  * when the hook says so (they equal the ones after the backward, bit for bit). Glow with
  * its level passes on one thread and on two, a sequential flow and a conditional one with
- * a summary network. */
+ * a summary network, and a conditional Glow. */
 #include "nftest.h"
 
 #include "threads.h"
@@ -103,6 +103,22 @@ static void test_conditional_summary(void **state) {
     nf_flow_destroy(f);
 }
 
+/* A conditional Glow: y's ActNorm is layer 0, final only after every level has added
+ * dloss/dy (the level passes on two threads). */
+static void test_conditional_glow(void **state) {
+    (void)state;
+    nf_threads_set(2, NF_THREADS_OPENMP);
+    nf_glow_config c = nf_glow_config_default(2, 8, 8);
+    c.hidden = 8, c.levels = 2, c.steps = 2, c.cond_channels = 1;
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_glow_create(&f, &c));
+    nf_tensor x = nftest_randn(8, 2, 1, 8, 8, 6), y = nftest_randn(8, 1, 1, 8, 8, 7);
+    check_hook(f, &x, &y);
+    nf_tensor_free(&x), nf_tensor_free(&y);
+    nf_flow_destroy(f);
+    nf_threads_set(0, NF_THREADS_OPENMP);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glow_one_thread),
@@ -110,6 +126,7 @@ int main(void) {
         cmocka_unit_test(test_glow_learned_prior),
         cmocka_unit_test(test_sequential),
         cmocka_unit_test(test_conditional_summary),
+        cmocka_unit_test(test_conditional_glow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

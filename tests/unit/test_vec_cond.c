@@ -144,7 +144,8 @@ static void test_training_learns_condition(void **state) {
     nf_flow_destroy(f);
 }
 
-/* Glow gives its layers no condition: a conditional layer among them fails the pass. */
+/* An unconditional Glow gives its layers no condition: a conditional layer among them
+ * fails the pass before any work (glow_cond_check). */
 static void test_glow_refuses_conditional_layer(void **state) {
     nf_glow_config c = nf_glow_config_default(2, 8, 8);
     c.hidden = 4, c.levels = 1, c.steps = 1, c.multiscale = 0;

@@ -105,6 +105,9 @@ int cmd_info(int argc, char **argv) {
         printf("flow          %s\n", f->ops->name);
         printf("input         %d x %d x %d x %d (c x d x h x w), %zu dimensions\n", s.c, s.d, s.h, s.w,
                nf_shape_sample_count(s));
+        if (nf_flow_is_conditional(f))
+            printf("condition     %d x %d x %d x %d (c x d x h x w): p(x | y)%s\n", f->cond.c, f->cond.d, f->cond.h,
+                   f->cond.w, c ? ", y through its ActNorm, squeezed with x, read by every coupling" : "");
         if (c)
             printf("architecture  L=%d K=%d hidden %d, %s, %s 1x1 conv, %s, %s\n", c->levels, c->steps, c->hidden,
                    cli_coupling_text(c, coupling, sizeof coupling), c->conv1x1 ? "Householder" : "LU",

@@ -13,9 +13,9 @@ int pictures_is_2d(const nf_flow *f) {
     return !nf_flow_is_conditional(f) && f->in.c == 2 && f->in.d == 1 && f->in.h == 1 && f->in.w == 1;
 }
 
-int pictures_is_image(const nf_flow *f) {
-    return !nf_flow_is_conditional(f) && (f->in.c == 1 || f->in.c == 3) && f->in.h > 1;
-}
+int pictures_image_shape(nf_shape s) { return (s.c == 1 || s.c == 3) && s.h > 1; }
+
+int pictures_is_image(const nf_flow *f) { return !nf_flow_is_conditional(f) && pictures_image_shape(f->in); }
 
 /* Grid layout of n images (or volume panels) whose slices are w wide: columns and pixel
  * scale (small images are enlarged). */

@@ -9,8 +9,10 @@
 
 /* 1 if the model takes 2-D points ((2, 1, 1, 1) samples). */
 int pictures_is_2d(const nf_flow *f);
-/* 1 if the model takes images or volumes of 1 or 3 channels. */
+/* 1 if the (unconditional) model takes images or volumes of 1 or 3 channels. */
 int pictures_is_image(const nf_flow *f);
+/* 1 if samples of shape s are images or volumes of 1 or 3 channels. */
+int pictures_image_shape(nf_shape s);
 
 /* Images x (n, 1 or 3, 1, h, w), or volumes (n, 1 or 3, d, h, w) drawn as panels of their
  * middle slices (pictures_slices), as a grid (layout chosen from their size) to t. Values

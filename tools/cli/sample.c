@@ -29,7 +29,10 @@ static const char help[] =
     "  the slice at the middle D (for seismic cubes: inline, crossline, time slice).\n"
     "  A conditional model (trained with --cond) draws posterior samples x ~ p(x | y) for one\n"
     "  condition y, sample I of --cond; the file then also holds /mean and /std (1, C, ...:\n"
-    "  per value over the N samples, in the output's units), /cond (y) and the attribute index.\n\n"
+    "  per value over the N samples, in the output's units), /cond (y) and the attribute index.\n"
+    "  For images and volumes (conditional Glow) --png P.png draws the first samples as above\n"
+    "  and the posterior mean and standard deviation in P_mean.png and P_std.png, each\n"
+    "  picture in its own value range (the central 99 % of its values).\n\n"
     "OPTIONS\n"
     "  --model FILE       model or checkpoint file (required)\n"
     "  --n N              number of samples [1000]\n"
@@ -48,7 +51,9 @@ static const char help[] =
     "  nflow sample --model banana/model.h5 --n 2000 --png banana_samples.png --data toy:banana\n"
     "  nflow sample --model fmnist/model.h5 --n 64 --temperature 0.7 --out s.h5 --png grid.png \\\n"
     "               --data fmnist.h5:/train/x\n"
-    "  nflow sample --model gl/model.h5 --cond gl.h5:/obs/x --index 3 --n 10000 --out post3.h5\n";
+    "  nflow sample --model gl/model.h5 --cond gl.h5:/obs/x --index 3 --n 10000 --out post3.h5\n"
+    "  nflow sample --model cglow/model.h5 --cond pairs.h5:/y --index 0 --n 256 --out post0.h5 \\\n"
+    "               --png post0.png\n";
 
 typedef struct sample_opts {
     const char *model, *out, *png, *data, *cond;
@@ -117,6 +122,41 @@ static int condition(const sample_opts *o, const nf_flow *f, int batch, nf_tenso
     nf_tensor_free(&one);
     data_close(&c);
     return rc;
+}
+
+/* PATH with "_" tag inserted before its extension: post.png -> post_mean.png. */
+static void tagged_path(char *buf, size_t size, const char *path, const char *tag) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+    snprintf(buf, size, "%.*s_%s%s", (int)(dot - path), path, tag, dot);
+}
+
+/* One picture of values (1, s) in data units, each its own value range. */
+static int one_picture(const char *png, const double *v, nf_shape s) {
+    nf_tensor t;
+    if (nf_tensor_alloc(&t, 1, s.c, s.d, s.h, s.w) != NF_OK) return cli_error(CLI_RUNTIME, "sample", "out of memory");
+    for (size_t i = 0; i < nf_tensor_count(&t); i++) t.data[i] = (nf_real)v[i];
+    plot_target pt = {png, NULL, 0, 0};
+    char err[512];
+    int rc = pictures_grid(&t, NAN, NAN, &pt, err, sizeof err);
+    nf_tensor_free(&t);
+    if (rc != 0) return cli_error(CLI_RUNTIME, "sample", "%s", err);
+    printf("wrote %s\n", png);
+    return CLI_OK;
+}
+
+/* Posterior pictures of an image (volume) model: the kept samples as a grid in --png,
+ * the posterior mean and standard deviation in PNG_mean.png and PNG_std.png. */
+static int posterior_pictures(const char *png, const nf_tensor *first, const double *mean, const double *std,
+                              nf_shape s) {
+    plot_target pt = {png, NULL, 0, 0};
+    char err[512], path[4200];
+    if (pictures_grid(first, NAN, NAN, &pt, err, sizeof err) != 0) return cli_error(CLI_RUNTIME, "sample", "%s", err);
+    printf("wrote %s\n", png);
+    tagged_path(path, sizeof path, png, "mean");
+    int rc = one_picture(path, mean, s);
+    tagged_path(path, sizeof path, png, "std");
+    return rc == CLI_OK ? one_picture(path, std, s) : rc;
 }
 
 /* Running mean and standard deviation per value (Welford, in double). */
@@ -216,14 +256,18 @@ static int run(const sample_opts *o, nf_flow *f, cli_data *d, int have_data) {
     }
     if (rc == CLI_OK && cond) {
         double mm = 0, ms = 0;
-        for (size_t i = 0; i < per; i++) mm += mo.mean[i] / (double)per, ms += sqrt(mo.m2[i] / (double)(mo.n > 1 ? mo.n - 1 : 1)) / (double)per;
+        for (size_t i = 0; i < per; i++) { /* m2 becomes the std */
+            mo.m2[i] = sqrt(mo.m2[i] / (double)(mo.n > 1 ? mo.n - 1 : 1));
+            mm += mo.mean[i] / (double)per, ms += mo.m2[i] / (double)per;
+        }
         printf("posterior given %s sample %ld: mean over values of the mean %.4g, of the std %.4g\n", o->cond, o->index,
                mm, ms);
+        if (o->png) rc = posterior_pictures(o->png, &first, mo.mean, mo.m2, s);
     }
     free(mo.mean);
     free(mo.m2);
     nf_tensor_free(&y);
-    if (rc == CLI_OK && o->png) rc = picture(o, f, d, have_data, &first);
+    if (rc == CLI_OK && o->png && !cond) rc = picture(o, f, d, have_data, &first);
     nf_tensor_free(&x);
     nf_tensor_free(&first);
     return rc;
@@ -262,9 +306,10 @@ int cmd_sample(int argc, char **argv) {
         if (rc == CLI_OK) rc = cli_check_shape("sample", f, d.shape, o.data);
         have_data = rc == CLI_OK;
     }
-    if (rc == CLI_OK && o.png && nf_flow_is_conditional(f))
-        rc = cli_error(CLI_USAGE, "sample", "--png: no picture of posterior samples yet (write them with --out)");
-    if (rc == CLI_OK && o.png && !pictures_is_2d(f) && !pictures_is_image(f))
+    if (rc == CLI_OK && o.png && nf_flow_is_conditional(f) && !pictures_image_shape(f->in))
+        rc = cli_error(CLI_USAGE, "sample", "--png: pictures of posterior samples are for images and volumes of 1 or 3 "
+                       "channels; these are %dx%dx%dx%d (write them with --out)", f->in.c, f->in.d, f->in.h, f->in.w);
+    if (rc == CLI_OK && o.png && !nf_flow_is_conditional(f) && !pictures_is_2d(f) && !pictures_is_image(f))
         rc = cli_error(CLI_USAGE, "sample", "--png: no picture for samples of %dx%dx%dx%d (2-D points, or images or "
                        "volumes of 1 or 3 channels, only)", f->in.c, f->in.d, f->in.h, f->in.w);
     if (rc == CLI_OK) rc = run(&o, f, &d, have_data);

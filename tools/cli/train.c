@@ -42,9 +42,12 @@ static const char help[] =
     "                        NAME one of " CLI_TOY_NAMES "\n"
     "  --cond SPEC           conditioning data y of the same N (FILE.h5:/y, or /y in --data's\n"
     "                        file): learn p(x | y), the pairs read and shuffled together;\n"
-    "                        needs --flow sequential with conditional layers, e.g. --spec\n"
-    "                        'summary(hidden=64x2,out=16), cond_spline(hidden=64x2)*6'\n"
-    "                        [cond_realnvp(hidden=64x2,act=leakyrelu)*8]; y is used as stored\n"
+    "                        y is used as stored. Glow (images, volumes): conditional Glow,\n"
+    "                        y (N, Cy, [D,] H, W) of x's spatial size and its own channels,\n"
+    "                        through its own ActNorm, squeezed with x at every level and read\n"
+    "                        by every coupling. --flow sequential: conditional layers, e.g.\n"
+    "                        --spec 'summary(hidden=64x2,out=16), cond_spline(hidden=64x2)*6'\n"
+    "                        [cond_realnvp(hidden=64x2,act=leakyrelu)*8], y of any shape\n"
     "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
     "                        of the training file]\n"
     "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"
@@ -212,14 +215,11 @@ static void flags_table(train_flags *f, cli_opt *o) {
     memcpy(o, t, sizeof t);
 }
 
-/* --cond: HDF5 data, a sequential flow (conditional couplings), validation from the
- * held-out end of the same pairs. */
-static int check_cond_flags(const cli_train_config *c, int flow) {
+/* --cond: HDF5 data, a conditional Glow or a sequential flow (conditional couplings),
+ * validation from the held-out end of the same pairs. */
+static int check_cond_flags(const cli_train_config *c) {
     if (data_spec_is_toy(c->data))
         return cli_error(CLI_USAGE, "train", "--cond needs HDF5 data (FILE.h5:/x), not %s", c->data);
-    if (flow != 1)
-        return cli_error(CLI_USAGE, "train", "--cond needs --flow sequential with conditional layers (cond_realnvp, "
-                         "cond_spline; conditional Glow is not built yet)");
     if (c->val && strcmp(c->val, "none"))
         return cli_error(CLI_USAGE, "train", "--val with --cond: validation comes from the held-out end of the pairs "
                          "(--val-split) or --val none");
@@ -351,7 +351,7 @@ int cmd_train(int argc, char **argv) {
     if (rc == CLI_OK && f.learn_prior && f.no_learn_prior)
         rc = cli_error(CLI_USAGE, "train", "give --learn-prior or --no-learn-prior, not both");
     if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
-    if (rc == CLI_OK && c->cond) rc = check_cond_flags(c, f.flow);
+    if (rc == CLI_OK && c->cond) rc = check_cond_flags(c);
     if (rc == CLI_OK && f.flow == 1 && !c->spec)
         c->spec = c->cond ? "cond_realnvp(hidden=64x2,act=leakyrelu)*8" : "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {

@@ -148,6 +148,12 @@ static int build_model(train_run_state *r) {
         nf_glow_config g = c->glow;
         g.channels = s.c, g.volume_depth = s.d, g.height = s.h, g.width = s.w;
         g.seed = c->seed;
+        nf_shape y = r->train.cond_shape;
+        if (y.n && (y.d != s.d || y.h != s.h || y.w != s.w))
+            return cli_error(CLI_DATA, "train", "%s: conditions of %dx%dx%dx%d (c x d x h x w) but conditional Glow needs "
+                             "x's spatial size, %dx%dx%d (or --flow sequential)", c->cond, y.c, y.d, y.h, y.w, s.d,
+                             s.h, s.w);
+        g.cond_channels = y.n ? y.c : 0;
         /* volumes are the data's doing (exit 3); other refusals come from the flags */
         if ((st = nf_glow_config_check(&g)) != NF_OK && s.d > 1)
             return cli_error(CLI_DATA, "train", "%s: %s", c->data, nf_last_error());

@@ -109,7 +109,10 @@ int cli_check_cond(const char *cmd, const nf_flow *f, nf_shape s, const char *wh
     if (!s.n)
         return cli_error(CLI_USAGE, cmd, "the model is conditional (p(x | y), y of %dx%dx%dx%d): give --cond", m.c, m.d,
                          m.h, m.w);
-    if (nf_shape_sample_count(m) == nf_shape_sample_count(s)) return CLI_OK;
+    /* a sequential flow reads y's values in C order; a conditional Glow squeezes y with x */
+    int same = nf_glow_get_config(f) ? m.c == s.c && m.d == s.d && m.h == s.h && m.w == s.w
+                                     : nf_shape_sample_count(m) == nf_shape_sample_count(s);
+    if (same) return CLI_OK;
     return cli_error(CLI_DATA, cmd, "%s has conditions of %dx%dx%dx%d (c x d x h x w) but the model takes %dx%dx%dx%d",
                      what, s.c, s.d, s.h, s.w, m.c, m.d, m.h, m.w);
 }

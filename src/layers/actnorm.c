@@ -1,6 +1,7 @@
 /* ActNorm (Glow): y = exp(logs_c) * x + b_c per channel.
  * logdet = d*h*w * sum_c logs_c. On the first forward, logs and b are set from the
- * batch so that y has zero mean and unit variance per channel. */
+ * batch so that y has zero mean and unit variance per channel (a channel constant over
+ * the batch is only centred: logs 0). */
 #include "layers/range.h"
 
 #include <math.h>
@@ -44,7 +45,9 @@ static nf_status data_init(nf_layer *l, const nf_tensor *x, const nf_ctx *ctx) {
     }
     if (s == NF_OK) {
         for (int c = 0; c < C; c++) {
-            double sd = sqrt(sq[c] / cnt) + 1e-6;
+            /* A channel constant over the batch (a condition's one-hot or padding channel)
+             * is only centred: 1/(0 + 1e-6) would scale its later values by a million. */
+            double sd0 = sqrt(sq[c] / cnt), sd = sd0 > 1e-6 * (1 + fabs(mean[c])) ? sd0 + 1e-6 : 1.0;
             logs_of(l)[c] = (nf_real)(-log(sd));
             bias_of(l)[c] = (nf_real)(-mean[c] / sd);
         }

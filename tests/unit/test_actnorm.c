@@ -62,6 +62,29 @@ static void test_data_init_normalises(void **state) {
     check_data_init((nf_shape){4, 2, 3, 4, 2}); /* a volume: statistics over all voxels */
 }
 
+/* A channel constant over the first batch (a condition's one-hot channel, padding) is
+ * centred with scale 1, not scaled by 1/(0 + 1e-6); the others are normalised as usual. */
+static void test_constant_channel(void **state) {
+    (void)state;
+    nf_shape in = {4, 2, 1, 3, 3};
+    nf_layer *l;
+    NF_ASSERT_OK(nf_actnorm_create(&l, in));
+    fc_layer_target lt;
+    NF_ASSERT_OK(fc_layer_target_init(&lt, l, in, 1));
+    nf_tensor x = nftest_randn(in.n, in.c, in.d, in.h, in.w, 5);
+    for (int n = 0; n < in.n; n++)
+        for (int i = 0; i < 9; i++) x.data[((size_t)n * 2 + 1) * 9 + i] = 3.0f;
+    double ld[4] = {0};
+    NF_ASSERT_OK(nf_layer_forward(l, &x, ld, &lt.ctx));
+    assert_true(l->param[1] == 0);          /* logs of the constant channel */
+    assert_true(l->param[3] == -3.0f);      /* its bias: centred */
+    assert_true(fabs(l->param[0]) > 1e-3);  /* the other channel was scaled */
+    for (int n = 0; n < in.n; n++)
+        for (int i = 0; i < 9; i++) assert_true(x.data[((size_t)n * 2 + 1) * 9 + i] == 0);
+    nf_tensor_free(&x);
+    fc_layer_target_free(&lt);
+}
+
 static void test_bad_input(void **state) {
     nf_layer *l;
     nf_shape bad = {1, 0, 1, 2, 2};
@@ -87,6 +110,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invertible),
         cmocka_unit_test(test_data_init_normalises),
+        cmocka_unit_test(test_constant_channel),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

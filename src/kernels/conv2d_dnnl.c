@@ -217,7 +217,10 @@ static dnnl_status_t plan_backward(plan *p, const conv_mds *m) {
     if (s == dnnl_success)
         s = port_make(&q[BWD_DWEI], &m->wei, query_md(wpd, dnnl_query_diff_weights_md), 0, &p->bytes);
     if (s == dnnl_success) s = port_make(&q[BWD_WEI], &m->wei, query_md(dpd, dnnl_query_weights_md), 1, &p->bytes);
-    if (s == dnnl_success)
+    /* the data gradient reads dout in the layout the weight gradient had it reordered to
+     * where the two agree (they usually do): one reorder of dout, not two */
+    if (s == dnnl_success && !dnnl_memory_desc_equal(query_md(wpd, dnnl_query_diff_dst_md),
+                                                     query_md(dpd, dnnl_query_diff_dst_md)))
         s = port_make(&q[BWD_DDST_D], &m->out, query_md(dpd, dnnl_query_diff_dst_md), 1, &p->bytes);
     if (s == dnnl_success) s = port_make(&q[BWD_DSRC], &m->x, query_md(dpd, dnnl_query_diff_src_md), 0, &p->bytes);
     /* the weight and bias gradients land in the arena, then are added to the caller's */
@@ -394,7 +397,8 @@ static dnnl_status_t run_backward(const plan *p, dnnl_stream_t st, char *arena, 
         DN(port_bind((port *)&q[BWD_DSRC], dx, arena));
         DN(port_move(&q[BWD_WEI], st, 1));
         DN(port_move(&q[BWD_DDST_D], st, 1));
-        dnnl_exec_arg_t dargs[3] = {{DNNL_ARG_DIFF_DST, q[BWD_DDST_D].inner},
+        const port *ddst = q[BWD_DDST_D].user ? &q[BWD_DDST_D] : &q[BWD_DDST_W]; /* see plan_backward */
+        dnnl_exec_arg_t dargs[3] = {{DNNL_ARG_DIFF_DST, ddst->inner},
                                     {DNNL_ARG_WEIGHTS, q[BWD_WEI].inner},
                                     {DNNL_ARG_DIFF_SRC, q[BWD_DSRC].inner}};
         DN(dnnl_primitive_execute(p->data, st, 3, dargs));

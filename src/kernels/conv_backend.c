@@ -4,13 +4,10 @@
 
 #include <stdatomic.h>
 
-#if defined(NFLOW_HAVE_DNNL) && !defined(NFLOW_DOUBLE)
-#define NF_CONV_BACKEND_DEFAULT NF_CONV_DNNL
-#else
-#define NF_CONV_BACKEND_DEFAULT NF_CONV_IM2COL
-#endif
-
-static atomic_int backend_now = NF_CONV_BACKEND_DEFAULT;
+/* im2col in every build: on the machine it was measured on (docs/performance.md, "oneDNN")
+ * oneDNN took 1.3-1.5x as long per Glow step, its kernels padding the couplings' 2-16
+ * channel sides to 16 and reordering every operand. */
+static atomic_int backend_now = NF_CONV_IM2COL;
 
 nf_status nf_set_conv_backend(nf_conv_backend b) {
     if (b != NF_CONV_IM2COL && b != NF_CONV_DNNL)

@@ -4,7 +4,7 @@
  * data, the ReLU mask, no dx, dx written over x); odd sizes, channels that are not
  * multiples of 8 or 16, one image and several, rows, columns, 2x2 images; each shape run
  * twice (the second call reuses the thread's plan); two threads at once; a mirrored
- * kernel is caught; what oneDNN declines is said. */
+ * kernel is caught; what oneDNN declines is said (the backend switch: test_conv_backend.c). */
 #include "nftest.h"
 
 #include "kernels/conv2d.h"
@@ -202,7 +202,7 @@ static void test_catches_mirrored_kernel(void **state) {
 }
 
 /* 1x1 kernels and 1x1 images stay with the GEMM kernels; asking oneDNN says why. */
-static void test_declines_and_backend_switch(void **state) {
+static void test_declines(void **state) {
     assert_false(nf_dnnl_conv_takes(4, 8, 8, 8, 8, 1));
     assert_false(nf_dnnl_conv_takes(4, 8, 8, 1, 1, 3));
     assert_true(nf_dnnl_conv_takes(4, 8, 8, 1, 2, 3));
@@ -210,12 +210,6 @@ static void test_declines_and_backend_switch(void **state) {
     NF_ASSERT_FAILS(nf_dnnl_conv_forward(y, x, wt, NULL, 0, 4, 8, 8, 1, 1, 3), NF_ERR_SHAPE);
     NF_ASSERT_FAILS(nf_dnnl_conv_forward(y, x, wt, NULL, 0, 4, 8, 8, 1, 1, 1), NF_ERR_SHAPE);
     assert_true(strlen(nf_dnnl_conv_impl(2, 8, 64, 8, 8, 3)) > 0);
-    assert_int_equal(nf_get_conv_backend(), NF_CONV_DNNL); /* the default where it is built */
-    NF_ASSERT_OK(nf_set_conv_backend(NF_CONV_IM2COL));
-    assert_int_equal(nf_get_conv_backend(), NF_CONV_IM2COL);
-    NF_ASSERT_FAILS(nf_set_conv_backend((nf_conv_backend)7), NF_ERR_ARG);
-    assert_int_equal(nf_get_conv_backend(), NF_CONV_IM2COL);
-    NF_ASSERT_OK(nf_set_conv_backend(NF_CONV_DNNL));
 }
 
 int main(void) {
@@ -223,7 +217,7 @@ int main(void) {
         cmocka_unit_test(test_matches_reference_and_im2col),
         cmocka_unit_test(test_two_threads),
         cmocka_unit_test(test_catches_mirrored_kernel),
-        cmocka_unit_test(test_declines_and_backend_switch),
+        cmocka_unit_test(test_declines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,7 +95,7 @@ static dnnl_status_t port_make(port *p, const dnnl_memory_desc_t *user_md, const
 }
 
 /* Points the port at the caller's buffer and at its place in the arena. */
-static dnnl_status_t port_bind(port *p, const void *user, char *arena) {
+static dnnl_status_t port_bind(const port *p, const void *user, char *arena) {
     if (!p->user) return dnnl_success;
     DN(dnnl_memory_set_data_handle(p->user, (void *)user));
     if (p->inner != p->user) DN(dnnl_memory_set_data_handle(p->inner, arena + p->off));
@@ -325,11 +325,11 @@ static int one_thread_begin(void) {
     return saved;
 }
 
-static nf_status lookup(plan **out, thread_state **ts, plan_kind kind, int nb, int cin, int cout, int h, int w,
+static nf_status lookup(plan **out, thread_state **ts, plan_kind kind, int nb, int cin, int cout, int h, int w, int k,
                         int bias, int relu) {
-    if (!nf_dnnl_conv_takes(nb, cin, cout, h, w, 3))
-        return nf_fail(NF_ERR_SHAPE, "oneDNN convolution: %dx%d images, %d -> %d channels not taken", h, w, cin,
-                       cout);
+    if (!nf_dnnl_conv_takes(nb, cin, cout, h, w, k))
+        return nf_fail(NF_ERR_SHAPE, "oneDNN convolution: %dx%d kernel on %dx%d images, %d -> %d channels not taken", k,
+                       k, h, w, cin, cout);
     NF_TRY(thread_state_get(ts));
     plan key = {.kind = kind, .nb = nb, .cin = cin, .cout = cout, .h = h, .w = w, .bias = bias, .relu = relu};
     return plan_get(*ts, out, &key);
@@ -344,9 +344,9 @@ int nf_dnnl_conv_takes(int nb, int cin, int cout, int h, int w, int k) {
 static dnnl_status_t run_forward(const plan *p, dnnl_stream_t st, char *arena, nf_real *out, const nf_real *x,
                                  const nf_real *weight, const nf_real *bias) {
     const port *q = p->ports;
-    DN(port_bind((port *)&q[FWD_SRC], x, arena));
-    DN(port_bind((port *)&q[FWD_WEI], weight, arena));
-    DN(port_bind((port *)&q[FWD_DST], out, arena));
+    DN(port_bind(&q[FWD_SRC], x, arena));
+    DN(port_bind(&q[FWD_WEI], weight, arena));
+    DN(port_bind(&q[FWD_DST], out, arena));
     if (p->bias) DN(dnnl_memory_set_data_handle(p->bias_mem, (void *)bias));
     DN(port_move(&q[FWD_SRC], st, 1));
     DN(port_move(&q[FWD_WEI], st, 1));
@@ -361,11 +361,10 @@ static dnnl_status_t run_forward(const plan *p, dnnl_stream_t st, char *arena, n
 
 nf_status nf_dnnl_conv_forward(nf_real *out, const nf_real *x, const nf_real *weight, const nf_real *bias, int relu,
                                int nb, int cin, int cout, int h, int w, int k) {
-    if (k != 3) return nf_fail(NF_ERR_SHAPE, "oneDNN convolution: k = %d not taken", k);
     int saved = one_thread_begin();
     plan *p;
     thread_state *ts;
-    nf_status st = lookup(&p, &ts, PLAN_FWD, nb, cin, cout, h, w, bias != NULL, relu != 0);
+    nf_status st = lookup(&p, &ts, PLAN_FWD, nb, cin, cout, h, w, k, bias != NULL, relu != 0);
     if (st == NF_OK) {
         dnnl_status_t s = run_forward(p, ts->stream, ts->arena, out, x, weight, bias);
         if (s != dnnl_success) st = dnnl_fail(s, "forward");
@@ -378,9 +377,9 @@ nf_status nf_dnnl_conv_forward(nf_real *out, const nf_real *x, const nf_real *we
 static dnnl_status_t run_backward(const plan *p, dnnl_stream_t st, char *arena, nf_real *dx, const nf_real *dout,
                                   const nf_real *x, const nf_real *weight) {
     const port *q = p->ports;
-    DN(port_bind((port *)&q[BWD_SRC], x, arena));
-    DN(port_bind((port *)&q[BWD_DDST_W], dout, arena));
-    DN(port_bind((port *)&q[BWD_DWEI], arena + p->dwei_off, arena));
+    DN(port_bind(&q[BWD_SRC], x, arena));
+    DN(port_bind(&q[BWD_DDST_W], dout, arena));
+    DN(port_bind(&q[BWD_DWEI], arena + p->dwei_off, arena));
     if (p->bias) DN(dnnl_memory_set_data_handle(p->bias_mem, arena + p->dbias_off));
     DN(port_move(&q[BWD_SRC], st, 1));
     DN(port_move(&q[BWD_DDST_W], st, 1));
@@ -392,9 +391,9 @@ static dnnl_status_t run_backward(const plan *p, dnnl_stream_t st, char *arena, 
     DN(port_move(&q[BWD_DWEI], st, 0));
     if (dx) {
         /* x has been read (reordered or used) above, so dx may be x */
-        DN(port_bind((port *)&q[BWD_WEI], weight, arena));
-        DN(port_bind((port *)&q[BWD_DDST_D], dout, arena));
-        DN(port_bind((port *)&q[BWD_DSRC], dx, arena));
+        DN(port_bind(&q[BWD_WEI], weight, arena));
+        DN(port_bind(&q[BWD_DDST_D], dout, arena));
+        DN(port_bind(&q[BWD_DSRC], dx, arena));
         DN(port_move(&q[BWD_WEI], st, 1));
         DN(port_move(&q[BWD_DDST_D], st, 1));
         const port *ddst = q[BWD_DDST_D].user ? &q[BWD_DDST_D] : &q[BWD_DDST_W]; /* see plan_backward */
@@ -409,11 +408,10 @@ static dnnl_status_t run_backward(const plan *p, dnnl_stream_t st, char *arena, 
 
 nf_status nf_dnnl_conv_backward(nf_real *dx, nf_real *dweight, nf_real *dbias, const nf_real *dout, const nf_real *x,
                                 const nf_real *weight, int relu_in, int nb, int cin, int cout, int h, int w, int k) {
-    if (k != 3) return nf_fail(NF_ERR_SHAPE, "oneDNN convolution: k = %d not taken", k);
     int saved = one_thread_begin();
     plan *p;
     thread_state *ts;
-    nf_status st = lookup(&p, &ts, PLAN_BWD, nb, cin, cout, h, w, dbias != NULL, 0);
+    nf_status st = lookup(&p, &ts, PLAN_BWD, nb, cin, cout, h, w, k, dbias != NULL, 0);
     if (st == NF_OK) {
         dnnl_status_t s = run_backward(p, ts->stream, ts->arena, dx, dout, x, weight);
         if (s != dnnl_success) st = dnnl_fail(s, "backward");
@@ -429,11 +427,10 @@ nf_status nf_dnnl_conv_backward(nf_real *dx, nf_real *dweight, nf_real *dbias, c
 }
 
 const char *nf_dnnl_conv_impl(int nb, int cin, int cout, int h, int w, int k) {
-    if (k != 3) return "";
     int saved = one_thread_begin();
     plan *p;
     thread_state *ts;
-    nf_status st = lookup(&p, &ts, PLAN_FWD, nb, cin, cout, h, w, 1, 1);
+    nf_status st = lookup(&p, &ts, PLAN_FWD, nb, cin, cout, h, w, k, 1, 1);
     omp_set_num_threads(saved);
     return st == NF_OK ? p->impl : "";
 }

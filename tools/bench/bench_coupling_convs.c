@@ -15,6 +15,7 @@
  * all, the ratio oneDNN / im2col, and executed GFLOP/s (forward 2*cin*cout*9 per pixel,
  * each backward as much again). Needs a build with NFLOW_DNNL. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench_time.h"
 #include "kernels/conv2d_cm.h"
 #include "kernels/conv2d_dnnl.h"
 #include "nf_internal.h"
@@ -37,22 +38,6 @@ typedef struct level {
 typedef struct chunk_bufs {
     nf_real *x, *h1, *out, *dh, *w1, *b1, *w3, *b3, *dw1, *db1, *dw3, *db3, *work;
 } chunk_bufs;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static nf_real *filled(size_t count, unsigned seed, double scale) {
     nf_real *p = malloc((count ? count : 1) * sizeof(nf_real));
@@ -99,7 +84,7 @@ static int chunk_pass(const level *l, chunk_bufs *b, int dnnl) {
 
 /* Seconds for reps passes over the level's batch on T threads (chunks per thread). */
 static double time_level(const level *l, chunk_bufs *per_thread, int chunks, int T, int reps, int dnnl, int *ok) {
-    double t0 = now();
+    double t0 = bench_now();
     int good = 1;
 #pragma omp parallel num_threads(T) reduction(&& : good)
     {
@@ -108,7 +93,7 @@ static double time_level(const level *l, chunk_bufs *per_thread, int chunks, int
             for (int c = 0; c < chunks; c++) good = good && chunk_pass(l, b, dnnl);
     }
     *ok = *ok && good;
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -174,14 +159,14 @@ int main(int argc, char **argv) {
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < L; i++) {
         const level *l = &lv[i];
-        double a = median(tl[0][i], rounds) / reps, b = median(tl[1][i], rounds) / reps;
+        double a = bench_median(tl[0][i], rounds) / reps, b = bench_median(tl[1][i], rounds) / reps;
         char impl[160];
         snprintf(impl, sizeof impl, "%s / %s", nf_dnnl_conv_impl(l->nb, l->cin, hidden, l->s, l->s, 3),
                  nf_dnnl_conv_impl(l->nb, hidden, l->cout, l->s, l->s, 3));
         printf("| %d | %d->%d | %d->%d | %dx%d | %d | %s | %.3f | %.3f | %.2f |\n", i + 1, l->cin, hidden, hidden,
                l->cout, l->s, l->s, l->nb, impl, 1e3 * a, 1e3 * b, b / a);
     }
-    double a = median(tall[0], rounds), b = median(tall[1], rounds);
+    double a = bench_median(tall[0], rounds), b = bench_median(tall[1], rounds);
     printf("| all | | | | | | %.3f | %.3f | %.2f |\n", 1e3 * a / reps, 1e3 * b / reps, b / a);
     printf("# executed GFLOP/s (forward + both backwards): im2col %.1f, oneDNN %.1f\n", flops / a * 1e-9,
            flops / b * 1e-9);

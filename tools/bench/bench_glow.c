@@ -29,6 +29,7 @@
  * process); param_state_bytes = what grows with the parameter count by design: values,
  * gradients, two Adam moments (4 nf_real each) and nf_params' frozen flags (1 byte). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench_time.h"
 #include "nf_internal.h"
 #include "threads.h"
 
@@ -46,17 +47,6 @@ typedef struct bench_args {
     double lr;
     unsigned long seed;
 } bench_args;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double rss_mib(void) {
     struct rusage ru;
@@ -112,12 +102,12 @@ static int parse(bench_args *a, int argc, char **argv) {
     return 1;
 }
 
+/* The median of t (n), unchanged; its minimum in *min. */
 static double median_of(const double *t, int n, double *min) {
     double *sorted = malloc(sizeof(double) * (size_t)n);
     if (!sorted) exit(1);
     memcpy(sorted, t, sizeof(double) * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
-    double med = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    double med = bench_median(sorted, n);
     *min = sorted[0];
     free(sorted);
     return med;
@@ -135,12 +125,12 @@ static const char *conv_name(nf_conv_backend b) { return b == NF_CONV_DNNL ? "dn
 /* One training step on backend b; its seconds in *t. */
 static int timed_step(nf_flow *g, nf_adam *opt, const nf_tensor *x, nf_conv_backend b, double *t, double *loss) {
     nf_loss_stats st;
-    double t0 = now();
+    double t0 = bench_now();
     if (nf_set_conv_backend(b) != NF_OK || nf_train_step(g, opt, x, NULL, &st) != NF_OK) {
         fprintf(stderr, "bench_glow: %s\n", nf_last_error());
         return 0;
     }
-    *t = now() - t0;
+    *t = bench_now() - t0;
     *loss = st.loss;
     return 1;
 }

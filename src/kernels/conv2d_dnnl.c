@@ -189,7 +189,8 @@ static dnnl_status_t plan_forward(plan *p, const conv_mds *m) {
     dnnl_primitive_desc_t pd;
     DN(forward_pd(&pd, m, p->bias, p->relu, dnnl_forward_inference));
     dnnl_status_t s = port_make(&p->ports[FWD_SRC], &m->x, query_md(pd, dnnl_query_src_md), 1, &p->bytes);
-    if (s == dnnl_success) s = port_make(&p->ports[FWD_WEI], &m->wei, query_md(pd, dnnl_query_weights_md), 1, &p->bytes);
+    if (s == dnnl_success)
+        s = port_make(&p->ports[FWD_WEI], &m->wei, query_md(pd, dnnl_query_weights_md), 1, &p->bytes);
     if (s == dnnl_success) s = port_make(&p->ports[FWD_DST], &m->out, query_md(pd, dnnl_query_dst_md), 0, &p->bytes);
     if (s == dnnl_success && p->bias) s = dnnl_memory_create(&p->bias_mem, &m->bias, engine, DNNL_MEMORY_NONE);
     if (s == dnnl_success) s = dnnl_primitive_create(&p->main, pd);

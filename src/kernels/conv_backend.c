@@ -20,4 +20,6 @@ nf_status nf_set_conv_backend(nf_conv_backend b) {
     return NF_OK;
 }
 
-nf_conv_backend nf_get_conv_backend(void) { return (nf_conv_backend)atomic_load_explicit(&backend_now, memory_order_relaxed); }
+nf_conv_backend nf_get_conv_backend(void) {
+    return (nf_conv_backend)atomic_load_explicit(&backend_now, memory_order_relaxed);
+}

@@ -155,7 +155,8 @@ int main(int argc, char **argv) {
            batch, channels, size, size, hidden, L, threads, rounds, reps, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
-    printf("| level | conv1 | conv3 | images | chunk | oneDNN impl (conv1 / conv3) | im2col ms | oneDNN ms | oneDNN/im2col |\n");
+    printf("| level | conv1 | conv3 | images | chunk | oneDNN impl (conv1 / conv3) | im2col ms | oneDNN ms "
+           "| oneDNN/im2col |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < L; i++) {
         const level *l = &lv[i];

@@ -109,6 +109,19 @@ int nf_get_threads(void);
  * NF_OK at once with another BLAS. */
 nf_status nf_threads_reserve(void);
 
+/* Convolution backends (src/kernels/conv_backend.c) of the image couplings' 3x3
+ * convolutions. NF_CONV_IM2COL: GEMMs on shifted copies (OpenBLAS), always built in.
+ * NF_CONV_DNNL: oneDNN's direct convolutions, in builds with cmake -DNFLOW_DNNL=ON only;
+ * a shape oneDNN declines or fails on runs on im2col. Both compute the same function
+ * (float round-off apart). im2col is the default in every build (it was faster where
+ * measured, docs/performance.md). oneDNN's primitives and buffers are made on a thread's
+ * first call of each shape and kept for the thread's life. Call between passes. */
+typedef enum nf_conv_backend { NF_CONV_IM2COL = 0, NF_CONV_DNNL = 1 } nf_conv_backend;
+/* Selects the backend; NF_ERR_ARG (and no change) if it is not in this build. */
+nf_status nf_set_conv_backend(nf_conv_backend b);
+/* The backend now selected. */
+nf_conv_backend nf_get_conv_backend(void);
+
 /* ---------------------------------------------------------------- tensors */
 
 /* Shape of a batch: n samples of c channels, d x h x w voxels (d = 1 for images). */

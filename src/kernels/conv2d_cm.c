@@ -109,8 +109,7 @@ NF_VECTOR_CLONES static void epilogue(nf_real *restrict out, const nf_real *bias
     }
 }
 
-/* dx *= [x > 0] over n values: the ReLU's backward, x being its output. */
-NF_VECTOR_CLONES static void relu_mask(nf_real *restrict dx, const nf_real *restrict x, size_t n) {
+NF_VECTOR_CLONES void nf_cm_relu_backward(nf_real *restrict dx, const nf_real *restrict x, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dx[i] : 0;
 }
@@ -244,5 +243,5 @@ void nf_cm_conv_backward(nf_real *dx, nf_real *dweight, nf_real *dbias, const nf
             mm(0, 0, cin, Pi, cout * 9, A, cout * 9, D, Pi, 0, dx, Pi); /* dx = A D */
         }
     }
-    if (dx && relu_in) relu_mask(dx, x, (size_t)cin * P);
+    if (dx && relu_in) nf_cm_relu_backward(dx, x, (size_t)cin * P);
 }

@@ -40,4 +40,7 @@ void nf_cm_conv_backward(nf_real *dx, nf_real *dweight, nf_real *dbias, const nf
                          const nf_real *weight, int relu_in, int nb, int cin, int cout, int h, int w, int k,
                          nf_real *work);
 
+/* dx *= [x > 0] over n values: the ReLU's backward, x being its output. */
+void nf_cm_relu_backward(nf_real *dx, const nf_real *x, size_t n);
+
 #endif

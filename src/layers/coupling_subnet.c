@@ -4,6 +4,7 @@
 #include "layers/coupling_subnet.h"
 
 #include "kernels/conv2d_cm.h"
+#include "kernels/conv2d_dnnl.h"
 #include "kernels/conv3d_cm.h"
 
 #include <math.h>
@@ -75,11 +76,19 @@ static size_t conv_work_count(const nf_subnet *net, int nb, int h, int w) {
     return m > c ? m : c;
 }
 
-/* The conv kernels of conv2d_cm.h or, for volumes, conv3d_cm.h. */
+/* oneDNN runs the 3x3 convs of images where it is selected (nf_set_conv_backend) and
+ * takes the shape; where it fails the im2col kernels run instead: they never fail. */
+static int use_dnnl(int nb, int cin, int cout, int h, int w, int k) {
+    return nf_get_conv_backend() == NF_CONV_DNNL && nf_dnnl_conv_takes(nb, cin, cout, h, w, k);
+}
+
+/* The conv kernels of conv2d_cm.h (or oneDNN's, conv2d_dnnl.h) or, for volumes, conv3d_cm.h. */
 static void conv_forward(const nf_subnet *net, nf_real *out, const nf_real *x, const nf_real *weight,
                          const nf_real *bias, int relu, int nb, int cin, int cout, int h, int w, int k, nf_real *work) {
     if (net->d > 1) nf_cm_conv3d_forward(out, x, weight, bias, relu, nb, cin, cout, net->d, h, w, k, work);
-    else nf_cm_conv_forward(out, x, weight, bias, relu, nb, cin, cout, h, w, k, work);
+    else if (!use_dnnl(nb, cin, cout, h, w, k) ||
+             nf_dnnl_conv_forward(out, x, weight, bias, relu, nb, cin, cout, h, w, k) != NF_OK)
+        nf_cm_conv_forward(out, x, weight, bias, relu, nb, cin, cout, h, w, k, work);
 }
 
 static void conv_backward(const nf_subnet *net, nf_real *dx, nf_real *dweight, nf_real *dbias, const nf_real *dout,
@@ -87,7 +96,8 @@ static void conv_backward(const nf_subnet *net, nf_real *dx, nf_real *dweight, n
                           int w, int k, nf_real *work) {
     if (net->d > 1)
         nf_cm_conv3d_backward(dx, dweight, dbias, dout, x, weight, relu_in, nb, cin, cout, net->d, h, w, k, work);
-    else
+    else if (!use_dnnl(nb, cin, cout, h, w, k) ||
+             nf_dnnl_conv_backward(dx, dweight, dbias, dout, x, weight, relu_in, nb, cin, cout, h, w, k) != NF_OK)
         nf_cm_conv_backward(dx, dweight, dbias, dout, x, weight, relu_in, nb, cin, cout, h, w, k, work);
 }
 

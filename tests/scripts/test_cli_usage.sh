@@ -64,4 +64,11 @@ echo "not hdf5" >"$T/bad.h5"
 expect 3 "^nflow eval: " "$B" eval --model "$T/bad.h5" --data toy:banana
 expect 3 "^nflow info: " "$B" info "$T/bad.h5"
 
+# ---- NFLOW_CONV picks the convolution backend: a bad value is a usage error; dnnl runs
+# where oneDNN is built in and is refused, naming the build option, elsewhere
+expect 2 "NFLOW_CONV=bogus: must be im2col or dnnl" env NFLOW_CONV=bogus "$B" --version
+NFLOW_CONV=im2col "$B" --version >/dev/null 2>"$T/err" && [ ! -s "$T/err" ] && ok || fail "NFLOW_CONV=im2col"
+NFLOW_CONV=dnnl "$B" --version >/dev/null 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ]; then ok; else expect 2 "NFLOW_CONV=dnnl: .*NFLOW_DNNL" env NFLOW_CONV=dnnl "$B" --version; fi
+
 finish

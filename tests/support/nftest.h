@@ -37,6 +37,12 @@ static inline nf_tensor nftest_randn(int n, int c, int d, int h, int w, uint64_t
     nf_rng_fill_normal(&r, t.data, nf_tensor_count(&t), 1.0);
     return t;
 }
+/* NCHW (nb, C, hw) -> channel-major (C, nb*hw), the layout of the coupling's conv kernels. */
+static inline void nftest_to_cm(nf_real *cm, const nf_real *nchw, int nb, int C, size_t hw) {
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(cm + ((size_t)c * nb + b) * hw, nchw + ((size_t)b * C + c) * hw, hw * sizeof(nf_real));
+}
 /* A small Glow on (2, 8, 8) images: hidden 8, 2 levels of 2 steps. */
 static inline nf_flow *nftest_small_glow(void) {
     nf_glow_config c = nf_glow_config_default(2, 8, 8);

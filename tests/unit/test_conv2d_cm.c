@@ -22,13 +22,6 @@ static const cm_case CASES[] = {
     {3, 2, 3, 1, 6, 3},  {2, 3, 2, 5, 1, 3},  {2, 4, 4, 3, 3, 3},  /* rows, columns, cin == cout */
 };
 
-/* NCHW (nb, C, hw) <-> channel-major (C, nb*hw). */
-static void to_cm(nf_real *cm, const nf_real *nchw, int nb, int C, size_t hw) {
-    for (int b = 0; b < nb; b++)
-        for (int c = 0; c < C; c++)
-            memcpy(cm + ((size_t)c * nb + b) * hw, nchw + ((size_t)b * C + c) * hw, hw * sizeof(nf_real));
-}
-
 static nf_real *work_alloc(const cm_case *c, size_t *count) {
     *count = nf_cm_conv_work_count(c->nb, c->cin, c->cout, c->h, c->w, c->k);
     nf_real *work = malloc((*count + GUARD) * sizeof(nf_real));
@@ -60,14 +53,14 @@ static void check_case(const cm_case *c, int with_bias, int relu_flags, uint64_t
     nf_real *xcm = malloc(nin * sizeof(nf_real)), *gcm = malloc(nout * sizeof(nf_real));
     nf_real *ycm = malloc(nout * sizeof(nf_real)), *yref_cm = malloc(nout * sizeof(nf_real));
     nf_real *dxcm = malloc(nin * sizeof(nf_real)), *dxref_cm = malloc(nin * sizeof(nf_real));
-    to_cm(xcm, x.data, nb, cin, hw);
-    to_cm(gcm, g.data, nb, cout, hw);
+    nftest_to_cm(xcm, x.data, nb, cin, hw);
+    nftest_to_cm(gcm, g.data, nb, cout, hw);
 
     /* forward */
     nf_tensor yref = nftest_randn(nb, cout, 1, h, w, 98);
     nf_conv2d_forward_ref(yref.data, x.data, wt.data, bias, nb, cin, cout, h, w, k);
     if (relu_flags & 1) relu(yref.data, nout);
-    to_cm(yref_cm, yref.data, nb, cout, hw);
+    nftest_to_cm(yref_cm, yref.data, nb, cout, hw);
     for (size_t i = 0; i < nout; i++) ycm[i] = 77; /* garbage that must be overwritten */
     nf_cm_conv_forward(ycm, xcm, wt.data, bias, relu_flags & 1, nb, cin, cout, h, w, k, work);
     expect_close("forward", c, ycm, yref_cm, nout);
@@ -80,7 +73,7 @@ static void check_case(const cm_case *c, int with_bias, int relu_flags, uint64_t
     nf_conv2d_backward_data_ref(dxref.data, g.data, wt.data, nb, cin, cout, h, w, k);
     if (relu_flags & 2)
         for (size_t i = 0; i < nin; i++) dxref.data[i] = x.data[i] > 0 ? dxref.data[i] : 0;
-    to_cm(dxref_cm, dxref.data, nb, cin, hw);
+    nftest_to_cm(dxref_cm, dxref.data, nb, cin, hw);
     for (size_t i = 0; i < nin; i++) dxcm[i] = 55;
     nf_cm_conv_backward(dxcm, dw.data, with_bias ? db.data : NULL, gcm, xcm, wt.data, relu_flags & 2 ? 1 : 0, nb, cin,
                         cout, h, w, k, work);
@@ -96,7 +89,7 @@ static void check_case(const cm_case *c, int with_bias, int relu_flags, uint64_t
     /* dx written over x (allowed without the ReLU mask) */
     if (!(relu_flags & 2)) {
         nf_conv2d_backward_data_ref(dxref.data, g.data, wt.data, nb, cin, cout, h, w, k);
-        to_cm(dxref_cm, dxref.data, nb, cin, hw);
+        nftest_to_cm(dxref_cm, dxref.data, nb, cin, hw);
         nf_conv2d_backward_weights_ref(dwref.data, NULL, g.data, x.data, nb, cin, cout, h, w, k);
         nf_cm_conv_backward(xcm, dw.data, NULL, gcm, xcm, wt.data, 0, nb, cin, cout, h, w, k, work);
         expect_close("backward data over x", c, xcm, dxref_cm, nin);
@@ -131,10 +124,10 @@ static void test_catches_mirrored_kernel(void **state) {
         nf_real *xcm = malloc((size_t)c->nb * c->cin * hw * sizeof(nf_real));
         nf_real *y = malloc(nout * sizeof(nf_real)), *yr = malloc(nout * sizeof(nf_real));
         nf_real *work = work_alloc(c, &count);
-        to_cm(xcm, x.data, c->nb, c->cin, hw);
+        nftest_to_cm(xcm, x.data, c->nb, c->cin, hw);
         nf_cm_conv_forward(y, xcm, flip.data, NULL, 0, c->nb, c->cin, c->cout, c->h, c->w, 3, work);
         nf_conv2d_forward_ref(yref.data, x.data, wt.data, NULL, c->nb, c->cin, c->cout, c->h, c->w, 3);
-        to_cm(yr, yref.data, c->nb, c->cout, hw);
+        nftest_to_cm(yr, yref.data, c->nb, c->cout, hw);
         assert_true(fc_rel_diff(y, yr, nout) > 0.1);
         free(xcm), free(y), free(yr), free(work);
         nf_tensor *all[] = {&x, &wt, &flip, &yref};

@@ -5,22 +5,12 @@
  *       $(pkg-config --libs openblas) -lm -o /tmp/bench_conv2d
  *   /tmp/bench_conv2d [n cin cout h w k [runs]]      (default 64 32 64 16 16 3 5) */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench_time.h"
 #include "kernels/conv2d.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static nf_real *filled(size_t count, unsigned seed) {
     nf_real *p = malloc(count * sizeof(nf_real));
@@ -54,11 +44,11 @@ static double median_time(bench *b, int op, int fast, int runs) {
     double t[64];
     run_op(b, op, fast);
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         run_op(b, op, fast);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    qsort(t, (size_t)runs, sizeof(double), cmp_double);
+    qsort(t, (size_t)runs, sizeof(double), bench_cmp_double);
     return t[runs / 2];
 }
 

@@ -1,6 +1,7 @@
 /* nflow: the command-line tool. Dispatches to one subcommand per file. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -41,8 +42,28 @@ static void usage(FILE *out) {
             "Every command takes --help. The full manual is docs/cli.md.\n\n" CLI_EXIT_CODES_HELP);
 }
 
+/* NFLOW_CONV=im2col|dnnl: the couplings' convolution backend for every command
+ * (nf_set_conv_backend; dnnl only in builds with NFLOW_DNNL). */
+static int conv_backend_from_env(void) {
+    const char *v = getenv("NFLOW_CONV");
+    if (!v || !*v) return CLI_OK;
+    nf_conv_backend b = NF_CONV_IM2COL;
+    if (strcmp(v, "dnnl") == 0) b = NF_CONV_DNNL;
+    else if (strcmp(v, "im2col") != 0) {
+        fprintf(stderr, "nflow: NFLOW_CONV=%s: must be im2col or dnnl\n", v);
+        return CLI_USAGE;
+    }
+    if (nf_set_conv_backend(b) != NF_OK) {
+        fprintf(stderr, "nflow: NFLOW_CONV=%s: %s\n", v, nf_last_error());
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 int main(int argc, char **argv) {
     cli_exit_guard();
+    int rc_env = conv_backend_from_env();
+    if (rc_env != CLI_OK) return rc_env;
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

@@ -48,6 +48,8 @@ static const char help[] =
     "                        by every coupling. --flow sequential: conditional layers, e.g.\n"
     "                        --spec 'summary(hidden=64x2,out=16), cond_spline(hidden=64x2)*6'\n"
     "                        [cond_realnvp(hidden=64x2,act=leakyrelu)*8], y of any shape\n"
+    "                        ; conditional HINT, x and y jointly (the loss is then\n"
+    "                        -log p(x, y)): --spec 'actnorm, cond_hint(hidden=32x2,steps=4)'\n"
     "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
     "                        of the training file]\n"
     "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"

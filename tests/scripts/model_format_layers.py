@@ -148,12 +148,11 @@ def cond_hint_forward(flat, x, y, opt, logdet):
     """K steps over the two lanes; per step Hx's nets, s, t (C -> D), Hy's nets."""
     hid, act = hidden_sizes(opt["hidden"]), opt["act"]
     D, C = x.shape[1], y.shape[1]
-    hint_len = lambda m: hint_size(m, hid)
     sizes = [C] + hid + [D]
     off = 0
     for _ in range(int(opt["steps"])):
         yp, x = y[:, ::-1], x[:, ::-1]
-        n = hint_len(D)
+        n = hint_size(D, hid)
         x = hint_forward(flat[off:off + n], x, hid, act, logdet)
         off += n
         m = mlp_size(sizes)
@@ -162,7 +161,7 @@ def cond_hint_forward(flat, x, y, opt, logdet):
         off += 2 * m
         x = np.exp(s) * x + t
         logdet += s.sum(1)
-        n = hint_len(C)
+        n = hint_size(C, hid)
         y = hint_forward(flat[off:off + n], yp, hid, act, logdet)
         off += n
     assert off == len(flat), (off, len(flat))

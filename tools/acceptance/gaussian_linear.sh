@@ -12,7 +12,7 @@
 #       [--out DIR] [--nflow PATH] [--seed S] [--threads T] [--c2st-n M] [--spec SPEC]
 #
 # --spec chooses the model (a sequential spec; default the conditional RealNVP below);
-# conditional HINT: --spec "actnorm, cond_hint(hidden=32x2,steps=4)". A cond_hint model's
+# conditional HINT: --spec "actnorm, cond_hint(hidden=16x1,steps=4)". A cond_hint model's
 # eval line is the joint -log p(theta, x) (the layer adds log p(x); see MODEL_FORMAT.md).
 #
 # Writes DIR/gl.h5, DIR/run (the training), DIR/samples/post_<i>.h5, DIR/c2st.json and

@@ -132,6 +132,22 @@ nf_status nf_summary_create(nf_layer **out, nf_shape in, nf_shape cond, nf_mlp_s
  * needs power-of-two sizes). Block "nets": the nodes' s then t nets, in pre-order. */
 nf_status nf_hint_create(nf_layer **out, nf_shape in, nf_mlp_spec net);
 
+/* Conditional HINT (InvertibleNetworks.jl's NetworkConditionalHINT) for vectors: x (in,
+ * D >= 2 values) and the condition y (ctx->cond, features >= 2 values, y itself: no
+ * summary network) transformed jointly by `steps` steps; step k reverses both lanes'
+ * values, then yp = r(y), y <- Hy(yp) and x <- exp(s(yp)) Hx(r(x)) + t(yp), with Hx, Hy
+ * HINT layers as nf_hint_create and s, t MLPs features -> D (net's spec, zero-initialised
+ * last layers). The layer adds log|det dzx/dx| + log p(y) to logdet, p(y) = N(zy) |det
+ * dzy/dy| the y lane's density (2 pi term included), so a flow's log N(z) + logdet is the
+ * joint log p(x, y); for a fixed y, samples are from p(x | y). backward adds dloss/dy to
+ * ctx->dcond when given. Block "nets": per step Hx's nets, A's s then t net, Hy's nets.
+ * Model-file type "cond_hint". */
+nf_status nf_cond_hint_create(nf_layer **out, nf_shape in, int features, nf_mlp_spec net, int steps);
+/* The y lane alone (InvertibleNetworks.jl's forward_Y): zy (n, features) = fy(y) and
+ * logdet[b] += log|det dzy_b/dy_b|. l must be a cond_hint layer with bound parameters.
+ * Allocates its scratch. */
+nf_status nf_cond_hint_encode_y(nf_layer *l, const nf_tensor *y, nf_tensor *zy, double *logdet);
+
 /* ---------------------------------------------------------------- autoregressive flows */
 
 /* MAF (karpathy's MAF with a MADE): z = x * exp(s(x)) + t(x), logdet = sum s(x), where

@@ -23,6 +23,7 @@ typedef struct spec_args {
     int parity;                 /* -1: alternate */
     int features;               /* condition features the flow's conditional layers take now */
     nf_shape cond;              /* the flow's condition shape (all zero: unconditional) */
+    int summarized;             /* a summary network turns y into the features */
 } spec_args;
 
 typedef struct layer_kind {
@@ -191,6 +192,17 @@ static nf_status make_hint(nf_layer **out, nf_shape in, const spec_args *a, int 
     NF_TRY(arg_hidden(a, "hint", &net));
     return nf_hint_create(out, in, net);
 }
+static nf_status make_cond_hint(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
+    nf_mlp_spec net;
+    int steps;
+    NF_TRY(arg_hidden(a, "cond_hint", &net));
+    NF_TRY(arg_int(a, "cond_hint", "steps", 1, 256, &steps));
+    if (!a->features) return nf_fail(NF_ERR_ARG, "model spec: cond_hint needs a conditional flow (a condition, --cond)");
+    /* it models y's density too: of a summary's output that would reward shrinking it */
+    if (a->summarized)
+        return nf_fail(NF_ERR_ARG, "model spec: cond_hint transforms y itself and cannot follow a summary network");
+    return nf_cond_hint_create(out, in, a->features, net, steps);
+}
 static nf_status make_affine(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int sc, sh;
     NF_TRY(arg_int(a, "affine", "scale", 0, 1, &sc));
@@ -239,6 +251,7 @@ static const layer_kind kinds[] = {
     {"actnorm", {NULL}, {NULL}, 0, make_actnorm},
     {"cond_realnvp", {"hidden", "act", "clamp"}, {"24x3", "leakyrelu", "0"}, 1, make_cond_realnvp},
     {"cond_spline", {"bins", "bound", "hidden", "act"}, {"8", "3", "16x3", "leakyrelu"}, 1, make_cond_spline},
+    {"cond_hint", {"hidden", "act", "steps"}, {"32x2", "leakyrelu", "4"}, 0, make_cond_hint},
     {"summary", {"hidden", "act", "out"}, {"64x2", "leakyrelu", "16"}, 0, make_summary},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))
@@ -367,6 +380,7 @@ static nf_status add_layers(parser *p, int kind, const spec_args *a, int count) 
         spec_args ctx = *a;
         ctx.features = nf_sequential_cond_features(p->model);
         ctx.cond = p->model->cond;
+        ctx.summarized = p->model->nlayers && p->model->layers[0]->ops->cond_forward;
         NF_TRY(k->make(&l, nf_sequential_current_shape(p->model), &ctx, parity));
         char label[LABEL_MAX];
         label_of(k, a, parity, label, sizeof label);

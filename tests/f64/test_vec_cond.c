@@ -1,9 +1,22 @@
 /* Conditional vector flows in double: with a fixed condition y, FD gradients in x and in
- * every parameter (couplings and summary network), then in the summary network's
- * parameters alone (they see the loss only through dloss/ds, which every conditional
- * coupling adds to ctx->dcond), each caught when corrupted; invertibility and the
- * logdet against the brute-force Jacobian. With and without a summary network. */
+ * every parameter (couplings, summary network, conditional HINT's two lanes), then in the
+ * summary network's parameters alone (they see the loss only through dloss/ds, which every
+ * conditional coupling adds to ctx->dcond), each caught when corrupted; invertibility and
+ * the logdet against the brute-force Jacobian. With and without a summary network.
+ * Conditional HINT's logdet is checked in its two parts: log|det dzx/dx| against the
+ * brute-force Jacobian of x |-> zx once the y lane's log p(y) (from
+ * nf_cond_hint_encode_y) is taken off, and the y lane's log|det dzy/dy| against the
+ * brute-force Jacobian of y |-> zy; its dloss/dy (ctx->dcond) against differences in y. */
 #include "nftest.h"
+
+#include <nflow/extend.h>
+
+#include <math.h>
+#include <string.h>
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 typedef struct cond_case {
     const char *spec;
@@ -15,7 +28,58 @@ static const cond_case CASES[] = {
      "reverse)*2",
      3, 5},
     {"prior=diagonal, cond_realnvp(hidden=8x2,clamp=2)*2, linear(lu=1), cond_spline(bins=5,bound=2,hidden=6x2)*2", 4, 2},
+    {"cond_hint(hidden=6x2,act=tanh,steps=2)", 5, 3},
+    {"actnorm, cond_hint(hidden=8x1,steps=3), reverse", 3, 6},
 };
+
+/* A flow with y fixed whose logdet is less the y lane's log p(y): log|det dzx/dx| alone. */
+typedef struct x_lane {
+    fc_target inner;
+    nf_layer *chint;
+    const nf_tensor *y;
+} x_lane;
+
+static nf_status x_lane_forward(void *self, const nf_tensor *x, nf_tensor *z, double *logdet) {
+    x_lane *p = self;
+    NF_TRY(p->inner.forward(p->inner.self, x, z, logdet));
+    const nf_tensor *y = p->y;
+    nf_tensor zy;
+    NF_TRY(nf_tensor_alloc(&zy, y->n, y->c, 1, 1, 1));
+    double ly[64] = {0};
+    nf_status s = nf_cond_hint_encode_y(p->chint, y, &zy, ly);
+    for (int b = 0; s == NF_OK && b < y->n; b++) {
+        double sq = 0;
+        for (int i = 0; i < y->c; i++) sq += zy.data[b * y->c + i] * zy.data[b * y->c + i];
+        logdet[b] -= ly[b] - 0.5 * sq - 0.5 * y->c * log(2 * M_PI);
+    }
+    nf_tensor_free(&zy);
+    return s;
+}
+
+/* y |-> zy with logdet log|det dzy/dy| (forward only: what fc_logdet_error uses). */
+static nf_status y_lane_forward(void *self, const nf_tensor *y, nf_tensor *zy, double *logdet) {
+    for (int b = 0; b < y->n; b++) logdet[b] = 0;
+    return nf_cond_hint_encode_y(self, y, zy, logdet);
+}
+
+static nf_layer *find_cond_hint(nf_flow *f) {
+    for (int i = 0; i < f->nlayers; i++)
+        if (!strcmp(f->layers[i]->ops->name, "cond_hint")) return f->layers[i];
+    return NULL;
+}
+
+/* The logdet error: against the brute-force Jacobian of x, and with a cond_hint layer also
+ * of its y lane (the larger of the two). */
+static double logdet_error(fc_target *t, const nf_tensor *x, const nf_tensor *y) {
+    nf_layer *l = find_cond_hint(((fc_cond_flow *)t->self)->f);
+    if (!l) return fc_logdet_error(t, x, 1e-6);
+    x_lane xl = {*t, l, y};
+    fc_target tx = *t, ty = *t;
+    tx.self = &xl, tx.forward = x_lane_forward;
+    ty.self = l, ty.forward = y_lane_forward, ty.in = nf_tensor_shape(y), ty.out = ty.in;
+    double ex = fc_logdet_error(&tx, x, 1e-6), ey = fc_logdet_error(&ty, y, 1e-6);
+    return ex > ey ? ex : ey;
+}
 
 static void check_params(fc_target *t, const nf_tensor *x, const char *what) {
     fc_grad_report r = fc_check_gradients(t, x, 6, 1e-6, FC_CORRUPT_NONE, 8);
@@ -46,7 +110,7 @@ static void test_cond_flows(void **state) {
             ts.frozen = NULL;
             check_params(&ts, &x, "summary network");
         }
-        double ei = fc_inverse_error(&t, &x), er = fc_rebuild_error(&t, &x), el = fc_logdet_error(&t, &x, 1e-6);
+        double ei = fc_inverse_error(&t, &x), er = fc_rebuild_error(&t, &x), el = logdet_error(&t, &x, &y);
         if (!(ei <= 1e-5 && er <= 1e-5 && el <= 1e-4))
             fail_msg("%s: inverse %g, rebuild %g, logdet %g", cc->spec, ei, er, el);
         nf_tensor_free(&x), nf_tensor_free(&y);
@@ -54,9 +118,70 @@ static void test_cond_flows(void **state) {
     }
 }
 
+/* mean_b [0.5 |z_b|^2 - logdet_b] of the layer at (x, y). */
+static double layer_loss(nf_layer *l, const nf_tensor *x, const nf_tensor *y, nf_ctx *ctx) {
+    nf_tensor z;
+    NF_ASSERT_OK(nf_tensor_alloc(&z, x->n, x->c, 1, 1, 1));
+    memcpy(z.data, x->data, sizeof(nf_real) * nf_tensor_count(x));
+    double ld[8] = {0}, loss = 0;
+    ctx->cond = y, ctx->dcond = NULL;
+    NF_ASSERT_OK(nf_layer_forward(l, &z, ld, ctx));
+    for (int b = 0; b < x->n; b++) {
+        double sq = 0;
+        for (int i = 0; i < x->c; i++) sq += z.data[b * x->c + i] * z.data[b * x->c + i];
+        loss += (0.5 * sq - ld[b]) / x->n;
+    }
+    nf_tensor_free(&z);
+    return loss;
+}
+
+/* cond_hint's dloss/dy (added to ctx->dcond, through both lanes and y's density) against
+ * central differences in y, and caught when halved. */
+static void test_cond_hint_dcond(void **state) {
+    int n = 4, D = 5, C = 6;
+    nf_shape in = {1, D, 1, 1, 1};
+    nf_layer *l;
+    NF_ASSERT_OK(nf_cond_hint_create(&l, in, C, nf_mlp_spec_uniform(6, 2, NF_ACT_TANH), 2));
+    nf_params p;
+    nf_rng rng;
+    nf_rng_seed(&rng, 2);
+    NF_ASSERT_OK(nf_params_bind(&p, &l, 1, &rng));
+    for (size_t i = 0; i < p.count; i++) p.value[i] += 0.3 * nf_rng_normal(&rng);
+    nf_shape sh = in;
+    sh.n = n;
+    nf_ctx ctx = {0};
+    NF_ASSERT_OK(nf_ctx_reserve(&ctx, nf_layer_workspace(l, sh)));
+    nf_tensor x = nftest_randn(n, D, 1, 1, 1, 3), y = nftest_randn(n, C, 1, 1, 1, 4);
+    nf_tensor u = nftest_randn(n, C, 1, 1, 1, 5), dy, z, dz;
+    NF_ASSERT_OK(nf_tensor_alloc(&dy, n, C, 1, 1, 1));
+    NF_ASSERT_OK(nf_tensor_alloc(&z, n, D, 1, 1, 1));
+    NF_ASSERT_OK(nf_tensor_alloc(&dz, n, D, 1, 1, 1));
+    memcpy(z.data, x.data, sizeof(nf_real) * nf_tensor_count(&x));
+    double ld[8] = {0};
+    ctx.cond = &y;
+    NF_ASSERT_OK(nf_layer_forward(l, &z, ld, &ctx));
+    for (size_t i = 0; i < nf_tensor_count(&z); i++) dz.data[i] = z.data[i] / n;
+    ctx.dcond = &dy, ctx.dlogdet = -1.0 / n;
+    NF_ASSERT_OK(nf_layer_backward(l, &z, &dz, &ctx));
+    double analytic = 0, eps = 1e-6;
+    for (size_t i = 0; i < nf_tensor_count(&y); i++) analytic += dy.data[i] * u.data[i];
+    for (size_t i = 0; i < nf_tensor_count(&y); i++) y.data[i] += eps * u.data[i];
+    double lp = layer_loss(l, &x, &y, &ctx);
+    for (size_t i = 0; i < nf_tensor_count(&y); i++) y.data[i] -= 2 * eps * u.data[i];
+    double lm = layer_loss(l, &x, &y, &ctx), numeric = (lp - lm) / (2 * eps);
+    double err = fabs(analytic - numeric) / fmax(1e-8, fabs(numeric)), bad = fabs(0.5 * analytic - numeric) / fabs(numeric);
+    if (!(err <= 1e-3 && bad > 1e-3)) fail_msg("cond_hint dloss/dy: error %g (halved: %g)", err, bad);
+    nf_tensor_free(&x), nf_tensor_free(&y), nf_tensor_free(&u), nf_tensor_free(&dy), nf_tensor_free(&z),
+        nf_tensor_free(&dz);
+    nf_ctx_free(&ctx);
+    nf_params_free(&p);
+    nf_layer_destroy(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cond_flows),
+        cmocka_unit_test(test_cond_hint_dcond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

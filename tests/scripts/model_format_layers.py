@@ -144,6 +144,37 @@ def hint_forward(flat, x, sizes_hidden, act, logdet):
     return y
 
 
+def cond_hint_forward(flat, x, y, opt, logdet):
+    """K steps over the two lanes; per step Hx's nets, s, t (C -> D), Hy's nets."""
+    hid, act = hidden_sizes(opt["hidden"]), opt["act"]
+    D, C = x.shape[1], y.shape[1]
+    sizes = [C] + hid + [D]
+    off = 0
+    for _ in range(int(opt["steps"])):
+        yp, x = y[:, ::-1], x[:, ::-1]
+        n = hint_size(D, hid)
+        x = hint_forward(flat[off:off + n], x, hid, act, logdet)
+        off += n
+        m = mlp_size(sizes)
+        s = mlp(flat[off:off + m], sizes, act, yp)
+        t = mlp(flat[off + m:off + 2 * m], sizes, act, yp)
+        off += 2 * m
+        x = np.exp(s) * x + t
+        logdet += s.sum(1)
+        n = hint_size(C, hid)
+        y = hint_forward(flat[off:off + n], yp, hid, act, logdet)
+        off += n
+    assert off == len(flat), (off, len(flat))
+    logdet += -0.5 * (y * y).sum(1) - 0.5 * C * np.log(2 * np.pi)
+    return x
+
+
+def hint_size(m, hid):
+    """Parameters of a hint tree over m values."""
+    n = 2 * mlp_size([m // 2] + hid + [m - m // 2])
+    return n if m <= 4 else n + hint_size(m // 2, hid) + hint_size(m - m // 2, hid)
+
+
 def layer_forward(kind, opt, g, x, logdet, cond):
     """cond: {"y": the conditions (n, C), "s": the features the conditional layers take}."""
     D = x.shape[1]
@@ -151,6 +182,8 @@ def layer_forward(kind, opt, g, x, logdet, cond):
         y = cond["y"]
         cond["s"] = mlp(g["net"], [y.shape[1]] + hidden_sizes(opt["hidden"]) + [int(opt["out"])], opt["act"], y)
         return x
+    if kind == "cond_hint":  # y itself, both lanes
+        return cond_hint_forward(g["nets"], x, cond["y"], opt, logdet)
     if kind in ("cond_realnvp", "cond_spline"):  # the nets take [xa, s]
         a, _ = split(x, int(opt["parity"]))
         xs = np.concatenate([x[:, a], cond["s"]], 1)

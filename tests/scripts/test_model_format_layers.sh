@@ -3,8 +3,9 @@
 # numpy implementation written from the document alone (model_format_layers.py) maps
 # data to latents with the parameters read from the file, and must agree with
 # `nflow encode` (z and logdet). Two models cover every kind, both coupling parities,
-# the diagonal prior, spline tails and a HINT tree of more than one level; two conditional
-# models cover the conditional couplings, with and without a summary network.
+# the diagonal prior, spline tails and a HINT tree of more than one level; three conditional
+# models cover the conditional couplings, with and without a summary network, and
+# conditional HINT (a tree of more than one level over x's 6 values).
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,8 +45,9 @@ done
 COND1="summary(hidden=8x2,act=tanh,out=4), cond_realnvp(hidden=8x2,clamp=2), cond_spline(bins=4,bound=3,hidden=8), reverse,
 cond_realnvp(hidden=8,act=relu), cond_spline(bins=5,bound=2,hidden=8x2,act=tanh)"
 COND2="actnorm, cond_spline(bins=4,bound=3,hidden=8x2)*2, linear(lu=1), cond_realnvp(hidden=8x2)*2"
+COND3="actnorm, cond_hint(hidden=8x2,act=tanh,steps=2), reverse, cond_hint(hidden=8,steps=1)"
 k=0
-for SPEC in "${COND1//$'\n'/ }" "$COND2"; do
+for SPEC in "${COND1//$'\n'/ }" "$COND2" "$COND3"; do
   k=$((k + 1))
   "$B" train --data "$T/c6.h5:/x" --cond /y --normalize none --flow sequential --spec "$SPEC" --steps 100 --batch 64 \
     --lr 1e-2 --threads 1 --no-plots --no-gif --quiet --out "$T/rc$k" >"$T/trainc$k.log" 2>&1 ||

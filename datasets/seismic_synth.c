@@ -38,6 +38,14 @@ static nf_status check(const nf_seismic_options *o) {
     return NF_OK;
 }
 
+/* y (count) = x + N(0, sigma^2), sigma = rel * rms(x); y may be x */
+static void add_noise(float *y, const float *x, size_t count, double rel, nf_rng *rng) {
+    double ms = 0;
+    for (size_t i = 0; i < count; i++) ms += (double)x[i] * x[i];
+    double sd = rel * sqrt(ms / (double)count);
+    for (size_t i = 0; i < count; i++) y[i] = x[i] + (float)(sd * nf_rng_normal(rng));
+}
+
 /* One sample: reflectivity r and seismic s, both (nt, ny, nx), and its throw. */
 static void draw_sample(const nf_seismic_options *o, nf_rng *rng, const float *w, int half, float *r, float *s,
                         float *trace, float *conv, float *throw_out) {
@@ -53,22 +61,8 @@ static void draw_sample(const nf_seismic_options *o, nf_rng *rng, const float *w
                 s[t * plane + (size_t)y * e.nx + x] = conv[t];
             }
         }
-    size_t count = plane * e.nt;
-    if (o->noise > 0) {
-        double ms = 0;
-        for (size_t i = 0; i < count; i++) ms += (double)s[i] * s[i];
-        double sd = o->noise * sqrt(ms / (double)count);
-        for (size_t i = 0; i < count; i++) s[i] += (float)(sd * nf_rng_normal(rng));
-    }
+    if (o->noise > 0) add_noise(s, s, plane * e.nt, o->noise, rng);
     *throw_out = (float)e.throw_;
-}
-
-/* y (count) = x + N(0, sigma^2), sigma = rms(x) 10^(-snr_db / 20): SNR snr_db in the sample */
-static void observe(float *y, const float *x, size_t count, double snr_db, nf_rng *rng) {
-    double ms = 0;
-    for (size_t i = 0; i < count; i++) ms += (double)x[i] * x[i];
-    double sd = sqrt(ms / (double)count) * pow(10, -snr_db / 20);
-    for (size_t i = 0; i < count; i++) y[i] = x[i] + (float)(sd * nf_rng_normal(rng));
 }
 
 static nf_status root_attrs(hid_t file, const nf_seismic_options *o) {
@@ -133,7 +127,8 @@ nf_status nf_generate_seismic(const nf_seismic_options *o) {
             nf_chan_stats_add(&sx, xs + i * per, per);
             nf_chan_stats_add(&sr, rs + i * per, per);
             if (o->observe) {
-                observe(ys + i * per, xs + i * per, per, o->snr_db, &noise_rng);
+                /* SNR snr_db: sigma = rms(x) 10^(-snr_db / 20) */
+                add_noise(ys + i * per, xs + i * per, per, pow(10, -o->snr_db / 20), &noise_rng);
                 nf_chan_stats_add(&sy, ys + i * per, per);
             }
         }

@@ -86,8 +86,8 @@ for i in 0 1; do
   [ -f "$OUT/posterior_$i.png" ] || run "$NFLOW" plot posterior --samples "$OUT/post_$i.h5" --truth "$OUT/test.h5:/x" \
       --out "$OUT/posterior_$i.png" >/dev/null
 done
-echo "/usr/bin/python3 $HERE/seismic_posterior.py --truth $OUT/test.h5 --posts ${POSTS[*]} --json $OUT/scores.json" >>"$CMDS"
-/usr/bin/python3 "$HERE/seismic_posterior.py" --truth "$OUT/test.h5" --posts "${POSTS[@]}" --json "$OUT/scores.json" \
+echo "/usr/bin/python3 $HERE/seismic_posterior.py --truth $OUT/test.h5 --posts ${POSTS[*]} --train $OUT/train.h5 --json $OUT/scores.json" >>"$CMDS"
+/usr/bin/python3 "$HERE/seismic_posterior.py" --truth "$OUT/test.h5" --posts "${POSTS[@]}" --train "$OUT/train.h5" --json "$OUT/scores.json" \
   >"$OUT/scores.md"
 
 /usr/bin/python3 - "$OUT" "$SNR" <<'PY'
@@ -104,12 +104,14 @@ lines = [
     f"x = clean seismic patch (reflectivity * Ricker), y = x + white Gaussian noise at {snr:g} dB "
     "(10 log10(mean x^2 / noise variance) per patch).",
     "SNR(a) = 10 log10(sum x^2 / sum (a - x)^2) over a patch, in dB, averaged over the held-out patches; "
-    "c*y: y scaled by the best constant for each patch, fitted on the truth (an oracle baseline).",
+    "c*y: y scaled by the best constant for each patch, fitted on the truth (an oracle baseline); "
+    "Wiener: the 2-D Wiener filter of y with the training patches' mean power spectrum and the known SNR.",
     "coverage: fraction of all true pixels inside the central 90 % interval (5 % and 95 % quantiles) of "
     "their posterior samples.", "",
     open(f"{out}/scores.md").read().rstrip(), "",
     f"* posterior mean SNR {s['snr_mean']:.2f} dB against {s['snr_y']:.2f} dB for y "
-    f"({s['snr_mean'] - s['snr_y']:+.2f} dB; oracle-scaled y {s['snr_shrunk_y']:.2f} dB)",
+    f"({s['snr_mean'] - s['snr_y']:+.2f} dB; oracle-scaled y {s['snr_shrunk_y']:.2f} dB, "
+    f"Wiener filter {s['snr_wiener']:.2f} dB)",
     f"* coverage of the central 90 % interval: {s['coverage']:.3f} (goal 0.85-0.95)",
     f"* training: held-out objective on {held.group(1)} pairs: bits/dim {held.group(2)}" if held else "* training: no held-out line",
     f"* {rebuild.group(0)}" if rebuild else "", "",

@@ -14,6 +14,8 @@ Definitions (per held-out patch, truth x, estimate a, sums over the patch's pixe
   the 2-D Wiener filter Y P / (P + s2), P = the mean power spectrum of the training
   patches' x (up to 2000), s2 = the noise power of this patch from y and the SNR stored
   on /y (mean y^2 / (1 + 10^(snr/10))); the means over patches are of the dB values.
+  Also the SNR of the pixel-wise posterior median, and (with --train) the samples that
+  left the data's range: max |sample| above twice the largest |x| of the training patches.
   Calibration: the fraction of all true pixels of all patches inside their central LEVEL
   posterior interval, [q((1 - LEVEL) / 2), q((1 + LEVEL) / 2)] of that pixel's samples
   (numpy's linear quantiles); a calibrated posterior gives LEVEL.
@@ -80,10 +82,11 @@ def main():
         self_test()
         return
     import h5py
-    rows, hits, total, power = [], 0, 0, None
+    rows, hits, total, power, bound = [], 0, 0, None, np.inf
     if a.train:
         with h5py.File(a.train, "r") as f:
-            power = np.mean(np.abs(np.fft.fft2(f["x"][:2000].astype(np.float64))) ** 2, axis=0)
+            xt = f["x"][:2000].astype(np.float64)
+        power, bound = np.mean(np.abs(np.fft.fft2(xt)) ** 2, axis=0), 2 * np.max(np.abs(xt))
     with h5py.File(a.truth, "r") as t:
         snr = float(t["y"].attrs["snr_db"])
         for path in a.posts:
@@ -97,21 +100,26 @@ def main():
             rows.append(dict(index=i, samples=len(samples), snr_mean=snr_db(mean, x), snr_y=snr_db(y, x),
                              snr_shrunk_y=snr_db(c * y, x), coverage=float(ins.mean()),
                              snr_wiener=snr_db(wiener(y, power, snr), x) if power is not None else float("nan"),
-                             mean_std=float(np.mean(np.std(samples, axis=0, ddof=1))),
-                             rmse=float(np.sqrt(np.mean((mean - x) ** 2)))))
+                             snr_median=snr_db(np.median(samples, axis=0), x),
+                             exploded=int(np.sum(np.abs(samples).reshape(len(samples), -1).max(1) > bound)),
+                             mean_std=float(np.mean(np.std(samples, axis=0, ddof=1)))))
     out = dict(level=a.level, patches=rows, coverage=hits / total,
                snr_mean=float(np.mean([r["snr_mean"] for r in rows])),
                snr_y=float(np.mean([r["snr_y"] for r in rows])),
                snr_shrunk_y=float(np.mean([r["snr_shrunk_y"] for r in rows])),
-               snr_wiener=float(np.mean([r["snr_wiener"] for r in rows])))
+               snr_wiener=float(np.mean([r["snr_wiener"] for r in rows])),
+               snr_median=float(np.mean([r["snr_median"] for r in rows])),
+               exploded=int(sum(r["exploded"] for r in rows)), samples=int(sum(r["samples"] for r in rows)))
     print("| patch | samples | SNR posterior mean (dB) | SNR y (dB) | SNR c*y, oracle c (dB) | SNR Wiener (dB) | "
-          f"inside central {a.level:.0%} | mean posterior std | RMSE of mean |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"SNR posterior median (dB) | inside central {a.level:.0%} | mean posterior std | exploded samples |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['index']} | {r['samples']} | {r['snr_mean']:.2f} | {r['snr_y']:.2f} | {r['snr_shrunk_y']:.2f} | "
-              f"{r['snr_wiener']:.2f} | {r['coverage']:.3f} | {r['mean_std']:.4f} | {r['rmse']:.4f} |")
+              f"{r['snr_wiener']:.2f} | {r['snr_median']:.2f} | {r['coverage']:.3f} | {r['mean_std']:.4g} | "
+              f"{r['exploded']} |")
     print(f"| **mean** | | **{out['snr_mean']:.2f}** | {out['snr_y']:.2f} | {out['snr_shrunk_y']:.2f} | "
-          f"{out['snr_wiener']:.2f} | **{out['coverage']:.3f}** (all {total} pixels) | | |")
+          f"{out['snr_wiener']:.2f} | {out['snr_median']:.2f} | **{out['coverage']:.3f}** (all {total} pixels) | | "
+          f"{out['exploded']} of {out['samples']} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -29,7 +29,7 @@
 # mean SNR not above y's, or coverage outside 0.85-0.95).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-QUICK=0 N="" STEPS="" SIZE="" SNR=0 PATCHES="" SAMPLES="" THREADS=2 SEED=1 OUT="" NFLOW=build/nflow
+QUICK=0 N="" STEPS="" SIZE="" SNR=0 FLOOR=0 MINSCALE=0.1 PATCHES="" SAMPLES="" THREADS=2 SEED=1 OUT="" NFLOW=build/nflow
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -37,6 +37,8 @@ while [ $# -gt 0 ]; do
     --steps) STEPS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --snr) SNR=$2; shift 2 ;;
+    --floor) FLOOR=$2; shift 2 ;;
+    --min-scale) MINSCALE=$2; shift 2 ;;
     --patches) PATCHES=$2; shift 2 ;;
     --samples) SAMPLES=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
@@ -61,16 +63,16 @@ CMDS=$OUT/commands.txt
 # runs a command after appending it to the list of commands of this run
 run() { echo "$*" >>"$CMDS"; "$@"; }
 
-[ -f "$OUT/train.h5" ] || run "$NFLOW" data seismic --n "$N" --size "$SIZE,$SIZE" --snr "$SNR" --seed "$SEED" \
-  --out "$OUT/train.h5" >/dev/null
-[ -f "$OUT/test.h5" ] || run "$NFLOW" data seismic --n "$PATCHES" --size "$SIZE,$SIZE" --snr "$SNR" \
+[ -f "$OUT/train.h5" ] || run "$NFLOW" data seismic --n "$N" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
+  --seed "$SEED" --out "$OUT/train.h5" >/dev/null
+[ -f "$OUT/test.h5" ] || run "$NFLOW" data seismic --n "$PATCHES" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
   --seed $((SEED + 1)) --out "$OUT/test.h5" >/dev/null
 
 if [ ! -f "$OUT/train/model.h5" ]; then
   rm -rf "$OUT/train"
   run "$NFLOW" train --data "$OUT/train.h5:/x" --cond "$OUT/train.h5:/y" --levels $LEVELS --depth $K \
       --hidden $HIDDEN --batch 16 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup $WARMUP --steps "$STEPS" \
-      --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100 --out "$OUT/train" \
+      --min-scale "$MINSCALE" --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100 --out "$OUT/train" \
       >"$OUT/train.log" 2>"$OUT/train.err" ||
     { echo "seismic_posterior.sh: training failed:" >&2; tail -3 "$OUT/train.err" >&2; exit 1; }
 fi
@@ -111,7 +113,8 @@ lines = [
     open(f"{out}/scores.md").read().rstrip(), "",
     f"* posterior mean SNR {s['snr_mean']:.2f} dB against {s['snr_y']:.2f} dB for y "
     f"({s['snr_mean'] - s['snr_y']:+.2f} dB; oracle-scaled y {s['snr_shrunk_y']:.2f} dB, "
-    f"Wiener filter {s['snr_wiener']:.2f} dB)",
+    f"Wiener filter {s['snr_wiener']:.2f} dB; posterior median {s['snr_median']:.2f} dB)",
+    f"* samples beyond twice the training data's largest |x|: {s['exploded']} of {s['samples']}",
     f"* coverage of the central 90 % interval: {s['coverage']:.3f} (goal 0.85-0.95)",
     f"* training: held-out objective on {held.group(1)} pairs: bits/dim {held.group(2)}" if held else "* training: no held-out line",
     f"* {rebuild.group(0)}" if rebuild else "", "",

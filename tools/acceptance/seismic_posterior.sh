@@ -7,11 +7,14 @@
 # 85-95 % of the true pixels).
 #
 #   tools/acceptance/seismic_posterior.sh [--quick] [--n N] [--steps N] [--size S]
-#       [--snr DB] [--patches P] [--samples M] [--threads T] [--seed S] [--out DIR]
-#       [--nflow PATH]
+#       [--snr DB] [--floor R] [--min-scale X] [--patches P] [--samples M] [--threads T]
+#       [--seed S] [--out DIR] [--nflow PATH]
 #
 # 1. nflow data seismic --snr: N training pairs of SxS patches (seed S) and P held-out
-#    ones (seed S+1, so other earth models and other noise).
+#    ones (seed S+1, so other earth models and other noise). --floor R adds white noise of
+#    R times the rms to x itself (nflow data --noise; y observes that x): a clean seismic
+#    patch is band-limited, almost degenerate, and a flow fitted to it can explode when
+#    sampled; the floor gives it a full-rank density. --min-scale: the couplings' floor.
 # 2. nflow train --cond: conditional Glow L=3 K=8 hidden 64, batch 16, Adam 1e-3 with 50
 #    warm-up steps and cosine decay to 1e-5, STEPS steps; 200 pairs of the training file's
 #    end held out for validation.
@@ -24,7 +27,7 @@
 # Defaults: --n 4000 --steps 2000 --size 64 --snr 0 --patches 16 --samples 256 --threads 2
 # --seed 1 --out acceptance_seismic. --quick: 16x16 patches, 512 pairs, L=2 K=4 hidden 16,
 # 300 steps, 8 patches of 100 samples: the ctest version
-# (tests/scripts/test_acceptance_seismic.sh). Finished parts are not run again. OUT/summary.md
+# (tests/scripts/test_cli_seismic_posterior.sh). Finished parts are not run again. OUT/summary.md
 # gets the numbers and every command run; exit status 1 when the goal is missed (posterior
 # mean SNR not above y's, or coverage outside 0.85-0.95).
 set -euo pipefail
@@ -45,7 +48,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --nflow) NFLOW=$2; shift 2 ;;
-    -h|--help) sed -n 2,31p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,32p "$0"; exit 0 ;;
     *) echo "seismic_posterior.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

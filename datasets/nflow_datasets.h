@@ -61,7 +61,10 @@ int nf_have_segyio(void);
  * reflectivity r at each horizon, placed with linear interpolation between samples; trace =
  * r convolved with a Ricker wavelet (1 - 2 pi^2 f0^2 t^2) exp(-pi^2 f0^2 t^2), plus optional
  * noise. Writes /x (the seismic), /reflectivity (same shape), /throw (n,) signed throw in
- * samples (0: no fault), /wavelet (the Ricker samples used). */
+ * samples (0: no fault), /wavelet (the Ricker samples used). With observe, also /y (same
+ * shape): what a survey records, /x plus white Gaussian noise at snr_db per sample
+ * (10 log10(mean x^2 / sigma^2) over the sample), drawn from a second stream of the seed so
+ * that /x does not change with it: the pairs (x, y) of a posterior p(x | y). */
 typedef struct nf_seismic_options {
     const char *output;   /* HDF5 file written */
     long long n;          /* samples */
@@ -74,6 +77,8 @@ typedef struct nf_seismic_options {
     double fault_prob;    /* chance that a sample has a fault */
     double throw_min, throw_max; /* |throw| in samples, drawn uniformly; sign random */
     double noise;         /* Gaussian noise std relative to the sample's rms (0: none) */
+    int observe;          /* 1: also write /y, an observation of /x at snr_db */
+    double snr_db;        /* /y = /x + Gaussian noise of std rms(x) 10^(-snr_db/20) per sample */
     uint64_t seed;
 } nf_seismic_options;
 

@@ -31,10 +31,19 @@ static nf_status check(const nf_seismic_options *o) {
         return nf_fail(NF_ERR_ARG, "nf_generate_seismic: layers %d..%d, need 1 <= min <= max <= %d", o->layers_min,
                        o->layers_max, NFD_MAX_LAYERS);
     if (!(o->fold_amp >= 0) || !(o->fault_prob >= 0 && o->fault_prob <= 1) || !(o->throw_min >= 0) ||
-        o->throw_max < o->throw_min || !(o->noise >= 0))
-        return nf_fail(NF_ERR_ARG, "nf_generate_seismic: fold %g, fault chance %g, throw %g..%g, noise %g out of range",
-                       o->fold_amp, o->fault_prob, o->throw_min, o->throw_max, o->noise);
+        o->throw_max < o->throw_min || !(o->noise >= 0) || (o->observe && !isfinite(o->snr_db)))
+        return nf_fail(NF_ERR_ARG, "nf_generate_seismic: fold %g, fault chance %g, throw %g..%g, noise %g, "
+                       "SNR %g dB out of range", o->fold_amp, o->fault_prob, o->throw_min, o->throw_max, o->noise,
+                       o->snr_db);
     return NF_OK;
+}
+
+/* y (count) = x + N(0, sigma^2), sigma = rel * rms(x); y may be x */
+static void add_noise(float *y, const float *x, size_t count, double rel, nf_rng *rng) {
+    double ms = 0;
+    for (size_t i = 0; i < count; i++) ms += (double)x[i] * x[i];
+    double sd = rel * sqrt(ms / (double)count);
+    for (size_t i = 0; i < count; i++) y[i] = x[i] + (float)(sd * nf_rng_normal(rng));
 }
 
 /* One sample: reflectivity r and seismic s, both (nt, ny, nx), and its throw. */
@@ -52,13 +61,7 @@ static void draw_sample(const nf_seismic_options *o, nf_rng *rng, const float *w
                 s[t * plane + (size_t)y * e.nx + x] = conv[t];
             }
         }
-    size_t count = plane * e.nt;
-    if (o->noise > 0) {
-        double ms = 0;
-        for (size_t i = 0; i < count; i++) ms += (double)s[i] * s[i];
-        double sd = o->noise * sqrt(ms / (double)count);
-        for (size_t i = 0; i < count; i++) s[i] += (float)(sd * nf_rng_normal(rng));
-    }
+    if (o->noise > 0) add_noise(s, s, plane * e.nt, o->noise, rng);
     *throw_out = (float)e.throw_;
 }
 
@@ -79,20 +82,26 @@ nf_status nf_generate_seismic(const nf_seismic_options *o) {
     hsize_t dims[5] = {(hsize_t)o->n, 1, (hsize_t)o->nt, (hsize_t)ny, (hsize_t)o->nx};
     if (!o->cube) dims[3] = (hsize_t)o->nx; /* (n, 1, nt, nx) */
     hsize_t dn[1] = {(hsize_t)o->n}, dw[1] = {(hsize_t)(2 * half + 1)};
-    nf_rng rng;
+    nf_rng rng, noise_rng; /* the earth models; /y's noise (a second stream: /x stays as it is) */
     nf_rng_seed(&rng, o->seed);
+    nf_rng_seed(&noise_rng, o->seed ^ 0x9e3779b97f4a7c15ull);
     nf_h5_quiet q;
     nf_h5_quiet_begin(&q);
     nf_status st;
     nfd_out out;
     nfd_array ax = {.dset = H5I_INVALID_HID}, ar = {.dset = H5I_INVALID_HID}, at = {.dset = H5I_INVALID_HID},
-              aw = {.dset = H5I_INVALID_HID};
-    nf_chan_stats sx = {0}, sr = {0};
-    float *xs = NULL, *rs = NULL, *throws = NULL, *w = NULL, *trace = NULL, *conv = NULL;
+              aw = {.dset = H5I_INVALID_HID}, ay = {.dset = H5I_INVALID_HID};
+    nf_chan_stats sx = {0}, sr = {0}, sy = {0};
+    float *xs = NULL, *rs = NULL, *ys = NULL, *throws = NULL, *w = NULL, *trace = NULL, *conv = NULL;
     NF_H5_TRY(nfd_out_create(&out, o->output));
     NF_H5_TRY(root_attrs(out.file, o));
     NF_H5_TRY(nfd_array_create(&ax, out.file, "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, o->cube ? 5 : 4, dims));
     NF_H5_TRY(nfd_array_create(&ar, out.file, "/reflectivity", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, o->cube ? 5 : 4, dims));
+    if (o->observe) {
+        NF_H5_TRY(nfd_array_create(&ay, out.file, "/y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, o->cube ? 5 : 4, dims));
+        NF_H5_TRY(nf_h5_write_double_attr(ay.dset, "snr_db", &o->snr_db, 0));
+        NF_H5_TRY(nf_chan_stats_init(&sy, 1));
+    }
     NF_H5_TRY(nfd_array_create(&at, out.file, "/throw", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dn));
     NF_H5_TRY(nfd_array_create(&aw, out.file, "/wavelet", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dw));
     NF_H5_TRY(nf_chan_stats_init(&sx, 1));
@@ -100,11 +109,12 @@ nf_status nf_generate_seismic(const nf_seismic_options *o) {
     long long piece = ax.chunk_n;
     xs = nf_alloc(sizeof(float) * per * (size_t)piece);
     rs = nf_alloc(sizeof(float) * per * (size_t)piece);
+    if (o->observe) ys = nf_alloc(sizeof(float) * per * (size_t)piece);
     throws = nf_alloc(sizeof(float) * (size_t)piece);
     w = nf_alloc(sizeof(float) * (size_t)(2 * half + 1));
     trace = nf_alloc(sizeof(float) * (size_t)o->nt);
     conv = nf_alloc(sizeof(float) * (size_t)o->nt);
-    if (!xs || !rs || !throws || !w || !trace || !conv) {
+    if (!xs || !rs || (o->observe && !ys) || !throws || !w || !trace || !conv) {
         st = nf_fail(NF_ERR_NOMEM, "nf_generate_seismic: out of memory for %lld samples of %zu values", piece, per);
         goto cleanup;
     }
@@ -116,26 +126,36 @@ nf_status nf_generate_seismic(const nf_seismic_options *o) {
             draw_sample(o, &rng, w, half, rs + i * per, xs + i * per, trace, conv, throws + i);
             nf_chan_stats_add(&sx, xs + i * per, per);
             nf_chan_stats_add(&sr, rs + i * per, per);
+            if (o->observe) {
+                /* SNR snr_db: sigma = rms(x) 10^(-snr_db / 20) */
+                add_noise(ys + i * per, xs + i * per, per, pow(10, -o->snr_db / 20), &noise_rng);
+                nf_chan_stats_add(&sy, ys + i * per, per);
+            }
         }
+        if (o->observe) NF_H5_TRY(nfd_array_append(&ay, k, ys));
         NF_H5_TRY(nfd_array_append(&ax, k, xs));
         NF_H5_TRY(nfd_array_append(&ar, k, rs));
         NF_H5_TRY(nfd_array_append(&at, k, throws));
     }
     NF_H5_TRY(nfd_array_put_stats(&ax, &sx));
     NF_H5_TRY(nfd_array_put_stats(&ar, &sr));
+    if (o->observe) NF_H5_TRY(nfd_array_put_stats(&ay, &sy));
 cleanup:
     nf_free(conv);
     nf_free(trace);
     nf_free(w);
     nf_free(throws);
+    nf_free(ys);
     nf_free(rs);
     nf_free(xs);
+    nf_chan_stats_free(&sy);
     nf_chan_stats_free(&sr);
     nf_chan_stats_free(&sx);
     st = nfd_array_close(&aw, st);
     st = nfd_array_close(&at, st);
     st = nfd_array_close(&ar, st);
     st = nfd_array_close(&ax, st);
+    st = nfd_array_close(&ay, st);
     st = nfd_out_finish(&out, st);
     nf_h5_quiet_end(&q);
     return st;

@@ -224,6 +224,54 @@ static void test_seed_cube_and_reading(void **state) {
     nf_dataset_close(ds);
 }
 
+/* 10 log10(sum x^2 / sum (y - x)^2) of sample s (count values each) */
+static double sample_snr_db(const float *x, const float *y, int s, size_t count) {
+    double sx = 0, se = 0;
+    for (size_t i = (size_t)s * count; i < (size_t)(s + 1) * count; i++)
+        sx += (double)x[i] * x[i], se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+    return 10 * log10(sx / se);
+}
+
+/* observe: /y = /x + white noise at snr_db in every sample (4096 values: the measured SNR
+ * is within 0.3 dB, six standard errors), independent noise per sample, /x the same as
+ * without /y, the SNR recorded on /y; no /y without observe. */
+static void test_observation_at_snr(void **state) {
+    nf_seismic_options o = small("obs.h5", 8);
+    o.observe = 1, o.snr_db = 6;
+    NF_ASSERT_OK(nf_generate_seismic(&o));
+    nf_seismic_options plain = o;
+    plain.observe = 0, plain.output = h5t_path(dir, "plain.h5", 1);
+    NF_ASSERT_OK(nf_generate_seismic(&plain));
+    size_t n, m;
+    float *x = read_all(o.output, "/x", &n), *y = read_all(o.output, "/y", &m);
+    float *x0 = read_all(plain.output, "/x", &m);
+    assert_int_equal(m, n);
+    assert_memory_equal(x, x0, n * sizeof(float));
+    for (int s = 0; s < 8; s++) assert_true(fabs(sample_snr_db(x, y, s, n / 8) - 6) < 0.3);
+    double c01 = 0; /* noise of samples 0 and 1: uncorrelated */
+    for (size_t i = 0; i < n / 8; i++) c01 += ((double)y[i] - x[i]) * ((double)y[n / 8 + i] - x[n / 8 + i]);
+    double e0 = 0;
+    for (size_t i = 0; i < n / 8; i++) e0 += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+    assert_true(fabs(c01) < 0.1 * e0);
+    hid_t f = H5Fopen(o.output, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "/y", H5P_DEFAULT);
+    double snr = 0;
+    hid_t a = H5Aopen(d, "snr_db", H5P_DEFAULT);
+    assert_true(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &snr) >= 0 && snr == 6);
+    H5Aclose(a);
+    H5Dclose(d);
+    H5Fclose(f);
+    f = H5Fopen(plain.output, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(H5Lexists(f, "/y", H5P_DEFAULT) == 0);
+    H5Fclose(f);
+    free(x0);
+    free(y);
+    free(x);
+    o = small("obs_bad.h5", 2);
+    o.observe = 1, o.snr_db = INFINITY;
+    NF_ASSERT_FAILS(nf_generate_seismic(&o), NF_ERR_ARG);
+    assert_non_null(strstr(nf_last_error(), "SNR inf dB"));
+}
+
 static void test_bad_options(void **state) {
     nf_seismic_options o = small("bad.h5", 0);
     NF_ASSERT_FAILS(nf_generate_seismic(&o), NF_ERR_ARG);
@@ -252,7 +300,7 @@ int main(void) {
         cmocka_unit_test(test_convolution_and_wavelet), cmocka_unit_test(test_flat_layers_identical_traces),
         cmocka_unit_test(test_fault_shifts_by_throw),   cmocka_unit_test(test_spectrum_peaks_near_f0),
         cmocka_unit_test(test_seed_cube_and_reading),   cmocka_unit_test(test_cube_varies_along_both_axes),
-        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_observation_at_snr),      cmocka_unit_test(test_bad_options),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     h5t_rmdir(dir);

@@ -4,6 +4,7 @@
 #include "datasrc.h"
 #include "nflow_datasets.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char help[] =
@@ -20,7 +21,7 @@ static const char help[] =
     "  nflow data segy --input FILE.sgy --out FILE.h5 --patch T,X[,Y] [--stride T,X[,Y]]\n"
     "                  [--cube] [--il-byte B] [--xl-byte B]\n"
     "  nflow data seismic --out FILE.h5 --n N [--size T,X[,Y]] [--cube] [--seed S]\n"
-    "                     [--noise R] [--f0 HZ] [--fault-prob P]\n\n"
+    "                     [--noise R] [--snr DB] [--f0 HZ] [--fault-prob P]\n\n"
     "DESCRIPTION\n"
     "  images         every PNG and JPEG under DIR (recursively, by content, hidden names\n"
     "                 skipped) -> /x (N, C, H, W) uint8 (RGB, or --gray), /y int32 = the\n"
@@ -77,6 +78,10 @@ static const char help[] =
     "  --fit MODE       images: resize (scale to cover, centre crop) or crop (centre crop\n"
     "                   at the picture's own scale; smaller pictures are skipped) [resize]\n"
     "  --noise R        seismic: noise std relative to the rms [0]\n"
+    "  --snr DB         seismic: also write /y = /x + white Gaussian noise at this SNR,\n"
+    "                   10 log10(mean x^2 / noise variance) per sample (a second random\n"
+    "                   stream of --seed: /x is the same with or without it): pairs for\n"
+    "                   'nflow train --data F.h5:/x --cond F.h5:/y' [off]\n"
     "  --f0 HZ          seismic: Ricker peak frequency [25]\n"
     "  --fault-prob P   seismic: chance of a fault per sample [0.5]\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
@@ -86,13 +91,14 @@ static const char help[] =
     "  nflow data toy moons --n 20000 --out moons.h5\n"
     "  nflow data gaussian-linear --n 10000 --out gl.h5\n"
     "  nflow data seismic --n 2000 --size 32,32 --out seismic.h5\n"
-    "  nflow data seismic --cube --n 4000 --size 32,32,32 --out cubes.h5\n";
+    "  nflow data seismic --cube --n 4000 --size 32,32,32 --out cubes.h5\n"
+    "  nflow data seismic --n 4000 --size 64,64 --snr 0 --out pairs.h5   # /x clean, /y noisy\n";
 
 typedef struct data_opts {
     const char *out, *dir, *input, *patch, *stride, *size, *labels;
     int pad32, cube, il_byte, xl_byte, layout, gray, fit;
     long n, seed, obs;
-    double noise, f0, fault_prob;
+    double noise, snr, f0, fault_prob; /* snr: NAN = not given */
 } data_opts;
 
 /* "a,b[,c]" -> up to 3 positive ints; returns the count or -1. */
@@ -157,6 +163,8 @@ static int seismic(const data_opts *o) {
     s.cube = o->cube;
     s.seed = (uint64_t)o->seed;
     s.noise = o->noise;
+    s.observe = !isnan(o->snr);
+    s.snr_db = s.observe ? o->snr : 0;
     s.f0 = o->f0;
     s.fault_prob = o->fault_prob;
     if (o->size) {
@@ -173,7 +181,7 @@ static int seismic(const data_opts *o) {
 
 int cmd_data(int argc, char **argv) {
     data_opts o = {0};
-    o.n = -1, o.seed = 1, o.obs = 10, o.il_byte = 189, o.xl_byte = 193, o.f0 = 25, o.fault_prob = 0.5;
+    o.n = -1, o.seed = 1, o.obs = 10, o.il_byte = 189, o.xl_byte = 193, o.f0 = 25, o.fault_prob = 0.5, o.snr = NAN;
     cli_opt opts[] = {
         {"out", OPT_STR, &o.out},
         {"dir", OPT_STR, &o.dir},
@@ -193,6 +201,7 @@ int cmd_data(int argc, char **argv) {
         {"xl-byte", OPT_INT, &o.xl_byte, 1, 240},
         {"size", OPT_STR, &o.size},
         {"noise", OPT_REAL, &o.noise, 0, 100},
+        {"snr", OPT_REAL, &o.snr, -100, 300},
         {"f0", OPT_REAL, &o.f0, 0.1, 1000},
         {"fault-prob", OPT_REAL, &o.fault_prob, 0, 1},
         OPT_END,

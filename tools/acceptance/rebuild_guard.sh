@@ -10,7 +10,7 @@
 #       [--lr PEAK] [--warmup STEPS]
 #
 # fm:      README's recipe: Fashion-MNIST, Glow L=2 K=8 hidden 64, batch 64, cosine
-#          1e-3 -> 1e-5 over 3000 steps, 100 warm-up
+#          1e-3 -> 1e-5 over 3000 steps, 100 warm-up, gradient norm clipped at 5e4
 # deep:    Fashion-MNIST padded to 32x32, L=3 K=32 hidden 128, 2000 steps
 # seismic: synthetic seismic 32x32 (nflow data seismic), L=2 K=8 hidden 64, 2000 steps
 # deep64:  Fashion-MNIST, L=2 K=64 hidden 64, 2000 steps
@@ -43,7 +43,7 @@ mkdir -p "$OUT"
 COMMON=(--batch 64 --lr "$LR" --schedule cosine --lr-min 1e-5 --warmup "$WARMUP" --val-size 10000 --no-gif --quiet)
 case "$CONFIG" in
   fm) DATA=$OUT/fm.h5; [ -f "$DATA" ] || "$NFLOW" data fashion-mnist --out "$DATA" >/dev/null
-      ARCH=(--data "$DATA:/train/x" --val "$DATA:/test/x" --levels 2 --depth 8 --hidden 64 --steps 3000) ;;
+      ARCH=(--data "$DATA:/train/x" --val "$DATA:/test/x" --levels 2 --depth 8 --hidden 64 --steps 3000 --clip 5e4) ;;
   deep) DATA=$OUT/fm32.h5; [ -f "$DATA" ] || "$NFLOW" data fashion-mnist --pad32 --out "$DATA" >/dev/null
       ARCH=(--data "$DATA:/train/x" --val "$DATA:/test/x" --levels 3 --depth 32 --hidden 128 --steps 2000) ;;
   seismic) DATA=$OUT/seismic.h5; [ -f "$DATA" ] || "$NFLOW" data seismic --n 20000 --size 32,32 --out "$DATA" >/dev/null

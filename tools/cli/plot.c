@@ -58,7 +58,7 @@ static const char help[] =
     "  --truth SPEC       posterior: FILE.h5:/PATH whose sample at the index is the truth\n"
     "  --exact-mean SPEC  posterior, vectors: exact posterior means FILE.h5:/PATH (row index)\n"
     "  --exact-var V      posterior, vectors: the exact posterior's variance per dimension\n"
-    "                     (posterior: --n = samples drawn: images 4, vectors 1000)\n\n" CLI_EXIT_CODES_HELP
+    "                     (posterior: --n = samples drawn: images 4, at most 16; vectors 1000)\n\n" CLI_EXIT_CODES_HELP
     "\nEXAMPLES\n"
     "  nflow plot curves --metrics banana/metrics.csv --out curves.png --best 1.0\n"
     "  nflow plot warp --model banana/model.h5 --out warp.png\n"

@@ -239,7 +239,7 @@ int plot_posterior(const plot_posterior_opts *o) {
         return cli_error(CLI_USAGE, "plot", "posterior: --exact-mean needs --exact-var V > 0 (the exact posterior is "
                          "N(mean, V I))");
     posterior_file p;
-    int rc = posterior_read(&p, o->samples, o->n > 0 ? (int)o->n : 1000, o->n > 0 ? (int)o->n : 4);
+    int rc = posterior_read(&p, o->samples, o->n > 0 ? (int)o->n : 1000, o->n > 0 ? (o->n < 16 ? (int)o->n : 16) : 4);
     if (rc != CLI_OK) return rc;
     int image = p.x.h > 1 || p.x.w > 1 || p.x.d > 1;
     nf_tensor truth = {0}, em = {0};

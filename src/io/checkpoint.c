@@ -50,6 +50,8 @@ static nf_status write_state(hid_t file, const nf_train_state *s) {
         NF_H5_TRY(model_attr_put_f64(g, "loss_watch_level", t->watch.level));
         NF_H5_TRY(model_attr_put_f64(g, "loss_watch_spread", t->watch.spread));
         NF_H5_TRY(model_attr_put_i64(g, "loss_watch_seen", t->watch.seen));
+        NF_H5_TRY(model_attr_put_f64(g, "clip_level", t->clip_level));
+        NF_H5_TRY(model_attr_put_i64(g, "clip_seen", t->clip_seen));
     }
 cleanup:
     NF_H5_CLOSE(H5Gclose, g);
@@ -124,9 +126,14 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
         if (model_attr_exists(g, "calm_steps") > 0) NF_H5_TRY(model_attr_get_i64(g, "calm_steps", &calm));
         if (model_attr_exists(g, "recover_period") > 0) NF_H5_TRY(model_attr_get_i64(g, "recover_period", &period));
         if (model_attr_exists(g, "recovered") > 0) NF_H5_TRY(model_attr_get_i64(g, "recovered", &recovered));
+        long long clip_seen = 0; /* absent before the relative clip */
+        r->clip_level = 0;
+        if (model_attr_exists(g, "clip_level") > 0) NF_H5_TRY(model_attr_get_f64(g, "clip_level", &r->clip_level));
+        if (model_attr_exists(g, "clip_seen") > 0) NF_H5_TRY(model_attr_get_i64(g, "clip_seen", &clip_seen));
         if (!(r->lr_scale > 0 && r->lr_scale <= 1) || rollbacks < 0 || rollbacks > INT_MAX || recomputed < 0 || calm < 0 ||
             period < 0 || (recovered != 0 && recovered != 1) ||
-            seen < 0 || !(r->watch.rise >= 0) || !isfinite(r->watch.level) || !(r->watch.spread >= 0)) {
+            seen < 0 || !(r->watch.rise >= 0) || !isfinite(r->watch.level) || !(r->watch.spread >= 0) ||
+            clip_seen < 0 || !isfinite(r->clip_level)) {
             st = nf_fail(NF_ERR_FORMAT, "train_state: impossible trainer state (lr_scale %g, rollbacks %lld, "
                          "recomputed %lld, loss watch %g %g %g %lld)", r->lr_scale, rollbacks, recomputed,
                          r->watch.rise, r->watch.level, r->watch.spread, seen);
@@ -135,6 +142,7 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
         r->step = t.iteration;
         r->rollbacks = (int)rollbacks, r->recomputed = (long)recomputed, r->watch.seen = (long)seen;
         r->calm = (long)calm, r->period = (long)period, r->recovered = (int)recovered;
+        r->clip_seen = (long)clip_seen;
     }
     *s = t;
 cleanup:

@@ -87,6 +87,10 @@ static nf_status check_config(const nf_trainer_config *c) {
     if (c->validation.read && (c->validation.count < 1 || c->validation.batch < 1))
         return nf_fail(NF_ERR_ARG, "nf_trainer: validation of %lld samples in batches of %d", c->validation.count,
                        c->validation.batch);
+    if (!(c->clip_rel == 0 || (c->clip_rel > 1 && isfinite(c->clip_rel))))
+        return nf_fail(NF_ERR_ARG,
+                       "nf_trainer: relative clip %g must be > 1 (a limit at or below the typical norm would shrink "
+                       "every step) or 0 for off", c->clip_rel);
     if (!(c->weight_decay >= 0) || !(c->clip >= 0) || c->max_rollbacks < 0 || c->recover_steps < 0 ||
         !(c->loss_jump >= 0) ||
         isnan(c->rebuild_tol))
@@ -247,6 +251,25 @@ static void recover(nf_trainer *t, long step) {
     emit_message(t, NF_EVENT_RECOVER, step, NULL);
 }
 
+#define CLIP_DECAY 0.95 /* the relative clip's memory: about 20 steps */
+
+/* The gradient-norm limit of this step: the fixed clip, the relative one, or none. */
+static double clip_limit(const nf_trainer *t) {
+    double lim = t->cfg.clip > 0 ? t->cfg.clip : INFINITY;
+    if (t->cfg.clip_rel > 0 && t->st.clip_seen >= NF_CLIP_REL_WARMUP)
+        lim = fmin(lim, t->cfg.clip_rel * exp(t->st.clip_level));
+    return lim;
+}
+
+/* A taken step's norm, as applied, joins the recent level (kept with or without a relative
+ * clip, so that a resumed run can switch one on with its history). */
+static void clip_observe(nf_trainer_state *st, double applied) {
+    if (!(applied > 0) || !isfinite(applied)) return;
+    double v = log(applied);
+    st->clip_level = st->clip_seen == 0 ? v : CLIP_DECAY * st->clip_level + (1 - CLIP_DECAY) * v;
+    st->clip_seen++;
+}
+
 nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, const nf_tensor *cond, int *taken) {
     if (taken) *taken = 0;
     NF_CHECK_NULL(t);
@@ -266,11 +289,13 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, const nf_tensor *co
         note_recompute(t, step, &g);
     }
     if (s == NF_OK && t->cfg.loss_jump > 0) s = nf_loss_watch_step(&t->st.watch, ls.loss);
-    if (s == NF_OK) s = nf_clip_grad_norm(&f->params, t->cfg.clip > 0 ? t->cfg.clip : HUGE_VAL, &gnorm);
+    double limit = clip_limit(t);
+    if (s == NF_OK) s = nf_clip_grad_norm(&f->params, limit, &gnorm);
     if (s == NF_OK) s = nf_adam_step(&t->opt, &f->params);
     if (s == NF_ERR_NUMERIC) return rollback(t, step, nf_last_error());
     if (s != NF_OK) return s;
     t->st.step = step;
+    clip_observe(&t->st, fmin(gnorm, limit));
     if (t->cfg.max_rollbacks > 0) {
         snapshot tmp = t->good;
         t->good = t->pending;
@@ -284,6 +309,7 @@ nf_status nf_trainer_step(nf_trainer *t, const nf_tensor *x, const nf_tensor *co
     ev.loss = ls;
     ev.lr = t->opt.lr;
     ev.grad_norm = gnorm;
+    ev.clip = limit;
     ev.grad = g;
     emit(t, &ev);
     recover(t, step);

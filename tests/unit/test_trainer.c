@@ -354,6 +354,7 @@ static void test_checkpoint_keeps_state(void **state) {
     nf_trainer_state *t = &ts.trainer;
     t->step = 17, t->lr_scale = 0.25, t->rollbacks = 3, t->calm = 7, t->period = 40, t->recovered = 1;
     t->recomputed = 2, t->watch.rise = 1.5, t->watch.level = -3.25, t->watch.spread = 0.5, t->watch.seen = 16;
+    t->clip_level = 9.75, t->clip_seen = 15;
     NF_ASSERT_OK(nf_checkpoint_save(f, &opt, &ts, path));
     nf_flow *g = NULL;
     nf_adam back_opt;
@@ -370,11 +371,69 @@ static void test_checkpoint_keeps_state(void **state) {
     assert_int_equal(b->recomputed, 2);
     assert_true(b->watch.rise == 1.5 && b->watch.level == -3.25 && b->watch.spread == 0.5);
     assert_int_equal(b->watch.seen, 16);
+    assert_true(b->clip_level == 9.75);
+    assert_int_equal(b->clip_seen, 15);
     nf_adam_free(&opt);
     nf_adam_free(&back_opt);
     nf_flow_destroy(f);
     nf_flow_destroy(g);
     unlink(path);
+}
+
+/* The relative clip: no limit for the first NF_CLIP_REL_WARMUP steps, then clip_rel times
+ * the geometric mean (exponential, weight 0.05) of the norms as applied; a step over the
+ * limit is clipped (the run leaves an unclipped twin there, and not before). */
+typedef struct norms_t {
+    int n;
+    double norm[80], clip[80];
+} norms_t;
+
+static void record_norms(void *user, const nf_train_event *ev) {
+    norms_t *l = user;
+    if (ev->kind == NF_EVENT_STEP && l->n < 80) l->norm[l->n] = ev->grad_norm, l->clip[l->n] = ev->clip, l->n++;
+}
+
+static void test_relative_clip(void **state) {
+    (void)state;
+    enum { STEPS = 80 };
+    nf_trainer_config tc = nf_trainer_config_default(STEPS, 5e-3);
+    nf_flow *a = banana_glow(), *b = banana_glow();
+    nf_trainer *ta = NULL, *tb = NULL;
+    NF_ASSERT_OK(nf_trainer_create(&tb, b, &tc)); /* unclipped twin */
+    tc.clip_rel = 1.2;
+    NF_ASSERT_OK(nf_trainer_create(&ta, a, &tc));
+    norms_t na = {0};
+    nf_trainer_set_callback(ta, record_norms, &na);
+    nf_rng ra, rb;
+    nf_rng_seed(&ra, 4);
+    nf_rng_seed(&rb, 4);
+    size_t np = nf_flow_num_params(a);
+    int first_clipped = -1;
+    double level = 0;
+    for (int i = 0; i < STEPS; i++) {
+        run(ta, &ra, 1);
+        run(tb, &rb, 1);
+        if (i < NF_CLIP_REL_WARMUP) {
+            assert_true(isinf(na.clip[i]));
+        } else {
+            double want = 1.2 * exp(level);
+            assert_true(fabs(na.clip[i] - want) <= 1e-12 * want);
+        }
+        double applied = fmin(na.norm[i], na.clip[i]);
+        level = i == 0 ? log(applied) : 0.95 * level + 0.05 * log(applied);
+        int same = memcmp(a->params.value, b->params.value, np * sizeof(nf_real)) == 0;
+        if (first_clipped < 0) {
+            if (na.norm[i] > na.clip[i]) first_clipped = i;
+            assert_int_equal(same, first_clipped < 0); /* identical up to the first clipped step */
+        }
+    }
+    assert_true(first_clipped >= NF_CLIP_REL_WARMUP); /* a limit of 1.2x must bite within 60 steps */
+    assert_int_equal(nf_trainer_state_of(ta)->clip_seen, STEPS);
+    assert_true(fabs(nf_trainer_state_of(ta)->clip_level - level) <= 1e-12 * fabs(level) + 1e-15);
+    nf_trainer_destroy(ta);
+    nf_trainer_destroy(tb);
+    nf_flow_destroy(a);
+    nf_flow_destroy(b);
 }
 
 static void test_bad_config(void **state) {
@@ -388,6 +447,12 @@ static void test_bad_config(void **state) {
     tc = nf_trainer_config_default(10, 1e-3);
     tc.schedule.kind = NF_SCHEDULE_STEP; /* needs step_every */
     NF_ASSERT_FAILS(nf_trainer_create(&t, f, &tc), NF_ERR_ARG);
+    double bad_rel[] = {1.0, 0.5, -2, NAN, INFINITY}; /* at or below the typical norm shrinks every step */
+    for (int i = 0; i < 5; i++) {
+        tc = nf_trainer_config_default(10, 1e-3);
+        tc.clip_rel = bad_rel[i];
+        NF_ASSERT_FAILS(nf_trainer_create(&t, f, &tc), NF_ERR_ARG);
+    }
     assert_null(t);
     nf_flow_destroy(f);
 }
@@ -400,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_stop_on_jump),
         cmocka_unit_test(test_checkpointed_resume),
         cmocka_unit_test(test_checkpoint_keeps_state),
+        cmocka_unit_test(test_relative_clip),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_validation),
     };

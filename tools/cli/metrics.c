@@ -81,8 +81,10 @@ int metrics_open(cli_metrics *m, const char *cmd, const char *dir, long keep_thr
 
 void metrics_step(cli_metrics *m, const cli_step_record *r) {
     if (!m->csv) return;
-    fprintf(m->csv, "%ld,%ld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.3f,,,%.3g,%d\n", r->step, r->epoch, r->loss, r->half_sq,
+    fprintf(m->csv, "%ld,%ld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.3f,,,%.3g,%d,", r->step, r->epoch, r->loss, r->half_sq,
             r->logdet, r->bits_per_dim, r->lr, r->grad_norm, r->time_s, r->rebuild_error, r->recomputed);
+    if (isfinite(r->clip)) fprintf(m->csv, "%.6g", r->clip);
+    fputc('\n', m->csv);
     FILE *j = m->jsonl;
     fprintf(j, "{\"type\":\"step\",\"step\":%ld,\"epoch\":%ld,", r->step, r->epoch);
     json_num(j, "loss", r->loss, 0);
@@ -93,6 +95,7 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
     json_num(j, "grad_norm", r->grad_norm, 0);
     json_num(j, "time_s", r->time_s, 0);
     json_num(j, "rebuild_error", r->rebuild_error, 0);
+    if (isfinite(r->clip)) json_num(j, "clip", r->clip, 0);
     fprintf(j, "\"recomputed\":%d", r->recomputed);
     fputs("}\n", j);
     fflush(m->csv);

@@ -14,6 +14,7 @@ typedef struct cli_step_record {
     double time_s;                /* since the run (or resume) started */
     double rebuild_error;         /* relative error of the batch rebuilt by the backward */
     int recomputed;               /* 1: the step's gradient was recomputed from stored inputs */
+    double clip;                  /* the limit on grad_norm in force (INFINITY: none; empty column) */
 } cli_step_record;
 
 typedef struct cli_metrics {
@@ -21,7 +22,7 @@ typedef struct cli_metrics {
 } cli_metrics;
 
 /* The CSV header; the columns `nflow plot curves` reads are named in it. */
-#define CLI_METRICS_CSV_HEADER "step,epoch,loss,half_sq,logdet,bits_per_dim,lr,grad_norm,time_s,val_loss,val_bits_per_dim,rebuild_error,recomputed"
+#define CLI_METRICS_CSV_HEADER "step,epoch,loss,half_sq,logdet,bits_per_dim,lr,grad_norm,time_s,val_loss,val_bits_per_dim,rebuild_error,recomputed,clip"
 
 /* Opens DIR/metrics.csv and DIR/metrics.jsonl. keep_through < 0: new files; otherwise
  * the files are kept up to step keep_through (rows of later steps, written by a run

@@ -92,6 +92,9 @@ static const char help[] =
     "  --lr-gamma X          step: the factor [0.5]\n"
     "  --weight-decay X      decoupled weight decay (AdamW) [0]\n"
     "  --clip X              clip the gradient 2-norm to X [off]\n"
+    "  --clip-rel K          clip the gradient 2-norm to K times its recent typical value\n"
+    "                        (needs no per-data-set tuning; 2.5 clips Fashion-MNIST as\n"
+    "                        --clip 5e4 does) [off]\n"
     "  --steps N             optimiser steps in total (not with --epochs)\n"
     "  --epochs X            passes over the training data [1]\n"
     "  --stop-after N        this process stops after N steps (schedule unchanged), writing\n"
@@ -187,6 +190,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"lr-gamma", OPT_REAL, &c->sched.gamma, 1e-6, 1},
         {"weight-decay", OPT_REAL, &c->weight_decay, 0, 10},
         {"clip", OPT_REAL, &c->clip, 1e-12, BIG},
+        {"clip-rel", OPT_REAL, &c->clip_rel, 1, 1e6},
         {"steps", OPT_LONG, &c->steps, 1, BIG},
         {"epochs", OPT_REAL, &c->epochs, 1e-6, 1e9},
         {"stop-after", OPT_LONG, &c->stop_after, 1, BIG},
@@ -342,6 +346,9 @@ int cmd_train(int argc, char **argv) {
         rc = cli_error(CLI_USAGE, "train", "give --steps or --epochs, not both");
     if (rc == CLI_OK && f.schedule == NF_SCHEDULE_STEP && c->sched.step_every <= 0)
         rc = cli_error(CLI_USAGE, "train", "--schedule step needs --lr-step N");
+    if (rc == CLI_OK && c->clip_rel != 0 && !(c->clip_rel > 1))
+        rc = cli_error(CLI_USAGE, "train", "--clip-rel must be above 1 (a limit at the typical norm would shrink every "
+                       "step), got %g", c->clip_rel);
     if (rc == CLI_OK && f.nan_list) {
         c->n_nan_at = cli_parse_long_list(f.nan_list, c->nan_at, CLI_MAX_NAN_INJECT, 1);
         for (int i = 1; i < c->n_nan_at; i++)

@@ -31,6 +31,7 @@ typedef struct cli_train_config {
     /* optimisation */
     nf_schedule sched;
     double clip;           /* max gradient 2-norm, 0: none */
+    double clip_rel;       /* max gradient 2-norm over its recent typical value, 0: none */
     double weight_decay;
     long steps;            /* total steps; 0: from epochs */
     long stop_after;       /* steps this process runs at most (then checkpoint; resume continues); 0: all */

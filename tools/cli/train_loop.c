@@ -20,7 +20,7 @@ static void on_event(void *user, const nf_train_event *ev) {
         double bpd = data_bits_per_dim(ev->loss.loss, D, r->train.nll_offset);
         cli_step_record rec = {ev->step,     r->epoch,        ev->loss.loss,          ev->loss.half_sq,
                                ev->loss.logdet, bpd,          ev->lr,                 ev->grad_norm,
-                               cli_now() - r->t0, ev->grad.rebuild_error, ev->grad.recomputed};
+                               cli_now() - r->t0, ev->grad.rebuild_error, ev->grad.recomputed, ev->clip};
         metrics_step(&r->metrics, &rec);
         r->rebuild[ev->step - r->first_step - 1] = ev->grad.rebuild_error;
         r->last_loss = ev->loss.loss;

@@ -171,6 +171,7 @@ static int make_trainer(train_run_state *r) {
     tc.schedule = c->sched;
     tc.weight_decay = c->weight_decay;
     tc.clip = c->clip;
+    tc.clip_rel = c->clip_rel;
     tc.max_rollbacks = c->max_rollbacks;
     tc.recover_steps = c->recover_steps;
     tc.backoff = c->backoff;

@@ -17,6 +17,12 @@ bash "$ACC/seismic_posterior.sh" --quick --threads 1 --nflow "$B" --out "$T/acc"
 [ -f "$T/acc/summary.md" ] || fail "seismic_posterior.sh --quick wrote no summary: $(tail -5 "$T/log")"
 for i in 0 1; do PNG_KIND=image png "$T/acc/posterior_$i.png" >/dev/null || fail "posterior_$i.png"; done
 grep -q "nflow train --data .* --cond " "$T/acc/summary.md" || fail "the summary lacks the training command"
+# a second call reuses what the first made and still lists every command of the results
+bash "$ACC/seismic_posterior.sh" --quick --threads 1 --nflow "$B" --out "$T/acc" >"$T/log2" 2>&1
+grep -q "nflow train --data .* --cond .*# (made by an earlier call)" "$T/acc/summary.md" ||
+    fail "the second call's summary lacks the training command: $(grep -A12 '^commands' "$T/acc/summary.md")"
+[ "$(grep -c "sample --model .*# (made by an earlier call)" "$T/acc/commands.txt")" -eq 8 ] ||
+    fail "the second call's commands.txt lacks the 8 sampling commands: $(cat "$T/acc/commands.txt")"
 
 # sane(): the criteria above on a scores.json, one line saying why not
 cat >"$T/sane.py" <<'PY'

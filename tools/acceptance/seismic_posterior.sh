@@ -27,7 +27,7 @@
 # Defaults: --n 4000 --steps 2000 --size 64 --snr 0 --patches 16 --samples 256 --threads 2
 # --seed 1 --out acceptance_seismic. --quick: 16x16 patches, 512 pairs, L=2 K=4 hidden 16,
 # 300 steps, 8 patches of 100 samples: the ctest version
-# (tests/scripts/test_cli_seismic_posterior.sh). Finished parts are not run again. OUT/summary.md
+# (tests/scripts/test_cli_seismic_posterior.sh). Finished parts are not run again (OUT/commands.txt still lists them). OUT/summary.md
 # gets the numbers and every command run; exit status 1 when the goal is missed (posterior
 # mean SNR not above y's, or coverage outside 0.85-0.95).
 set -euo pipefail
@@ -63,32 +63,43 @@ OUT=${OUT:-acceptance_seismic}
 mkdir -p "$OUT"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CMDS=$OUT/commands.txt
-# runs a command after appending it to the list of commands of this run
-run() { echo "$*" >>"$CMDS"; "$@"; }
+: >"$CMDS" # every command of the results, also those an earlier call of the script ran
+# step FILE CMD...: runs CMD unless FILE exists (an earlier call made it); lists CMD either way
+step() {
+  local made=$1
+  shift
+  if [ -e "$made" ]; then echo "$* # (made by an earlier call)" >>"$CMDS"; return 0; fi
+  echo "$*" >>"$CMDS"
+  "$@"
+}
 
-[ -f "$OUT/train.h5" ] || run "$NFLOW" data seismic --n "$N" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
+step "$OUT/train.h5" "$NFLOW" data seismic --n "$N" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
   --seed "$SEED" --out "$OUT/train.h5" >/dev/null
-[ -f "$OUT/test.h5" ] || run "$NFLOW" data seismic --n "$PATCHES" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
+step "$OUT/test.h5" "$NFLOW" data seismic --n "$PATCHES" --size "$SIZE,$SIZE" --snr "$SNR" --noise "$FLOOR" \
   --seed $((SEED + 1)) --out "$OUT/test.h5" >/dev/null
 
-if [ ! -f "$OUT/train/model.h5" ]; then
+TRAIN=("$NFLOW" train --data "$OUT/train.h5:/x" --cond "$OUT/train.h5:/y" --levels $LEVELS --depth $K
+    --hidden $HIDDEN --batch 16 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup $WARMUP --steps "$STEPS"
+    --min-scale "$MINSCALE" --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100
+    --out "$OUT/train")
+if [ -f "$OUT/train/model.h5" ]; then
+  echo "${TRAIN[*]} # (made by an earlier call)" >>"$CMDS"
+else
   rm -rf "$OUT/train"
-  run "$NFLOW" train --data "$OUT/train.h5:/x" --cond "$OUT/train.h5:/y" --levels $LEVELS --depth $K \
-      --hidden $HIDDEN --batch 16 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup $WARMUP --steps "$STEPS" \
-      --min-scale "$MINSCALE" --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100 --out "$OUT/train" \
-      >"$OUT/train.log" 2>"$OUT/train.err" ||
+  echo "${TRAIN[*]}" >>"$CMDS"
+  "${TRAIN[@]}" >"$OUT/train.log" 2>"$OUT/train.err" ||
     { echo "seismic_posterior.sh: training failed:" >&2; tail -3 "$OUT/train.err" >&2; exit 1; }
 fi
 
 POSTS=()
 for ((i = 0; i < PATCHES; i++)); do
   p=$OUT/post_$i.h5
-  [ -f "$p" ] || run "$NFLOW" sample --model "$OUT/train/model.h5" --cond "$OUT/test.h5:/y" --index $i \
+  step "$p" "$NFLOW" sample --model "$OUT/train/model.h5" --cond "$OUT/test.h5:/y" --index $i \
       --n "$SAMPLES" --batch 64 --data "$OUT/train.h5:/x" --seed $((SEED + i)) --threads "$THREADS" --out "$p" >/dev/null
   POSTS+=("$p")
 done
 for i in 0 1; do
-  [ -f "$OUT/posterior_$i.png" ] || run "$NFLOW" plot posterior --samples "$OUT/post_$i.h5" --truth "$OUT/test.h5:/x" \
+  step "$OUT/posterior_$i.png" "$NFLOW" plot posterior --samples "$OUT/post_$i.h5" --truth "$OUT/test.h5:/x" \
       --out "$OUT/posterior_$i.png" >/dev/null
 done
 echo "/usr/bin/python3 $HERE/seismic_posterior.py --truth $OUT/test.h5 --posts ${POSTS[*]} --train $OUT/train.h5 --json $OUT/scores.json" >>"$CMDS"

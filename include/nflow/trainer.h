@@ -81,10 +81,10 @@ typedef struct nf_trainer_config {
     double weight_decay; /* decoupled (AdamW); 0 = Adam */
     double clip;         /* clip the gradient 2-norm to this; 0 = off (the norm is measured anyway) */
     double clip_rel;     /* clip the gradient 2-norm to clip_rel times its recent typical value (the
-                            geometric mean of about the last 20 steps' clipped norms, in force after
-                            NF_CLIP_REL_WARMUP steps); 0 = off; with clip too, the smaller limit
-                            holds. Needs no tuning per data set: 2.5 clips as --clip 5e4 does on
-                            Fashion-MNIST (docs/stability.md) */
+                            geometric mean of about the last 100 steps' clipped norms, in force
+                            after NF_CLIP_REL_WARMUP steps); 0 = off; with clip too, the smaller
+                            limit holds. Needs no tuning per data set: 2.5 limits Fashion-MNIST's
+                            norms near the 5e4 of its recipe (docs/stability.md) */
     int max_rollbacks;   /* halvings of the rate in force at once before giving up (a rollback
                             when the rate is already halved this often stops the run); 0 = the
                             first failure stops */

@@ -251,7 +251,9 @@ static void recover(nf_trainer *t, long step) {
     emit_message(t, NF_EVENT_RECOVER, step, NULL);
 }
 
-#define CLIP_DECAY 0.95 /* the relative clip's memory: about 20 steps */
+#define CLIP_DECAY 0.99 /* the relative clip's memory: about 100 steps, longer than the rise of a
+                         * spike (10-20 steps: a limit that followed it let the seismic
+                         * run jump with 0.95), shorter than the warm-up's rise */
 
 /* The gradient-norm limit of this step: the fixed clip, the relative one, or none. */
 static double clip_limit(const nf_trainer *t) {

@@ -381,7 +381,7 @@ static void test_checkpoint_keeps_state(void **state) {
 }
 
 /* The relative clip: no limit for the first NF_CLIP_REL_WARMUP steps, then clip_rel times
- * the geometric mean (exponential, weight 0.05) of the norms as applied; a step over the
+ * the geometric mean (exponential, weight 0.01) of the norms as applied; a step over the
  * limit is clipped (the run leaves an unclipped twin there, and not before). */
 typedef struct norms_t {
     int n;
@@ -420,7 +420,7 @@ static void test_relative_clip(void **state) {
             assert_true(fabs(na.clip[i] - want) <= 1e-12 * want);
         }
         double applied = fmin(na.norm[i], na.clip[i]);
-        level = i == 0 ? log(applied) : 0.95 * level + 0.05 * log(applied);
+        level = i == 0 ? log(applied) : 0.99 * level + 0.01 * log(applied);
         int same = memcmp(a->params.value, b->params.value, np * sizeof(nf_real)) == 0;
         if (first_clipped < 0) {
             if (na.norm[i] > na.clip[i]) first_clipped = i;

@@ -81,7 +81,7 @@ def run(s, t, m):
     r = {"rc": open(d + ".rc").read().strip() if os.path.exists(d + ".rc") else "-"}
     log = open(d + ".log").read() if os.path.exists(d + ".log") else ""
     err = open(d + ".err").read() if os.path.exists(d + ".err") else ""
-    v = re.search(r"held-out objective on \d+ samples: \S+ \(bits/dim ([0-9.]+)\)", log)
+    v = re.search(r"held-out objective on \d+ samples: \S+ \(bits/dim (-?[0-9.]+)\)", log)
     r["bpd"] = float(v.group(1)) if v else None
     r["rollbacks"] = err.count("rolled back") + err.count("stopping after")
     r["jumps"] = err.count("loss jumped")
@@ -94,10 +94,11 @@ def run(s, t, m):
     r["err_med"] = statistics.median(e) if e else None
     r["err_max"] = max(e) if e else None
     r["time"] = float(rows[-1]["time_s"]) if rows else None
+    r["clipped"] = sum(1 for x in rows if x.get("clip") and float(x["grad_norm"]) > float(x["clip"]))
     return r
 f = lambda v, p="%.3g": "-" if v is None else p % v
 lines = [f"# Rebuild guard acceptance: {config}", "",
-         "| seed | threads | exit | rollbacks | loss jumps | steps | recomputed | rebuild error median | max | held-out bpd (guard) | (store) | difference | time s (guard / store) |",
+         "| seed | threads | guard: exit, rollbacks, loss jumps | steps | recomputed | rebuild error median | max | clipped (guard / store) | store: exit, loss jumps | held-out bpd (guard) | (store) | difference | time s (guard / store) |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 ok = True
 for t in threads:
@@ -106,8 +107,9 @@ for t in threads:
         diff = abs(g["bpd"] - st["bpd"]) if g["bpd"] is not None and st["bpd"] is not None else None
         good = g["rc"] == "0" and g["jumps"] == 0 and diff is not None and diff <= 0.05
         ok &= good
-        lines.append(f"| {s} | {t} | {g['rc']} | {g['rollbacks']} | {g['jumps']} | {g['steps']} | {g['recomputed']} | "
-                     f"{f(g['err_med'])} | {f(g['err_max'])} | {f(g['bpd'], '%.4f')} | {f(st['bpd'], '%.4f')} | "
+        lines.append(f"| {s} | {t} | {g['rc']}, {g['rollbacks']}, {g['jumps']} | {g['steps']} | {g['recomputed']} | "
+                     f"{f(g['err_med'])} | {f(g['err_max'])} | {g['clipped']} / {st['clipped']} | {st['rc']}, {st['jumps']} | "
+                     f"{f(g['bpd'], '%.4f')} | {f(st['bpd'], '%.4f')} | "
                      f"{f(diff, '%.4f')}{'' if good else ' **FAIL**'} | {f(g['time'], '%.0f')} / {f(st['time'], '%.0f')} |")
 lines += ["", "Criteria: exit 0, no loss jump, held-out bits/dim within 0.05 of the --store-activations run.",
           "All runs pass." if ok else "Some runs FAIL (or have not run yet)."]

@@ -57,7 +57,11 @@ def load():
 
 def run_logged(cmd, env, log):
     print("$ " + " ".join(cmd), flush=True)
-    print(f"  load average before: {' '.join(load())}", flush=True)
+    before = load()
+    print(f"  load average before: {' '.join(before)}", flush=True)
+    if float(before[0]) > 0.5:
+        print("  warning: the machine is not quiet; the wall times of this run say little (PyTorch's OpenMP "
+              "threads suffer most from a shared core)", flush=True)
     t = time.time()
     with open(log, "w") as f:
         p = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
@@ -170,7 +174,9 @@ def report(a):
                      f"after {reach[1]:.1f} s: {ratio:.3f} of the peer's {t_peer:.1f} s "
                      f"(goal <= 0.5: {'met' if ratio <= 0.5 else 'NOT met'})")
     else:
-        lines.append(f"nflow never reached the peer's final {target:.4f} (its best: {min(e[2] for e in nf):.4f})")
+        best = min(nf, key=lambda e: e[2])
+        lines.append(f"nflow never reached the peer's final {target:.4f}: its best, {best[2]:.4f} at step {best[0]} "
+                     f"after {best[1]:.1f} s, is {best[2] - target:.4f} above it")
     dump = [l for l in open(os.path.join(a.out, "nflow.log")) if l.startswith("dump:")] if os.path.exists(
         os.path.join(a.out, "nflow.log")) else []
     if dump:
@@ -202,9 +208,10 @@ def main():
     p.add_argument("--only", choices=["nflow", "torch", "report"], help="run one part on an existing OUT")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    print(f"time_to_quality.py: {a.steps} steps, evaluation every {a.eval_every} on {a.val_size} test images, "
-          f"{a.threads} threads each; OPENBLAS_CORETYPE={'(removed)' if a.core_detected else os.environ.get('OPENBLAS_CORETYPE', '(unset)')}",
-          flush=True)
+    if a.only != "report":
+        print(f"time_to_quality.py: {a.steps} steps, evaluation every {a.eval_every} on {a.val_size} test images, "
+              f"{a.threads} threads each; OPENBLAS_CORETYPE="
+              f"{'(removed)' if a.core_detected else os.environ.get('OPENBLAS_CORETYPE', '(unset)')}", flush=True)
     if a.only in (None, "nflow"):
         run_nflow(a)
     if a.only in (None, "torch"):

@@ -294,7 +294,8 @@ class Trainer:
     def __init__(self, run, model):
         self.run, self.model = run, model
         self.params = [p for p in model.parameters()]
-        self.opt = torch.optim.Adam(self.params, lr=run.opt["lr"], betas=(0.9, 0.999), eps=1e-8)
+        # foreach: one multi-tensor update for the ~170 parameter tensors (the same formula)
+        self.opt = torch.optim.Adam(self.params, lr=run.opt["lr"], betas=(0.9, 0.999), eps=1e-8, foreach=True)
         self.clip = run.opt["clip"]
 
     def step(self, i):
@@ -307,7 +308,7 @@ class Trainer:
         loss = loss_of(self.model, x)
         loss.backward()
         grads = [p.grad for p in self.params if p.grad is not None]
-        norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads))
+        norm = float(torch.stack([g.double().pow(2).sum() for g in grads]).sum().sqrt())
         if not math.isfinite(norm):
             raise SystemExit(f"glow_fm.py: step {i}: the gradient is not finite")
         if self.clip > 0 and norm > self.clip:

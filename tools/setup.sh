@@ -9,6 +9,7 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tool
           libpng-dev libjpeg62-turbo-dev libgif-dev zlib1g-dev libplplot-dev plplot-driver-cairo libsegyio-dev
           dataset-fashion-mnist python3-h5py python3-numpy
           python3-sklearn   # C2ST of the conditional acceptance (tools/acceptance/gaussian_linear.sh)
+          python3-matplotlib   # the time-to-quality plot (tools/bench/time_to_quality.py; its peer also needs python3-torch)
           clang libclang-rt-dev   # clang + libFuzzer: the fuzz harnesses (tests/fuzz/run.sh, CI)
           openmpi-bin libopenmpi-dev)  # data-parallel training across ranks (docs/cluster.md)
 missing=()

@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 
+import run_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "peers"))
 TORCH_PY = "/usr/bin/python3"
@@ -49,30 +51,18 @@ CONFIGS = {
     "B3": dict(channels=3, size=256, batch=8, hidden=256, L=3, K=[4, 16, 80], steps=1, warmup=0,
                modes=["plain", "invert"], peer_max_K={"plain": 4, "invert": 16}),
 }
-OWN_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS", "MALLOC_MMAP_THRESHOLD_",
-           "MALLOC_TRIM_THRESHOLD_")
 
 
 def base_env(a):
-    env = dict(os.environ)
-    if a.unset_openblas_env:
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.pop("OPENBLAS_L2_SIZE", None)
-    return env
+    return run_env.base_env(a.unset_openblas_env)
 
 
 def peer_env(a):
-    env = base_env(a)
-    env.update(OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS="1",
-               MALLOC_MMAP_THRESHOLD_=str(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_=str(4 * 1024 ** 3))
-    return env
+    return run_env.peer_env(a.threads, a.unset_openblas_env)
 
 
 def nflow_env(a):
-    env = base_env(a)
-    for k in OWN_ENV:
-        env.pop(k, None)
-    return env
+    return run_env.nflow_env(a.unset_openblas_env)
 
 
 CEILINGS = ("env", "detected")  # the environment as it is; the core detected (OpenBLAS variables removed)

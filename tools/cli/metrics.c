@@ -84,7 +84,7 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
     fprintf(m->csv, "%ld,%ld,%.9g,%.9g,%.9g,%.9g,%.6g,%.6g,%.3f,,,%.3g,%d,", r->step, r->epoch, r->loss, r->half_sq,
             r->logdet, r->bits_per_dim, r->lr, r->grad_norm, r->time_s, r->rebuild_error, r->recomputed);
     if (isfinite(r->clip)) fprintf(m->csv, "%.6g", r->clip);
-    fputc('\n', m->csv);
+    fprintf(m->csv, ",%.3f\n", r->eval_s);
     FILE *j = m->jsonl;
     fprintf(j, "{\"type\":\"step\",\"step\":%ld,\"epoch\":%ld,", r->step, r->epoch);
     json_num(j, "loss", r->loss, 0);
@@ -94,6 +94,7 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
     json_num(j, "lr", r->lr, 0);
     json_num(j, "grad_norm", r->grad_norm, 0);
     json_num(j, "time_s", r->time_s, 0);
+    json_num(j, "eval_s", r->eval_s, 0);
     json_num(j, "rebuild_error", r->rebuild_error, 0);
     if (isfinite(r->clip)) json_num(j, "clip", r->clip, 0);
     fprintf(j, "\"recomputed\":%d", r->recomputed);
@@ -102,12 +103,13 @@ void metrics_step(cli_metrics *m, const cli_step_record *r) {
     fflush(j);
 }
 
-void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim) {
+void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim, double eval_s) {
     if (!m->csv) return;
-    fprintf(m->csv, "%ld,%ld,,,,,,,,%.9g,%.9g,,\n", step, epoch, loss, bits_per_dim);
+    fprintf(m->csv, "%ld,%ld,,,,,,,,%.9g,%.9g,,,,%.3f\n", step, epoch, loss, bits_per_dim, eval_s);
     fprintf(m->jsonl, "{\"type\":\"val\",\"step\":%ld,\"epoch\":%ld,", step, epoch);
     json_num(m->jsonl, "loss", loss, 0);
-    json_num(m->jsonl, "bits_per_dim", bits_per_dim, 1);
+    json_num(m->jsonl, "bits_per_dim", bits_per_dim, 0);
+    json_num(m->jsonl, "eval_s", eval_s, 1);
     fputs("}\n", m->jsonl);
     fflush(m->csv);
     fflush(m->jsonl);

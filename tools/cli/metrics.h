@@ -15,6 +15,7 @@ typedef struct cli_step_record {
     double rebuild_error;         /* relative error of the batch rebuilt by the backward */
     int recomputed;               /* 1: the step's gradient was recomputed from stored inputs */
     double clip;                  /* the limit on grad_norm in force (INFINITY: none; empty column) */
+    double eval_s;                /* of time_s, the seconds spent in validation before this step's row */
 } cli_step_record;
 
 typedef struct cli_metrics {
@@ -22,7 +23,7 @@ typedef struct cli_metrics {
 } cli_metrics;
 
 /* The CSV header; the columns `nflow plot curves` reads are named in it. */
-#define CLI_METRICS_CSV_HEADER "step,epoch,loss,half_sq,logdet,bits_per_dim,lr,grad_norm,time_s,val_loss,val_bits_per_dim,rebuild_error,recomputed,clip"
+#define CLI_METRICS_CSV_HEADER "step,epoch,loss,half_sq,logdet,bits_per_dim,lr,grad_norm,time_s,val_loss,val_bits_per_dim,rebuild_error,recomputed,clip,eval_s"
 
 /* Opens DIR/metrics.csv and DIR/metrics.jsonl. keep_through < 0: new files; otherwise
  * the files are kept up to step keep_through (rows of later steps, written by a run
@@ -30,8 +31,9 @@ typedef struct cli_metrics {
  * or prints the reason and returns an exit code. */
 int metrics_open(cli_metrics *m, const char *cmd, const char *dir, long keep_through);
 void metrics_step(cli_metrics *m, const cli_step_record *r);
-/* A validation result after `step` (its CSV row has only the val_ columns). */
-void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim);
+/* A validation result after `step` (its CSV row has only the val_ columns and eval_s, the
+ * seconds spent in validation so far, this one included). */
+void metrics_val(cli_metrics *m, long step, long epoch, double loss, double bits_per_dim, double eval_s);
 /* An event line in the JSON file only: {"type": event, "step": step, "message": msg}. */
 void metrics_event(cli_metrics *m, long step, const char *event, const char *msg);
 /* A rebuild profile in the JSON file: {"type": "rebuild_profile", "step": step, "layers":

@@ -54,6 +54,9 @@ static const char help[] =
     "                        of the training file]\n"
     "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"
     "  --val-size N          validation samples evaluated [10000]\n"
+    "  --val-every N         validate after every N steps as well [off: at epoch ends and at\n"
+    "                        the end]; metrics.csv's eval_s counts the seconds spent in\n"
+    "                        validation, which time_s includes\n"
     "  --train-size N        toy: samples in the training set [60000]\n"
     "  --normalize MODE      float data: auto|none|stored|compute [auto: stored attributes\n"
     "                        if present]\n"
@@ -132,6 +135,11 @@ static const char help[] =
     "  --no-plots            no pictures at the end\n"
     "  --gif-every N         a training.gif frame every N steps [about 40 frames]\n"
     "  --no-gif              no training.gif\n"
+    "  --dump DIR            for a re-implementation elsewhere (tools/torch/glow_fm.py): writes\n"
+    "                        DIR/init.h5 (the model before its first step), DIR/batches.f32\n"
+    "                        (every batch a step was taken on, float32 as the flow saw it),\n"
+    "                        DIR/val.f32 (the validation samples as evaluated) and\n"
+    "                        DIR/dump.json (their shapes); not with --resume, --cond or MPI\n"
     "  --debug-nan-at LIST   testing: poison a parameter after these steps (e.g. 20,40)\n"
     "  --debug-jump          testing: the poison is +10, a finite loss jump, not NaN\n"
     "  --store-activations   debugging: backward from stored layer inputs instead of rebuilt\n"
@@ -149,7 +157,7 @@ static const char help[] =
     "  After a kill:\n"
     "    nflow train --resume fmnist_run/checkpoint.h5\n";
 
-enum { NOPTS = 56 }; /* room for the flag table (checked at compile time) */
+enum { NOPTS = 58 }; /* room for the flag table (checked at compile time) */
 
 typedef struct train_flags {
     cli_train_config c;
@@ -167,6 +175,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"val", OPT_STR, &c->val},
         {"val-split", OPT_REAL, &c->val_split, 0, 0.9},
         {"val-size", OPT_LONG, &c->val_size, 1, BIG},
+        {"val-every", OPT_LONG, &c->val_every, 1, BIG},
         {"train-size", OPT_LONG, &c->train_size, 1, 1 << 30},
         {"normalize", OPT_CHOICE, &f->normalize, 0, 0, "auto|none|stored|compute"},
         {"batch", OPT_INT, &c->batch, 1, 1 << 20},
@@ -209,6 +218,7 @@ static void flags_table(train_flags *f, cli_opt *o) {
         {"no-plots", OPT_FLAG, &f->no_plots},
         {"gif-every", OPT_LONG, &c->gif_every, 1, BIG},
         {"no-gif", OPT_FLAG, &f->no_gif},
+        {"dump", OPT_STR, &c->dump},
         {"debug-nan-at", OPT_STR, &f->nan_list},
         {"debug-jump", OPT_FLAG, &c->poison_jump},
         {"store-activations", OPT_FLAG, &c->store_activations},
@@ -361,6 +371,9 @@ int cmd_train(int argc, char **argv) {
         rc = cli_error(CLI_USAGE, "train", "give --learn-prior or --no-learn-prior, not both");
     if (rc == CLI_OK && c->spec && f.flow != 1) rc = cli_error(CLI_USAGE, "train", "--spec needs --flow sequential");
     if (rc == CLI_OK && c->cond) rc = check_cond_flags(c);
+    if (rc == CLI_OK && c->dump && (c->resume || c->cond))
+        rc = cli_error(CLI_USAGE, "train", "--dump writes a run from its first step for an unconditional flow: not with %s",
+                       c->resume ? "--resume (remove --dump from the args.txt beside the checkpoint)" : "--cond");
     if (rc == CLI_OK && f.flow == 1 && !c->spec)
         c->spec = c->cond ? "cond_realnvp(hidden=64x2,act=leakyrelu)*8" : "realnvp(hidden=24x3,act=leakyrelu)*9";
     if (rc == CLI_OK) {

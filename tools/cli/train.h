@@ -25,6 +25,7 @@ typedef struct cli_train_config {
     double val_split;      /* HDF5 without --val: fraction held out from the end */
     long long train_size;  /* toy: samples in the training set */
     long long val_size;    /* validation samples used (toy: drawn fresh) */
+    long val_every;        /* validate after every this many steps too; 0: at epoch ends and the end only */
     int batch;
     int normalize;         /* nf_norm_mode for float HDF5 data */
     int layout;            /* nf_layout of HDF5 data */
@@ -63,6 +64,7 @@ typedef struct cli_train_config {
     int plots;             /* write the pictures at the end */
     long gif_every;        /* steps between frames of training.gif; 0: about 40 frames, < 0: none */
     int show_tty;          /* -1: decide, 0/1: force (tests) */
+    const char *dump;      /* --dump DIR: initial model, batches and validation samples (train_dump.c); NULL: none */
 } cli_train_config;
 
 /* What a finished run reports (for the demo and the tests). */

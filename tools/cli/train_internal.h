@@ -11,6 +11,8 @@
 #include "ranks.h"
 #include "train.h"
 
+#include <stdio.h>
+
 typedef struct train_run_state {
     const cli_train_config *c;
     cli_ranks ranks;       /* MPI: this process's rank; rank 0 alone writes files and output */
@@ -51,6 +53,11 @@ typedef struct train_run_state {
     long long val_samples;   /* evaluated by the last validation, over all ranks */
     char out[4096];        /* output directory */
     double t0;
+    double eval_s;         /* seconds spent in validation so far (part of the time since t0) */
+    double eval_from;      /* when the validation now running started (cli_now) */
+    FILE *dump;            /* --dump: DIR/batches.f32, open while training */
+    long dumped;           /* batches written to it */
+    double dump_s;         /* seconds spent writing them (part of the time since t0) */
 } train_run_state;
 
 /* From a checkpoint's state: the step and the CLI's own words into r; older
@@ -74,6 +81,14 @@ void train_eval_mode(train_run_state *r, int on);
 /* Validation on the held-out set by the trainer (nf_trainer_validate); its event prints
  * it and writes it to the metrics. */
 int train_validate(train_run_state *r, nf_loss_stats *st);
+/* --dump DIR (train_dump.c): writes DIR/init.h5 (the model as built, before its first
+ * step), DIR/val.f32 (the validation samples as every validation evaluates them) and
+ * DIR/dump.json, and opens DIR/batches.f32. Returns an exit code. */
+int train_dump_start(train_run_state *r);
+/* Appends the batch r->x, on which a step was just taken, to DIR/batches.f32. */
+int train_dump_batch(train_run_state *r);
+/* Closes DIR/batches.f32 and says what was written; returns an exit code. */
+int train_dump_finish(train_run_state *r);
 /* The pictures of a finished run (train_plots.c). */
 int train_plots(train_run_state *r);
 /* Reads the data the pictures show and opens training.gif (train_plots.c). */

@@ -18,10 +18,14 @@ static void on_event(void *user, const nf_train_event *ev) {
     case NF_EVENT_STEP: {
         size_t D = nf_shape_sample_count(r->f->in);
         double bpd = data_bits_per_dim(ev->loss.loss, D, r->train.nll_offset);
-        cli_step_record rec = {ev->step,     r->epoch,        ev->loss.loss,          ev->loss.half_sq,
-                               ev->loss.logdet, bpd,          ev->lr,                 ev->grad_norm,
-                               cli_now() - r->t0, ev->grad.rebuild_error, ev->grad.recomputed, ev->clip};
+        double now = cli_now();
+        cli_step_record rec = {.step = ev->step, .epoch = r->epoch, .loss = ev->loss.loss,
+                               .half_sq = ev->loss.half_sq, .logdet = ev->loss.logdet, .bits_per_dim = bpd,
+                               .lr = ev->lr, .grad_norm = ev->grad_norm, .time_s = now - r->t0,
+                               .rebuild_error = ev->grad.rebuild_error, .recomputed = ev->grad.recomputed,
+                               .clip = ev->clip, .eval_s = r->eval_s};
         metrics_step(&r->metrics, &rec);
+        r->eval_from = now; /* a validation the trainer runs after this step (--val-every) starts now */
         r->rebuild[ev->step - r->first_step - 1] = ev->grad.rebuild_error;
         r->last_loss = ev->loss.loss;
         if (ev->step == r->first_step + 1) r->first_bpd = bpd;
@@ -51,7 +55,8 @@ static void on_event(void *user, const nf_train_event *ev) {
         double epochs = (double)data_position(&r->train) / (double)r->train.size; /* passes so far */
         progress_print(&r->prog, "validation after step %ld (%.3g epochs): objective %.4f  bits/dim %.4f\n",
                        ev->step, epochs, ev->loss.loss, ev->loss.bits_per_dim);
-        metrics_val(&r->metrics, ev->step, epoch, ev->loss.loss, ev->loss.bits_per_dim);
+        r->eval_s += cli_now() - r->eval_from;
+        metrics_val(&r->metrics, ev->step, epoch, ev->loss.loss, ev->loss.bits_per_dim, r->eval_s);
         r->val_samples = ev->samples;
         break;
     }
@@ -103,6 +108,7 @@ void train_eval_mode(train_run_state *r, int on) {
 
 int train_validate(train_run_state *r, nf_loss_stats *st) {
     if (!r->have_val) return CLI_OK;
+    r->eval_from = cli_now();
     nf_status s = nf_trainer_validate(r->trainer, st); /* over every rank; the event prints and records it */
     return s == NF_OK ? CLI_OK : cli_nf_error(s, "train", "validation");
 }
@@ -185,6 +191,7 @@ int train_loop(train_run_state *r) {
         if (s != NF_OK) return cli_nf_error(s, "train", "training step");
         if (!taken) continue;
         r->step = nf_trainer_state_of(r->trainer)->step;
+        if ((rc = train_dump_batch(r)) != CLI_OK) return rc;
         inject_nan(r);
         int lead = r->ranks.rank == 0;
         if (lead && c->rebuild_profile > 0 && r->step % c->rebuild_profile == 0) rc = rebuild_profile(r);
@@ -193,7 +200,9 @@ int train_loop(train_run_state *r) {
         if (rc != CLI_OK) return rc;
         if (data_epoch(&r->train) > epoch_seen) {
             epoch_seen = data_epoch(&r->train);
-            if ((rc = train_validate(r, NULL)) != CLI_OK) return rc;
+            /* unless --val-every has just validated these parameters */
+            if (nf_trainer_last_validation(r->trainer, NULL) != r->step && (rc = train_validate(r, NULL)) != CLI_OK)
+                return rc;
         }
         if (c->checkpoint_every > 0 && r->step % c->checkpoint_every == 0 && r->step < r->stop &&
             (rc = cli_ranks_agree(&r->ranks, "train", train_checkpoint(r))) != CLI_OK)

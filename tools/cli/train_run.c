@@ -181,6 +181,9 @@ static int make_trainer(train_run_state *r) {
     nf_dist_set_bucket(r->ranks.dist, (size_t)c->mpi_bucket);
     if (r->have_val) /* at epoch ends; ranks: each evaluates its share of the held-out set */
         tc.validation = data_eval_source(&r->val, c->batch, r->ranks.size > 1 ? 0 : c->val_size);
+    if (c->val_every > 0 && !r->have_val)
+        return cli_error(CLI_USAGE, "train", "--val-every %ld needs validation data (not --val none)", c->val_every);
+    tc.validate_every = c->val_every;
     nf_status s = c->resume ? nf_trainer_resume(&r->trainer, r->f, &tc, &r->resume_opt, &r->resume.trainer)
                             : nf_trainer_create(&r->trainer, r->f, &tc);
     if (s != NF_OK) return cli_nf_error(s, "train", "setting up the trainer");
@@ -331,6 +334,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     if (rc == CLI_OK && lead) rc = run_lock("train", c->out, &lock);
     if (rc == CLI_OK && lead && c->argv) write_args(c->out, c->argc, c->argv);
     if (rc == CLI_OK && lead) rc = metrics_open(&r.metrics, "train", r.out, c->resume ? r.step : -1);
+    if (rc == CLI_OK && lead) rc = train_dump_start(&r);
     if (rc == CLI_OK) {
         banner(&r);
         long log_every = c->log_every > 0 ? c->log_every : (r.total + 19) / 20;
@@ -341,6 +345,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
     /* no rank starts training (whose first step is collective) while another failed */
     rc = cli_ranks_agree(&r.ranks, "train", rc);
     if (rc == CLI_OK) rc = train_loop(&r);
+    if (rc == CLI_OK) rc = train_dump_finish(&r);
     if (rc == CLI_OK) rc = finish(&r, res);
     rc = cli_ranks_agree(&r.ranks, "train", rc);
     if (res) {
@@ -351,6 +356,7 @@ int train_run(const cli_train_config *c, cli_train_result *res) {
         res->first_bpd = r.first_bpd;
     }
     train_gif_close(&r);
+    if (r.dump) fclose(r.dump); /* a run that failed: what was written stays */
     nf_tensor_free(&r.look);
     metrics_close(&r.metrics);
     free(r.rebuild);

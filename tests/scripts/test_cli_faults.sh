@@ -38,10 +38,12 @@ start() {
   fi
   PID=$!
 }
-# waits until the running segment holds the directory's lock (its pid in .nflow.lock)
+# waits until the running segment holds the directory's lock (its pid in .nflow.lock) and
+# a checkpoint is there to resume from (the first segment's first checkpoint can come
+# after the lock on a busy machine; a resume before it fails for want of the file)
 wait_lock() {
-  for _ in $(seq 1 1000); do
-    [ "$(cat "$T/run/.nflow.lock" 2>/dev/null)" = "$PID" ] && return 0
+  for _ in $(seq 1 2000); do
+    [ "$(cat "$T/run/.nflow.lock" 2>/dev/null)" = "$PID" ] && [ -f "$T/run/checkpoint.h5" ] && return 0
     kill -0 $PID 2>/dev/null || return 1
     sleep 0.005
   done
@@ -92,6 +94,7 @@ PID=""
 echo "$landed of $KILLS kills landed in a running process ($tmpkills left temporary files; last checkpoint" \
   "before the end: step $last of $STEPS); $refused concurrent run(s) and $changed changed data set(s) refused"
 [ $landed -eq "$KILLS" ] || fail "only $landed of $KILLS kills landed: the run ended first (raise STEPS)"
+[ $refused -eq 1 ] || fail "the concurrent run was not refused (or not tried: no lock and checkpoint within 10 s)"
 same_params "$T/ref/model.h5" "$T/run/model.h5" || fail "the killed and resumed run differs from the uninterrupted one"
 same_metrics "$T/run/metrics.csv" "$T/ref/metrics.csv" $STEPS || fail "metrics.csv after $landed kills"
 ls "$T/run" | grep -q '\.tmp-' && fail "temporary files left: $(ls "$T/run" | grep '\.tmp-' | tr '\n' ' ')"

@@ -135,8 +135,9 @@ static nf_status read_state(hid_t file, nf_train_state *s) {
             seen < 0 || !(r->watch.rise >= 0) || !isfinite(r->watch.level) || !(r->watch.spread >= 0) ||
             clip_seen < 0 || !isfinite(r->clip_level)) {
             st = nf_fail(NF_ERR_FORMAT, "train_state: impossible trainer state (lr_scale %g, rollbacks %lld, "
-                         "recomputed %lld, loss watch %g %g %g %lld)", r->lr_scale, rollbacks, recomputed,
-                         r->watch.rise, r->watch.level, r->watch.spread, seen);
+                         "recomputed %lld, loss watch %g %g %g %lld, clip level %g of %lld steps)", r->lr_scale,
+                         rollbacks, recomputed, r->watch.rise, r->watch.level, r->watch.spread, seen, r->clip_level,
+                         clip_seen);
             goto cleanup;
         }
         r->step = t.iteration;

@@ -2,7 +2,9 @@
  * and volumes: invertible to 1e-5 given y (and backward rebuilds x as well), y changes z;
  * on two threads a batch gives what its samples give one by one (latents, logdets,
  * gradients: the couplings' threaded passes take each image's own y); model files bring
- * the layer back (the same latents, its ActNorms initialised); and training learns the
+ * the layer back (the same latents, its ActNorms initialised); a training step's
+ * activation memory does not grow with K (while storing the inputs of K one-step layers
+ * does: the measure can fail); and training learns the
  * posterior of a linear-Gaussian image pair: samples drawn given one y have the exact
  * posterior's mean and spread. */
 #include "nftest.h"
@@ -130,6 +132,35 @@ static void test_model_file(void **state) {
     check_roundtrip(&VOLUMES);
 }
 
+/* Peak bytes of one training step above what the flow, optimiser and data held before it. */
+static double step_peak(const char *spec, int store) {
+    nf_shape xs = {1, 3, 1, 16, 16}, ys = {1, 2, 1, 16, 16};
+    nf_flow *f = NULL;
+    NF_ASSERT_OK(nf_sequential_from_spec_cond(&f, xs, ys, spec, 1));
+    if (store) NF_ASSERT_OK(nf_flow_set_store_activations(f, 1));
+    nf_adam opt;
+    NF_ASSERT_OK(nf_adam_init(&opt, nf_flow_num_params(f), 1e-3));
+    nf_tensor x = data(xs, 8, 1), y = data(ys, 8, 2);
+    nf_mem_reset_peak();
+    size_t base = nf_mem_current();
+    NF_ASSERT_OK(nf_train_step(f, &opt, &x, &y, NULL));
+    double peak = (double)(nf_mem_peak() - base);
+    nf_tensor_free(&x), nf_tensor_free(&y);
+    nf_adam_free(&opt);
+    nf_flow_destroy(f);
+    return peak;
+}
+
+static void test_memory_flat_in_steps(void **state) {
+    nf_threads_set(1, NF_THREADS_OPENMP);
+    double k2 = step_peak("cond_hint_conv(hidden=8,steps=2)", 0), k16 = step_peak("cond_hint_conv(hidden=8,steps=16)", 0);
+    double s2 = step_peak("cond_hint_conv(hidden=8,steps=1)*2", 1), s16 = step_peak("cond_hint_conv(hidden=8,steps=1)*16", 1);
+    print_message("activation peak: K=2 %.0f bytes, K=16 %.0f (ratio %.3f); stored inputs of 2 and 16 layers: %.0f, %.0f\n",
+                  k2, k16, k16 / k2, s2, s16);
+    assert_true(k16 <= 1.05 * k2);
+    assert_true(s16 > 1.5 * s2);
+}
+
 /* x ~ N(0, I) on (2, 4, 4) images, y = x + 0.5 noise, so p(x | y) = N(0.8 y, 0.2 I) per
  * value. After a short training, 2000 samples drawn given one y have a mean within 0.25
  * of 0.8 y at every value and 0.1 in rms (their own noise: 0.01; a model that ignored y
@@ -178,6 +209,7 @@ int main(void) {
         cmocka_unit_test(test_invertible),
         cmocka_unit_test(test_threads_take_their_own_conditions),
         cmocka_unit_test(test_model_file),
+        cmocka_unit_test(test_memory_flat_in_steps),
         cmocka_unit_test(test_learns_the_posterior),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

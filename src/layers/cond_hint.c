@@ -61,8 +61,17 @@ static nf_ylane take(const cond_hint *h, int n, nf_ctx *ctx) { return nf_ylane_t
 
 static nf_real *core_work(nf_ylane *w) { return (nf_real *)w->sub.work; }
 
-/* r above: the reversal of each sample's values. */
-static void reverse(nf_tensor *t) { nf_reverse_blocks(t, 1); }
+/* Reverses each sample's values of t in place (r above; its own inverse and transpose). */
+static void reverse(nf_tensor *t) {
+    size_t D = nf_tensor_sample_count(t);
+    for (int b = 0; b < t->n; b++) {
+        nf_real *v = t->data + (size_t)b * D;
+        for (size_t i = 0, j = D - 1; i < j; i++, j--) {
+            nf_real tmp = v[i];
+            v[i] = v[j], v[j] = tmp;
+        }
+    }
+}
 
 /* ---------------------------------------------------------------- passes */
 

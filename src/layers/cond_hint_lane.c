@@ -32,15 +32,3 @@ void nf_add_log_normal(const nf_tensor *z, double *logdet) {
         logdet[b] += -0.5 * sq - 0.5 * (double)S * log(2 * M_PI);
     }
 }
-
-void nf_reverse_blocks(nf_tensor *t, size_t block) {
-    size_t D = nf_tensor_sample_count(t), nblocks = D / block;
-    for (int b = 0; b < t->n; b++) {
-        nf_real *v = t->data + (size_t)b * D;
-        for (size_t i = 0, j = nblocks - 1; i < j; i++, j--)
-            for (size_t p = 0; p < block; p++) {
-                nf_real tmp = v[i * block + p];
-                v[i * block + p] = v[j * block + p], v[j * block + p] = tmp;
-            }
-    }
-}

@@ -15,9 +15,6 @@ typedef struct nf_ylane {
 size_t nf_ylane_bytes(nf_shape ys, int n);
 /* Carves the lane from the front of ctx's workspace; sub gets the rest. */
 nf_ylane nf_ylane_take(nf_ctx *ctx, nf_shape ys, int n);
-/* Reverses, in each sample of t, the order of its runs of block values (block 1: the values,
- * d*h*w: the channels); its own inverse and transpose. */
-void nf_reverse_blocks(nf_tensor *t, size_t block);
 /* logdet[b] += log N(z_b; 0, I), the 2 pi term included. */
 void nf_add_log_normal(const nf_tensor *z, double *logdet);
 

@@ -5,10 +5,12 @@
  *     m > 4 (recursive):  C(xa; xb), then the node of xa, then the node of xb,
  *     m <= 4 (a leaf):    C(xa; xb),
  * with C the image affine coupling (coupling_affine.c: xa <- s(NN(xb)) xa + t(NN(xb)),
- * NN the conv sub-network of coupling_subnet.h, last conv zero-initialised). As in
- * InvertibleNetworks.jl the coupling runs before the recursion, so it reads the node's
- * original xb and nothing needs keeping; which half changes follows nflow's couplings
- * (the first), where InvertibleNetworks.jl changes the second. Every node has its own
+ * NN the conv sub-network of coupling_subnet.h, last conv zero-initialised).
+ * InvertibleNetworks.jl's CouplingLayerHINT (and hint.c) run the changed half's subtree
+ * first, yb = C(H(xb); xa), and keep no copy of xa because Julia's arrays are not changed
+ * in place; here the coupling runs first, so it reads the node's original conditioner
+ * without a copy. Both are HINT trees (block triangular, the same parts); which half
+ * changes follows nflow's couplings (the first). Every node has its own
  * coupling (InvertibleNetworks.jl shares one per depth, needing halves of equal size), so
  * any c >= 2 works. The Jacobian is block triangular at every node: logdet is the sum of
  * the couplings'.

@@ -360,6 +360,22 @@ void fc_flow_warm_and_move(nf_flow *f, const nf_tensor *x, const nf_tensor *cond
     nf_tensor_free(&z);
 }
 
+void fc_cond_flow_errors(nf_flow *f, const nf_tensor *x, const nf_tensor *y, const nf_tensor *y2, double *inverse,
+                         double *rebuild, double *moved) {
+    nf_shape zs = {x->n, (int)nf_shape_sample_count(f->in), 1, 1, 1};
+    nf_tensor z = make(zs), z2 = make(zs), xr = make(nf_tensor_shape(x)), dx = make(nf_tensor_shape(x));
+    double *ld = calloc((size_t)x->n, sizeof(double));
+    must(nf_flow_forward(f, x, y, &z, ld));
+    must(nf_flow_inverse(f, &z, y, &xr));
+    *inverse = fc_rel_diff(xr.data, x->data, nf_tensor_count(x));
+    must(nf_flow_backward(f, &z, &z, y, -1.0 / x->n, &xr, &dx));
+    *rebuild = fc_rel_diff(xr.data, x->data, nf_tensor_count(x));
+    must(nf_flow_forward(f, x, y2, &z2, ld));
+    *moved = fc_rel_diff(z2.data, z.data, nf_tensor_count(&z));
+    free(ld);
+    nf_tensor_free(&z), nf_tensor_free(&z2), nf_tensor_free(&xr), nf_tensor_free(&dx);
+}
+
 double fc_flows_differ(nf_flow *f, nf_flow *g, const nf_tensor *x, const nf_tensor *cond) {
     nf_shape zs = {x->n, (int)nf_shape_sample_count(f->in), 1, 1, 1};
     nf_tensor zf = make(zs), zg = make(zs);

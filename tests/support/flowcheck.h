@@ -91,6 +91,12 @@ double fc_layer_dcond_error(nf_layer *l, const nf_tensor *x, nf_tensor *cond, do
  * condition reach z. */
 void fc_flow_warm_and_move(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double scale, uint64_t seed);
 
+/* A conditional flow at (x, y): *inverse = |f^-1(f(x; y); y) - x| / |x|, *rebuild the same
+ * for the x that backward rebuilds, *moved = |f(x; y2) - f(x; y)| / |f(x; y)| (another
+ * condition must move the latents). */
+void fc_cond_flow_errors(nf_flow *f, const nf_tensor *x, const nf_tensor *y, const nf_tensor *y2, double *inverse,
+                         double *rebuild, double *moved);
+
 /* The largest difference between two flows' latents and logdets at (x, cond): 0 when a
  * model file brought one back bit for bit. */
 double fc_flows_differ(nf_flow *f, nf_flow *g, const nf_tensor *x, const nf_tensor *cond);

@@ -320,6 +320,20 @@ nf_status nf_coupling_affine_create_cond(nf_layer **out, nf_shape in, int cond_c
                                         double min_scale);
 nf_status nf_coupling_additive_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden);
 
+/* Conditional HINT for images and volumes (InvertibleNetworks.jl's NetworkConditionalHINT):
+ * x (in: c >= 2 channels) and the condition y (cond: >= 2 channels, x's d, h, w) are
+ * transformed jointly, steps K in 1..256 steps of ActNorm, Householder 1x1 conv and a
+ * channel HINT tree of affine couplings on each, x's step then scaled and shifted by a
+ * conv sub-network of y's state (hidden wide). forward adds log|det dzx/dx| + log p(y) to
+ * logdet (the joint log p(x, y) for a flow's prior on zx); inverse with y draws from
+ * p(x | y). ctx->cond is y as (n, cy*d*h*w, 1, 1, 1) rows (l->cond), as a sequential flow
+ * passes it. Model-file type "cond_hint_conv". */
+nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, int hidden, int steps);
+/* zy (n, y's values) <- the y lane of y (same layout) alone: zy = fy(y);
+ * logdet[b] += log|det dzy_b/dy_b|. l must be a cond_hint_conv layer with bound
+ * parameters that has run one forward (its ActNorms are initialised). */
+nf_status nf_cond_hint_conv_encode_y(nf_layer *l, const nf_tensor *y, nf_tensor *zy, double *logdet);
+
 /* 2x2 space-to-depth: (c, h, w) -> (4c, h/2, w/2); for volumes (d > 1) 2x2x2:
  * (c, d, h, w) -> (8c, d/2, h/2, w/2); logdet 0. */
 nf_status nf_squeeze_create(nf_layer **out, nf_shape in);

@@ -14,9 +14,9 @@
  * call runs the y branch forward from it and, where it walks the steps backwards, inverts
  * it step by step beside x, so nothing is stored between calls. */
 #include "affine_core.h"
+#include "layers/cond_hint_lane.h"
 #include "vec_layer.h"
 
-#include <math.h>
 #include <string.h>
 
 typedef struct chint_step {
@@ -42,10 +42,6 @@ static void bind(cond_hint *h) {
     }
 }
 
-static size_t own_bytes(const cond_hint *h, int n) {
-    return 2 * nf_work_bytes((size_t)n * h->S) + nf_work_bytes((size_t)n * sizeof(double) / sizeof(nf_real) + 1);
-}
-
 static size_t chint_workspace(const nf_layer *l, nf_shape in) {
     const cond_hint *h = (const cond_hint *)l;
     nf_shape ys = nf_cond_shape(h->S);
@@ -57,29 +53,13 @@ static size_t chint_workspace(const nf_layer *l, nf_shape in) {
                        nf_work_bytes(nf_affine_core_work_count(&s->a, in.n))};
         for (int i = 0; i < 3; i++) child = w[i] > child ? w[i] : child;
     }
-    return own_bytes(h, in.n) + child;
+    return nf_ylane_bytes(nf_cond_shape(h->S), in.n) + child;
 }
 
-typedef struct chint_work {
-    nf_tensor y, dy;     /* (n, S) the y lane and its gradient */
-    double *ld;          /* (n) logdet sink of y passes whose logdet is not wanted */
-    nf_ctx sub;          /* the children's context: the scratch after ours, no condition */
-} chint_work;
+/* The y lane of n samples, carved from ctx. */
+static nf_ylane take(const cond_hint *h, int n, nf_ctx *ctx) { return nf_ylane_take(ctx, nf_cond_shape(h->S), n); }
 
-static chint_work take(cond_hint *h, int n, nf_ctx *ctx) {
-    size_t off = 0;
-    chint_work w;
-    w.y = nf_tensor_view(nf_ctx_take(ctx, &off, (size_t)n * h->S), n, h->S, 1, 1, 1);
-    w.dy = nf_tensor_view(nf_ctx_take(ctx, &off, (size_t)n * h->S), n, h->S, 1, 1, 1);
-    w.ld = (double *)nf_ctx_take(ctx, &off, (size_t)n * sizeof(double) / sizeof(nf_real) + 1);
-    w.sub = *ctx;
-    w.sub.work = (unsigned char *)ctx->work + off;
-    w.sub.work_bytes = ctx->work_bytes - off;
-    w.sub.cond = NULL, w.sub.dcond = NULL;
-    return w;
-}
-
-static nf_real *core_work(chint_work *w) { return (nf_real *)w->sub.work; }
+static nf_real *core_work(nf_ylane *w) { return (nf_real *)w->sub.work; }
 
 /* Reverses each sample's values of t in place (r above; its own inverse and transpose). */
 static void reverse(nf_tensor *t) {
@@ -96,7 +76,7 @@ static void reverse(nf_tensor *t) {
 /* ---------------------------------------------------------------- passes */
 
 /* w->y <- zy = fy(y); logdet[b] += log|det dzy/dy|. */
-static nf_status y_forward(cond_hint *h, const nf_tensor *y, double *logdet, chint_work *w) {
+static nf_status y_forward(cond_hint *h, const nf_tensor *y, double *logdet, nf_ylane *w) {
     memcpy(w->y.data, y->data, sizeof(nf_real) * (size_t)y->n * h->S);
     for (int k = 0; k < h->steps; k++) {
         reverse(&w->y);
@@ -105,19 +85,10 @@ static nf_status y_forward(cond_hint *h, const nf_tensor *y, double *logdet, chi
     return NF_OK;
 }
 
-/* logdet[b] += log N(zy_b) (2 pi term included). */
-static void add_log_normal(const cond_hint *h, const nf_tensor *zy, double *logdet) {
-    for (int b = 0; b < zy->n; b++) {
-        double sq = 0;
-        for (int i = 0; i < h->S; i++) sq += (double)zy->data[(size_t)b * h->S + i] * zy->data[(size_t)b * h->S + i];
-        logdet[b] += -0.5 * sq - 0.5 * h->S * log(2 * M_PI);
-    }
-}
-
 static nf_status chint_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx *ctx) {
     cond_hint *h = (cond_hint *)l;
     bind(h);
-    chint_work w = take(h, x->n, ctx);
+    nf_ylane w = take(h, x->n, ctx);
     memcpy(w.y.data, ctx->cond->data, sizeof(nf_real) * (size_t)x->n * h->S);
     for (int k = 0; k < h->steps; k++) {
         chint_step *s = &h->step[k];
@@ -127,14 +98,14 @@ static nf_status chint_forward(nf_layer *l, nf_tensor *x, double *logdet, nf_ctx
         nf_affine_core_forward(&s->a, l->param + s->oa, w.y.data, x->data, x->n, logdet, core_work(&w));
         NF_TRY(nf_layer_forward(s->hy, &w.y, logdet, &w.sub));
     }
-    add_log_normal(h, &w.y, logdet);
+    nf_add_log_normal(&w.y, logdet);
     return NF_OK;
 }
 
 static nf_status chint_inverse(nf_layer *l, nf_tensor *x, nf_ctx *ctx) {
     cond_hint *h = (cond_hint *)l;
     bind(h);
-    chint_work w = take(h, x->n, ctx);
+    nf_ylane w = take(h, x->n, ctx);
     NF_TRY(y_forward(h, ctx->cond, w.ld, &w));
     for (int k = h->steps - 1; k >= 0; k--) {
         chint_step *s = &h->step[k];
@@ -152,7 +123,7 @@ static nf_status chint_inverse(nf_layer *l, nf_tensor *x, nf_ctx *ctx) {
 static nf_status chint_backward(nf_layer *l, nf_tensor *x, nf_tensor *dx, nf_ctx *ctx) {
     cond_hint *h = (cond_hint *)l;
     bind(h);
-    chint_work w = take(h, x->n, ctx);
+    nf_ylane w = take(h, x->n, ctx);
     NF_TRY(y_forward(h, ctx->cond, w.ld, &w));
     size_t ny = (size_t)x->n * h->S;
     for (size_t i = 0; i < ny; i++) w.dy.data[i] = (nf_real)(-ctx->dlogdet * w.y.data[i]);
@@ -264,7 +235,7 @@ nf_status nf_cond_hint_encode_y(nf_layer *l, const nf_tensor *y, nf_tensor *zy, 
     nf_shape in = l->in;
     in.n = y->n;
     NF_TRY(nf_ctx_reserve(&ctx, chint_workspace(l, in)));
-    chint_work w = take(h, y->n, &ctx);
+    nf_ylane w = take(h, y->n, &ctx);
     nf_status s = y_forward(h, y, logdet, &w);
     if (s == NF_OK) memcpy(zy->data, w.y.data, sizeof(nf_real) * (size_t)y->n * h->S);
     nf_ctx_free(&ctx);

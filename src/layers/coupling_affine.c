@@ -64,16 +64,27 @@ static void affine_step(const nf_coupling *cp, nf_coupling_pass pass, const nf_c
 
 static const nf_layer_ops affine_ops = NF_COUPLING_OPS("coupling_affine");
 
-nf_status nf_coupling_affine_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden,
-                                        double min_scale) {
+/* Either split (all: x changed as a whole, NN reads the condition alone); NN outputs
+ * log_s_raw and t: 2 * ca channels. */
+static nf_status affine_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, double min_scale, int all) {
     NF_CHECK_NULL(out);
     *out = NULL;
     if (!(min_scale > 0 && min_scale < 1))
         return nf_fail(NF_ERR_ARG, "coupling_affine: the scale floor must be in (0, 1), got %g", min_scale);
-    /* NN outputs log_s_raw and t: 2 * ca channels */
-    NF_TRY(nf_coupling_new(out, in, cond_channels, hidden, 2, &affine_ops, affine_step, "coupling_affine"));
+    NF_TRY((all ? nf_coupling_new_all : nf_coupling_new)(out, in, cond_channels, hidden, 2, &affine_ops, affine_step,
+                                                         "coupling_affine"));
     ((nf_coupling *)*out)->min_scale = min_scale;
     return NF_OK;
+}
+
+nf_status nf_coupling_affine_create_cond(nf_layer **out, nf_shape in, int cond_channels, int hidden,
+                                        double min_scale) {
+    return affine_new(out, in, cond_channels, hidden, min_scale, 0);
+}
+
+nf_status nf_coupling_affine_create_all(nf_layer **out, nf_shape in, int cond_channels, int hidden,
+                                        double min_scale) {
+    return affine_new(out, in, cond_channels, hidden, min_scale, 1);
 }
 
 nf_status nf_coupling_affine_create_bounded(nf_layer **out, nf_shape in, int hidden, double min_scale) {

@@ -154,11 +154,9 @@ void nf_subnet_backward(const nf_subnet *net, const nf_real *param, nf_real *gra
 /* Caps the width so every size the conv kernels index stays far inside int. */
 #define NF_COUPLING_MAX_HIDDEN 16384
 
-nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
-                          const nf_layer_ops *ops, nf_coupling_step step, const char *who) {
-    if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
-    *out = NULL;
-    if (in.c < 2) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 2 channels to split, got c = %d", who, in.c);
+/* The checks and construction shared by both splits: xa = channels [0, ca), xb = the rest. */
+static nf_status coupling_new(nf_layer **out, nf_shape in, int ca, int cond_channels, int hidden, int out_per_ca,
+                              const nf_layer_ops *ops, nf_coupling_step step, const char *who) {
     if (in.d <= 0 || in.h <= 0 || in.w <= 0)
         return nf_fail(NF_ERR_SHAPE, "%s: sample size %d x %d x %d is not positive", who, in.d, in.h, in.w);
     if (hidden < 1 || hidden > NF_COUPLING_MAX_HIDDEN)
@@ -168,7 +166,7 @@ nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hi
                        NF_COUPLING_MAX_HIDDEN);
     nf_coupling *cp = nf_calloc(1, sizeof *cp);
     if (!cp) return nf_fail(NF_ERR_NOMEM, "%s: out of memory", who);
-    cp->ca = in.c / 2;
+    cp->ca = ca;
     cp->cb = in.c - cp->ca;
     cp->cc = cond_channels;
     cp->net = (nf_subnet){.cin = cp->cb + cp->cc, .hidden = hidden, .cout = out_per_ca * cp->ca, .d = in.d};
@@ -179,6 +177,25 @@ nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hi
     cp->base.nparams = nf_subnet_nparams(&cp->net);
     *out = &cp->base;
     return NF_OK;
+}
+
+nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
+                          const nf_layer_ops *ops, nf_coupling_step step, const char *who) {
+    if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
+    *out = NULL;
+    if (in.c < 2) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 2 channels to split, got c = %d", who, in.c);
+    return coupling_new(out, in, in.c / 2, cond_channels, hidden, out_per_ca, ops, step, who);
+}
+
+nf_status nf_coupling_new_all(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
+                              const nf_layer_ops *ops, nf_coupling_step step, const char *who) {
+    if (!out) return nf_fail(NF_ERR_ARG, "%s: argument 'out' is NULL", who);
+    *out = NULL;
+    if (in.c < 1) return nf_fail(NF_ERR_SHAPE, "%s: needs at least 1 channel, got c = %d", who, in.c);
+    if (cond_channels < 1)
+        return nf_fail(NF_ERR_ARG, "%s: changes every channel and so needs a condition, got %d channels", who,
+                       cond_channels);
+    return coupling_new(out, in, in.c, cond_channels, hidden, out_per_ca, ops, step, who);
 }
 
 void nf_coupling_init_params(nf_layer *l, nf_rng *rng) {

@@ -95,6 +95,13 @@ struct nf_coupling {
  * outputs out_per_ca * ca channels. who names the layer in messages. */
 nf_status nf_coupling_new(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
                           const nf_layer_ops *ops, nf_coupling_step step, const char *who);
+/* The same with xa = all of x and no xb (cb = 0): NN reads the condition alone, which
+ * must have >= 1 channel (conditional HINT's x lane given y, cond_hint_conv.c). */
+nf_status nf_coupling_new_all(nf_layer **out, nf_shape in, int cond_channels, int hidden, int out_per_ca,
+                              const nf_layer_ops *ops, nf_coupling_step step, const char *who);
+/* The affine coupling (coupling_affine.c) built by nf_coupling_new_all: x <- s(y) x + t(y). */
+nf_status nf_coupling_affine_create_all(nf_layer **out, nf_shape in, int cond_channels, int hidden,
+                                        double min_scale);
 size_t nf_coupling_workspace(const nf_layer *l, nf_shape in);
 void nf_coupling_init_params(nf_layer *l, nf_rng *rng);
 int nf_coupling_param_blocks(const nf_layer *l, nf_param_block *out, int max);

@@ -169,15 +169,100 @@ def cond_hint_forward(flat, x, y, opt, logdet):
     return x
 
 
+def conv(x, W, b):
+    """Cross-correlation with zero padding k//2 of x (n, c, d, h, w) by W (o, c, kh, kw) or
+    (o, c, kd, kh, kw), plus b (o)."""
+    W = W[:, :, None] if W.ndim == 4 else W
+    kd, kh, kw = W.shape[2:]
+    n, c, d, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (kd // 2,) * 2, (kh // 2,) * 2, (kw // 2,) * 2))
+    out = np.zeros((n, W.shape[0], d, h, w)) + b[None, :, None, None, None]
+    for a in range(kd):
+        for e in range(kh):
+            for f in range(kw):
+                out += np.einsum("oc,ncdhw->nodhw", W[:, :, a, e, f], xp[:, :, a:a + d, e:e + h, f:f + w])
+    return out
+
+
+def subnet(flat, off, cin, hid, cout, vol):
+    """The coupling sub-network's six blocks from flat[off:]: (NN, offset after them)."""
+    taps, one = ((3, 3, 3), (1, 1, 1)) if vol else ((3, 3), (1, 1))
+    ps = []
+    for sh in [(hid, cin) + taps, (hid,), (hid, hid) + one, (hid,), (cout, hid) + taps, (cout,)]:
+        k = int(np.prod(sh))
+        ps.append(flat[off:off + k].reshape(sh))
+        off += k
+    nn = lambda v: conv(np.maximum(conv(np.maximum(conv(v, ps[0], ps[1]), 0), ps[2], ps[3]), 0), ps[4], ps[5])
+    return nn, off
+
+
+def affine_coupling(v, u, nn, logdet):
+    """coupling_affine on v (all of it changes) given NN's input u; eps = 0.001."""
+    ca, out = v.shape[1], nn(u)
+    s = 1e-3 + (1 - 1e-3) / (1 + np.exp(-(out[:, :ca] + 2)))
+    logdet += np.log(s).reshape(len(v), -1).sum(1)
+    return s * v + out[:, ca:]
+
+
+def hint_conv(flat, off, v, hid, vol, logdet):
+    """The channel HINT tree: a node's coupling, then its two subtrees (m > 4)."""
+    m, ma = v.shape[1], v.shape[1] // 2
+    nn, off = subnet(flat, off, m - ma, hid, 2 * ma, vol)
+    v = np.concatenate([affine_coupling(v[:, :ma], v[:, ma:], nn, logdet), v[:, ma:]], 1)
+    if m > 4:
+        a, off = hint_conv(flat, off, v[:, :ma], hid, vol, logdet)
+        b, off = hint_conv(flat, off, v[:, ma:], hid, vol, logdet)
+        v = np.concatenate([a, b], 1)
+    return v, off
+
+
+def actnorm_householder(flat, off, v, logdet):
+    """AN then P of a cond_hint_conv lane: logscale, bias, v1, v2, v3 (c each)."""
+    c = v.shape[1]
+    ls, b = flat[off:off + c], flat[off + c:off + 2 * c]
+    logdet += np.prod(v.shape[2:]) * ls.sum()
+    v = np.exp(ls)[None, :, None, None, None] * v + b[None, :, None, None, None]
+    W = np.eye(c)
+    for i in range(3):
+        u = flat[off + (2 + i) * c:off + (3 + i) * c]
+        if u @ u:
+            W = (np.eye(c) - 2 * np.outer(u, u) / (u @ u)) @ W
+    return np.einsum("oc,ncdhw->nodhw", W, v), off + 5 * c
+
+
+def cond_hint_conv_forward(flat, x, y, opt, logdet, xs, ys):
+    """K steps: ANx, Px, Hx, A (given yp), ANy, Py, Hy, back to back in nets."""
+    hid, n, vol = int(opt["hidden"]), len(x), xs[1] > 1
+    x, y = x.reshape((n,) + tuple(xs)), y.reshape((n,) + tuple(ys))
+    off = 0
+    for _ in range(int(opt["steps"])):
+        ax = off
+        off += 5 * xs[0]
+        hx = off
+        _, off = hint_conv(flat, off, x, hid, vol, np.zeros(n))  # its offsets: x's tree comes first
+        nn, off = subnet(flat, off, ys[0], hid, 2 * xs[0], vol)
+        yp, off = actnorm_householder(flat, off, y, logdet)
+        x, _ = actnorm_householder(flat, ax, x, logdet)
+        x, _ = hint_conv(flat, hx, x, hid, vol, logdet)
+        x = affine_coupling(x, yp, nn, logdet)
+        y, off = hint_conv(flat, off, yp, hid, vol, logdet)
+    assert off == len(flat), (off, len(flat))
+    logdet += -0.5 * (y * y).reshape(n, -1).sum(1) - 0.5 * np.prod(ys) * np.log(2 * np.pi)
+    return x.reshape(n, -1)
+
+
 def hint_size(m, hid):
     """Parameters of a hint tree over m values."""
     n = 2 * mlp_size([m // 2] + hid + [m - m // 2])
     return n if m <= 4 else n + hint_size(m // 2, hid) + hint_size(m - m // 2, hid)
 
 
-def layer_forward(kind, opt, g, x, logdet, cond):
-    """cond: {"y": the conditions (n, C), "s": the features the conditional layers take}."""
+def layer_forward(kind, opt, g, x, logdet, cond, in_shape):
+    """cond: {"y": the conditions (n, C), "s": the features the conditional layers take,
+    "shape": y's (c, d, h, w)}; in_shape: the layer's (c, d, h, w)."""
     D = x.shape[1]
+    if kind == "cond_hint_conv":  # y itself as images, both lanes
+        return cond_hint_conv_forward(g["nets"], x, cond["y"], opt, logdet, in_shape, cond["shape"])
     if kind == "summary":  # the identity on x; s = NN(y) for the layers after it
         y = cond["y"]
         cond["s"] = mlp(g["net"], [y.shape[1]] + hidden_sizes(opt["hidden"]) + [int(opt["out"])], opt["act"], y)
@@ -225,9 +310,11 @@ def coupling(kind, opt, g, x, logdet, net_in):
 
 def plain_layer(kind, opt, g, x, logdet):
     D = x.shape[1]
-    if kind == "actnorm":
-        logdet += g["logscale"].sum()
-        return np.exp(g["logscale"]) * x + g["bias"]
+    if kind == "actnorm":  # per channel of in_shape: D channels for vectors
+        c = len(g["logscale"])
+        logdet += (D // c) * g["logscale"].sum()
+        v = x.reshape(len(x), c, D // c)
+        return (np.exp(g["logscale"])[None, :, None] * v + g["bias"][None, :, None]).reshape(len(x), D)
     if kind in ("maf", "iaf"):
         parity = int(opt["parity"])
         sizes = [D] + hidden_sizes(opt["hidden"]) + [2 * D]
@@ -284,7 +371,8 @@ def main():
     logdet = np.zeros(len(x))
     cond = {}
     if "cond_channels" in f.attrs:
-        C = int(np.prod([f.attrs[k] for k in ("cond_channels", "cond_depth", "cond_height", "cond_width")]))
+        cond["shape"] = [int(f.attrs[k]) for k in ("cond_channels", "cond_depth", "cond_height", "cond_width")]
+        C = int(np.prod(cond["shape"]))
         cond["y"] = h5py.File(sys.argv[5], "r")["y"][()].astype(np.float64).reshape(-1, C)[:len(x)]
         cond["s"] = cond["y"]  # without a summary network the layers take y itself
     kinds = set()
@@ -293,7 +381,7 @@ def main():
         stored = grp.attrs["type"].decode()
         assert stored == (kind if kind != "reverse" else "permute"), (name, stored, kind)
         g = {k: d[()].astype(np.float64) for k, d in grp.items()}
-        x = layer_forward(stored, opt, g, x, logdet, cond)
+        x = layer_forward(stored, opt, g, x, logdet, cond, [int(v) for v in grp.attrs["in_shape"]])
         kinds.add(stored)
     documented = set(re.findall(r"^\*\*`(\w+)`\*\*", open(sys.argv[4]).read(), re.M))
     missing = sorted(kinds - documented)

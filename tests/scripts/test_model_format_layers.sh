@@ -5,7 +5,9 @@
 # `nflow encode` (z and logdet). Two models cover every kind, both coupling parities,
 # the diagonal prior, spline tails and a HINT tree of more than one level; three conditional
 # models cover the conditional couplings, with and without a summary network, and
-# conditional HINT (a tree of more than one level over x's 6 values).
+# conditional HINT (a tree of more than one level over x's 6 values); two more, the
+# convolutional conditional HINT on images (a channel tree of two levels over x's 5
+# channels, behind an actnorm) and on volumes.
 # argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,12 @@ with h5py.File(f"{sys.argv[1]}/c6.h5", "w") as f:  # x | y: a shift and a scale 
     y = r.normal(size=(3000, 3))
     f["y"] = y.astype(np.float32)
     f["x"] = (y[:, [0, 1, 2, 0, 1, 2]] + np.exp(0.3 * y[:, [2, 0, 1, 1, 2, 0]]) * r.normal(size=(3000, 6))).astype(np.float32)
+for name, xs, ys, layout in (("ci", (5, 4, 4), (2, 4, 4), "NCHW"), ("cv", (2, 2, 4, 3), (3, 2, 4, 3), "NCDHW")):
+    with h5py.File(f"{sys.argv[1]}/{name}.h5", "w") as f:  # x | y: y's first channel shifts x, its last scales it
+        y = r.normal(size=(1000,) + ys)
+        x = y[:, :1] + np.exp(0.3 * y[:, -1:]) * r.normal(size=(1000,) + xs) + 1.5
+        f["x"], f["y"] = x.astype(np.float32), y.astype(np.float32)
+        f["x"].attrs["nflow_layout"] = f["y"].attrs["nflow_layout"] = layout
 PY
 
 ALL="prior=diagonal, actnorm, realnvp(hidden=8x2,act=tanh,clamp=2), realnvp(hidden=8,act=relu), nice(hidden=8-4),
@@ -46,15 +54,18 @@ COND1="summary(hidden=8x2,act=tanh,out=4), cond_realnvp(hidden=8x2,clamp=2), con
 cond_realnvp(hidden=8,act=relu), cond_spline(bins=5,bound=2,hidden=8x2,act=tanh)"
 COND2="actnorm, cond_spline(bins=4,bound=3,hidden=8x2)*2, linear(lu=1), cond_realnvp(hidden=8x2)*2"
 COND3="actnorm, cond_hint(hidden=8x2,act=tanh,steps=2), reverse, cond_hint(hidden=8,steps=1)"
+COND4="ci:actnorm, cond_hint_conv(hidden=4,steps=2)"
+COND5="cv:cond_hint_conv(hidden=3,steps=1)"
 k=0
-for SPEC in "${COND1//$'\n'/ }" "$COND2" "$COND3"; do
+for SPEC in "c6:${COND1//$'\n'/ }" "c6:$COND2" "c6:$COND3" "$COND4" "$COND5"; do
   k=$((k + 1))
-  "$B" train --data "$T/c6.h5:/x" --cond /y --normalize none --flow sequential --spec "$SPEC" --steps 100 --batch 64 \
+  F=${SPEC%%:*} SPEC=${SPEC#*:}
+  "$B" train --data "$T/$F.h5:/x" --cond /y --normalize none --flow sequential --spec "$SPEC" --steps 100 --batch 64 \
     --lr 1e-2 --threads 1 --no-plots --no-gif --quiet --out "$T/rc$k" >"$T/trainc$k.log" 2>&1 ||
     { cat "$T/trainc$k.log"; fail "training conditional model $k"; continue; }
-  "$B" encode --model "$T/rc$k/model.h5" --data "$T/c6.h5:/x" --cond /y --limit 500 --out "$T/zc$k.h5" >/dev/null ||
+  "$B" encode --model "$T/rc$k/model.h5" --data "$T/$F.h5:/x" --cond /y --limit 500 --out "$T/zc$k.h5" >/dev/null ||
     { fail "encode conditional model $k"; continue; }
-  /usr/bin/python3 "$HERE/model_format_layers.py" "$T/rc$k/model.h5" "$T/c6.h5" "$T/zc$k.h5" "$DOC" "$T/c6.h5" ||
+  /usr/bin/python3 "$HERE/model_format_layers.py" "$T/rc$k/model.h5" "$T/$F.h5" "$T/zc$k.h5" "$DOC" "$T/$F.h5" ||
     fail "conditional model $k rebuilt from MODEL_FORMAT.md disagrees with nflow encode"
   ok
 done

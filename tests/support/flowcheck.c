@@ -297,3 +297,94 @@ double fc_logdet_error(fc_target *t, const nf_tensor *x0, double eps) {
     free(jac);
     return worst;
 }
+
+/* ---------------------------------------------------------------- conditions, files */
+
+/* mean_b [0.5 |z_b|^2 - logdet_b] of the layer at (x, cond). */
+static double layer_loss(nf_layer *l, const nf_tensor *x, const nf_tensor *cond, nf_ctx *ctx) {
+    nf_tensor z = make(nf_tensor_shape(x));
+    memcpy(z.data, x->data, sizeof(nf_real) * nf_tensor_count(x));
+    double *ld = calloc((size_t)x->n, sizeof(double)), loss = 0;
+    size_t D = nf_tensor_sample_count(x);
+    ctx->cond = cond, ctx->dcond = NULL;
+    must(nf_layer_forward(l, &z, ld, ctx));
+    for (int b = 0; b < x->n; b++) {
+        double sq = 0;
+        for (size_t i = 0; i < D; i++) sq += (double)z.data[b * D + i] * z.data[b * D + i];
+        loss += (0.5 * sq - ld[b]) / x->n;
+    }
+    free(ld);
+    nf_tensor_free(&z);
+    return loss;
+}
+
+double fc_layer_dcond_error(nf_layer *l, const nf_tensor *x, nf_tensor *cond, double eps, double scale,
+                            uint64_t seed) {
+    nf_shape sh = nf_tensor_shape(x);
+    nf_ctx ctx = {0};
+    must(nf_ctx_reserve(&ctx, nf_layer_workspace(l, sh)));
+    size_t nc = nf_tensor_count(cond);
+    nf_tensor z = make(sh), dz = make(sh), dcond = make(nf_tensor_shape(cond)), u = make(nf_tensor_shape(cond));
+    nf_rng rng;
+    nf_rng_seed(&rng, seed);
+    nf_rng_fill_normal(&rng, u.data, nc, 1.0);
+    memcpy(z.data, x->data, sizeof(nf_real) * nf_tensor_count(x));
+    double *ld = calloc((size_t)x->n, sizeof(double));
+    ctx.cond = cond;
+    must(nf_layer_forward(l, &z, ld, &ctx));
+    for (size_t i = 0; i < nf_tensor_count(&z); i++) dz.data[i] = z.data[i] / x->n;
+    ctx.dcond = &dcond, ctx.dlogdet = -1.0 / x->n;
+    must(nf_layer_backward(l, &z, &dz, &ctx));
+    double analytic = 0;
+    for (size_t i = 0; i < nc; i++) analytic += (double)dcond.data[i] * u.data[i];
+    for (size_t i = 0; i < nc; i++) cond->data[i] += (nf_real)(eps * u.data[i]);
+    double lp = layer_loss(l, x, cond, &ctx);
+    for (size_t i = 0; i < nc; i++) cond->data[i] -= (nf_real)(2 * eps * u.data[i]);
+    double lm = layer_loss(l, x, cond, &ctx), numeric = (lp - lm) / (2 * eps);
+    for (size_t i = 0; i < nc; i++) cond->data[i] += (nf_real)(eps * u.data[i]);
+    free(ld);
+    nf_tensor_free(&z), nf_tensor_free(&dz), nf_tensor_free(&dcond), nf_tensor_free(&u);
+    nf_ctx_free(&ctx);
+    return fabs(scale * analytic - numeric) / fmax(1e-8, fabs(numeric));
+}
+
+void fc_flow_warm_and_move(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double scale, uint64_t seed) {
+    nf_tensor z = make((nf_shape){x->n, (int)nf_shape_sample_count(f->in), 1, 1, 1});
+    double *ld = calloc((size_t)x->n, sizeof(double));
+    must(nf_flow_forward(f, x, cond, &z, ld));
+    nf_rng r;
+    nf_rng_seed(&r, seed);
+    for (size_t i = 0; i < f->params.count; i++)
+        if (!f->params.frozen[i]) f->params.value[i] += (nf_real)(scale * nf_rng_normal(&r));
+    free(ld);
+    nf_tensor_free(&z);
+}
+
+void fc_cond_flow_errors(nf_flow *f, const nf_tensor *x, const nf_tensor *y, const nf_tensor *y2, double *inverse,
+                         double *rebuild, double *moved) {
+    nf_shape zs = {x->n, (int)nf_shape_sample_count(f->in), 1, 1, 1};
+    nf_tensor z = make(zs), z2 = make(zs), xr = make(nf_tensor_shape(x)), dx = make(nf_tensor_shape(x));
+    double *ld = calloc((size_t)x->n, sizeof(double));
+    must(nf_flow_forward(f, x, y, &z, ld));
+    must(nf_flow_inverse(f, &z, y, &xr));
+    *inverse = fc_rel_diff(xr.data, x->data, nf_tensor_count(x));
+    must(nf_flow_backward(f, &z, &z, y, -1.0 / x->n, &xr, &dx));
+    *rebuild = fc_rel_diff(xr.data, x->data, nf_tensor_count(x));
+    must(nf_flow_forward(f, x, y2, &z2, ld));
+    *moved = fc_rel_diff(z2.data, z.data, nf_tensor_count(&z));
+    free(ld);
+    nf_tensor_free(&z), nf_tensor_free(&z2), nf_tensor_free(&xr), nf_tensor_free(&dx);
+}
+
+double fc_flows_differ(nf_flow *f, nf_flow *g, const nf_tensor *x, const nf_tensor *cond) {
+    nf_shape zs = {x->n, (int)nf_shape_sample_count(f->in), 1, 1, 1};
+    nf_tensor zf = make(zs), zg = make(zs);
+    double *lf = calloc((size_t)x->n, sizeof(double)), *lg = calloc((size_t)x->n, sizeof(double)), d = 0;
+    must(nf_flow_forward(f, x, cond, &zf, lf));
+    must(nf_flow_forward(g, x, cond, &zg, lg));
+    for (size_t i = 0; i < nf_tensor_count(&zf); i++) d = fmax(d, fabs((double)zf.data[i] - zg.data[i]));
+    for (int b = 0; b < x->n; b++) d = fmax(d, fabs(lf[b] - lg[b]));
+    free(lf), free(lg);
+    nf_tensor_free(&zf), nf_tensor_free(&zg);
+    return d;
+}

@@ -79,6 +79,28 @@ fc_grad_report fc_check_gradients(fc_target *t, const nf_tensor *x, int ndir, do
 /* max_b |logdet_b - log|det J_b|| with J_b by central differences (step eps). */
 double fc_logdet_error(fc_target *t, const nf_tensor *x, double eps);
 
+/* A conditional layer's dloss/dcond (what its backward adds to ctx->dcond) for the loss
+ * mean_b [0.5 |z_b|^2 - logdet_b] at (x, cond), along a random direction (seed), against
+ * central differences in cond (step eps); the analytic value is multiplied by scale first
+ * (0.5: to prove the check fails). Relative error. The layer's parameters must be bound. */
+double fc_layer_dcond_error(nf_layer *l, const nf_tensor *x, nf_tensor *cond, double eps, double scale,
+                            uint64_t seed);
+
+/* The flow's first forward at (x, cond) (data-dependent inits), then every trainable
+ * parameter moved by scale * N(0, 1) (seed), so that zero-initialised convs let the
+ * condition reach z. */
+void fc_flow_warm_and_move(nf_flow *f, const nf_tensor *x, const nf_tensor *cond, double scale, uint64_t seed);
+
+/* A conditional flow at (x, y): *inverse = |f^-1(f(x; y); y) - x| / |x|, *rebuild the same
+ * for the x that backward rebuilds, *moved = |f(x; y2) - f(x; y)| / |f(x; y)| (another
+ * condition must move the latents). */
+void fc_cond_flow_errors(nf_flow *f, const nf_tensor *x, const nf_tensor *y, const nf_tensor *y2, double *inverse,
+                         double *rebuild, double *moved);
+
+/* The largest difference between two flows' latents and logdets at (x, cond): 0 when a
+ * model file brought one back bit for bit. */
+double fc_flows_differ(nf_flow *f, nf_flow *g, const nf_tensor *x, const nf_tensor *cond);
+
 /* |a - b| / |b| over n values. */
 double fc_rel_diff(const nf_real *a, const nf_real *b, size_t n);
 

@@ -20,7 +20,7 @@ static const char help[] =
     "  from a fixed seed, so the same model and data give the same numbers. A conditional\n"
     "  model (trained with --cond) is evaluated on the pairs of --data and --cond: the\n"
     "  numbers are then those of -log p(x | y) (of the joint -log p(x, y) for a model with\n"
-    "  a cond_hint layer, which models y too).\n\n"
+    "  a cond_hint or cond_hint_conv layer, which models y too).\n\n"
     "OPTIONS\n"
     "  --model FILE   model or checkpoint file (required)\n"
     "  --data SPEC    FILE.h5:/DATASET, or toy:NAME for fresh samples (required)\n"

@@ -478,6 +478,14 @@ typedef struct nf_glow_config {
  * removed every recomputed step (largest rebuild error 7e-6 against 4.9e8 with 1e-3)
  * and trained as well (3.88 bits/dim against 3.90). --min-scale 1e-3 is the old one. */
 #define NF_GLOW_MIN_SCALE_DEFAULT 0.1
+/* The floor nflow train gives a conditional Glow (--cond) unless --min-scale is given:
+ * s in [0.5, 1], as InvertibleNetworks.jl's conditional seismic examples. With 0.1 a
+ * posterior sampler exploded: off the data, the coupling nets see inputs larger than in
+ * training, drive s to the floor, and each such coupling multiplies the sample by up to
+ * 10 on its way down, which enlarges the next coupling's input (docs/stability.md,
+ * "Exploding posterior samples"). Sampling runs the inverse; 0.5 caps a coupling's
+ * gain at 2. Library users set nf_glow_config.coupling_min_scale to it themselves. */
+#define NF_GLOW_COND_MIN_SCALE_DEFAULT 0.5
 /* Defaults: hidden 64, L 3, K 8, multiscale, space squeeze, affine, LU 1x1, seed 1,
  * coupling scale floor NF_GLOW_MIN_SCALE_DEFAULT, no learned prior. */
 nf_glow_config nf_glow_config_default(int channels, int height, int width);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conditional Glow end to end on small paired images and volumes: train --cond with
 # --levels/--depth -> sample --cond --index (samples, /mean, /std, /cond, PNG grid, mean
-# and std pictures) -> plot posterior -> eval --cond; an interrupted run resumed exactly (the checkpoint
+# and std pictures) -> plot posterior -> eval --cond; the coupling floor 0.5 of a conditional
+# Glow (0.1 with --min-scale 0.1 or without --cond); an interrupted run resumed exactly (the checkpoint
 # holds the condition's shape and layers); and the one-line refusals: y of another
 # spatial size, another N, a missing condition. argv[1] = build directory.
 source "$(dirname "$0")/cli_common.sh"
@@ -43,6 +44,15 @@ for p in post post_mean post_std; do PNG_KIND=image png "$T/$p.png" >/dev/null |
 "$B" eval --model "$T/run/model.h5" --data "$T/p.h5:/x" --cond "$T/p.h5:/y" --json >"$T/eval.json" || fail "eval --cond"
 /usr/bin/python3 -c "import json, math, sys; v = json.load(open(sys.argv[1])); assert math.isfinite(v['objective'])" \
   "$T/eval.json" || fail "eval --cond output"
+
+# the coupling floor of a conditional Glow: 0.5 unless --min-scale says otherwise (a
+# posterior sampler at 0.1 exploded, docs/stability.md), the unconditional one keeps 0.1
+"$B" train "${ARGS[@]}" --steps 2 --min-scale 0.1 --out "$T/floor" >/dev/null 2>&1 || fail "train --cond --min-scale 0.1"
+"$B" train --data "$T/p.h5:/x" --levels 2 --depth 2 --hidden 8 --batch 16 --steps 2 --threads 2 --no-plots --no-gif \
+  --quiet --out "$T/uncond" >/dev/null 2>&1 || fail "train without --cond"
+/usr/bin/python3 -c "import h5py, sys; a = [float(h5py.File(p)['/'].attrs['coupling_min_scale']) for p in sys.argv[1:]]; \
+assert a == [0.5, 0.1, 0.1], a" "$T/run/model.h5" "$T/floor/model.h5" "$T/uncond/model.h5" ||
+  fail "coupling floors (conditional default, --min-scale 0.1, unconditional default)"
 
 # exact resume: two processes of 15 steps against one run of 30
 "$B" train "${ARGS[@]}" --steps 30 --stop-after 15 --out "$T/part" >/dev/null 2>&1 || fail "first part"

@@ -14,7 +14,8 @@
 #    ones (seed S+1, so other earth models and other noise). --floor R adds white noise of
 #    R times the rms to x itself (nflow data --noise; y observes that x): a clean seismic
 #    patch is band-limited, almost degenerate, and a flow fitted to it can explode when
-#    sampled; the floor gives it a full-rank density. --min-scale: the couplings' floor.
+#    sampled; the floor gives it a full-rank density. --min-scale: the couplings' floor
+#    (not given: nflow train's default for a conditional Glow, 0.5).
 # 2. nflow train --cond: conditional Glow L=3 K=8 hidden 64, batch 16, Adam 1e-3 with 50
 #    warm-up steps and cosine decay to 1e-5, STEPS steps; 200 pairs of the training file's
 #    end held out for validation.
@@ -32,7 +33,7 @@
 # mean SNR not above y's, or coverage outside 0.85-0.95).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-QUICK=0 N="" STEPS="" SIZE="" SNR=0 FLOOR=0 MINSCALE=0.1 PATCHES="" SAMPLES="" THREADS=2 SEED=1 OUT="" NFLOW=build/nflow
+QUICK=0 N="" STEPS="" SIZE="" SNR=0 FLOOR=0 MINSCALE="" PATCHES="" SAMPLES="" THREADS=2 SEED=1 OUT="" NFLOW=build/nflow
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -80,7 +81,7 @@ step "$OUT/test.h5" "$NFLOW" data seismic --n "$PATCHES" --size "$SIZE,$SIZE" --
 
 TRAIN=("$NFLOW" train --data "$OUT/train.h5:/x" --cond "$OUT/train.h5:/y" --levels $LEVELS --depth $K
     --hidden $HIDDEN --batch 16 --lr 1e-3 --schedule cosine --lr-min 1e-5 --warmup $WARMUP --steps "$STEPS"
-    --min-scale "$MINSCALE" --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100
+    ${MINSCALE:+--min-scale "$MINSCALE"} --val-size $VAL --seed "$SEED" --threads "$THREADS" --no-plots --no-gif --log-every 100
     --out "$OUT/train")
 if [ -f "$OUT/train/model.h5" ]; then
   echo "${TRAIN[*]} # (made by an earlier call)" >>"$CMDS"

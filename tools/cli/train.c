@@ -82,7 +82,8 @@ static const char help[] =
     "                        data and 2-D toys must use none)\n"
     "  --conv1x1 KIND        lu|householder [lu]\n"
     "  --min-scale X         affine coupling: floor of the scale s (inverting a coupling\n"
-    "                        amplifies errors by at most 1/X) [0.1]\n"
+    "                        amplifies errors and samples by at most 1/X) [0.1; 0.5 with\n"
+    "                        --cond: a posterior sampler at 0.1 exploded]\n"
     "  --learn-prior         learned Gaussian priors (openai/glow): the half factored out\n"
     "                        at each split is N(m, exp(ls)^2) with (m, ls) from a 3x3 conv\n"
     "                        of the half that continues, the top latent has a learned\n"
@@ -392,6 +393,8 @@ int cmd_train(int argc, char **argv) {
         c->plots = !f.no_plots;
         if (f.no_gif) c->gif_every = -1;
         if (!cli_given(opts, "steps") && cli_given(opts, "epochs")) c->steps = 0;
+        if (c->cond && !c->resume && !cli_given(opts, "min-scale"))
+            c->glow.coupling_min_scale = NF_GLOW_COND_MIN_SCALE_DEFAULT;
         if (!c->resume) c->argc = argc, c->argv = argv;
     }
     if (rc == CLI_OK) rc = train_run(c, NULL);

@@ -118,15 +118,13 @@ static nf_status chint_inverse(nf_layer *l, nf_tensor *x, nf_ctx *ctx) {
     return NF_OK;
 }
 
-/* The y lane's loss is dlogdet * (log|det dzy/dy| - |zy|^2 / 2): its gradient at zy is
- * -dlogdet * zy, and the y HINTs take the logdet weight from the ctx as any layer. */
+/* The y lane starts from its loss's gradient at zy (nf_ylane_seed_grad). */
 static nf_status chint_backward(nf_layer *l, nf_tensor *x, nf_tensor *dx, nf_ctx *ctx) {
     cond_hint *h = (cond_hint *)l;
     bind(h);
     nf_ylane w = take(h, x->n, ctx);
     NF_TRY(y_forward(h, ctx->cond, w.ld, &w));
-    size_t ny = (size_t)x->n * h->S;
-    for (size_t i = 0; i < ny; i++) w.dy.data[i] = (nf_real)(-ctx->dlogdet * w.y.data[i]);
+    nf_ylane_seed_grad(&w, ctx->dlogdet);
     for (int k = h->steps - 1; k >= 0; k--) {
         chint_step *s = &h->step[k];
         NF_TRY(nf_layer_backward(s->hy, &w.y, &w.dy, &w.sub)); /* yp_k and dloss/dyp_k by the y lane */
@@ -136,8 +134,7 @@ static nf_status chint_backward(nf_layer *l, nf_tensor *x, nf_tensor *dx, nf_ctx
         reverse(x), reverse(dx);
         reverse(&w.y), reverse(&w.dy);
     }
-    if (ctx->dcond)
-        for (size_t i = 0; i < ny; i++) ctx->dcond->data[i] += w.dy.data[i];
+    nf_ylane_add_dcond(&w, ctx->dcond);
     return NF_OK;
 }
 

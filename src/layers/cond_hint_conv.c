@@ -126,15 +126,13 @@ static nf_status chc_inverse(nf_layer *l, nf_tensor *x, nf_ctx *ctx) {
     return NF_OK;
 }
 
-/* The y lane's loss is dlogdet * (log|det dzy/dy| - |zy|^2 / 2): its gradient at zy is
- * -dlogdet * zy, and the y lane's layers take the logdet weight from the ctx as any layer. */
+/* The y lane starts from its loss's gradient at zy (nf_ylane_seed_grad). */
 static nf_status chc_backward(nf_layer *l, nf_tensor *x, nf_tensor *dx, nf_ctx *ctx) {
     cond_hint_conv *h = (cond_hint_conv *)l;
     bind(h);
     nf_ylane w = nf_ylane_take(ctx, h->ys, x->n);
     NF_TRY(y_forward(h, ctx->cond, w.ld, &w));
-    size_t ny = nf_tensor_count(&w.y);
-    for (size_t i = 0; i < ny; i++) w.dy.data[i] = (nf_real)(-ctx->dlogdet * w.y.data[i]);
+    nf_ylane_seed_grad(&w, ctx->dlogdet);
     for (int k = h->steps - 1; k >= 0; k--) {
         chc_step *s = &h->step[k];
         NF_TRY(nf_layer_backward(s->l[HY], &w.y, &w.dy, &w.sub)); /* yp_k and dloss/dyp_k by the y lane */
@@ -143,8 +141,7 @@ static nf_status chc_backward(nf_layer *l, nf_tensor *x, nf_tensor *dx, nf_ctx *
         for (int i = HX; i >= ANX; i--) NF_TRY(nf_layer_backward(s->l[i], x, dx, &w.sub));
         for (int i = CY; i >= ANY; i--) NF_TRY(nf_layer_backward(s->l[i], &w.y, &w.dy, &w.sub));
     }
-    if (ctx->dcond)
-        for (size_t i = 0; i < ny; i++) ctx->dcond->data[i] += w.dy.data[i];
+    nf_ylane_add_dcond(&w, ctx->dcond);
     return NF_OK;
 }
 

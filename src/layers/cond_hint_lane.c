@@ -23,6 +23,17 @@ nf_ylane nf_ylane_take(nf_ctx *ctx, nf_shape ys, int n) {
     return w;
 }
 
+void nf_ylane_seed_grad(nf_ylane *w, double dlogdet) {
+    size_t ny = nf_tensor_count(&w->y);
+    for (size_t i = 0; i < ny; i++) w->dy.data[i] = (nf_real)(-dlogdet * w->y.data[i]);
+}
+
+void nf_ylane_add_dcond(const nf_ylane *w, nf_tensor *dcond) {
+    if (!dcond) return;
+    size_t ny = nf_tensor_count(&w->dy);
+    for (size_t i = 0; i < ny; i++) dcond->data[i] += w->dy.data[i];
+}
+
 void nf_add_log_normal(const nf_tensor *z, double *logdet) {
     size_t S = nf_tensor_sample_count(z);
     for (int b = 0; b < z->n; b++) {

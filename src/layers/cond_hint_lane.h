@@ -15,6 +15,11 @@ typedef struct nf_ylane {
 size_t nf_ylane_bytes(nf_shape ys, int n);
 /* Carves the lane from the front of ctx's workspace; sub gets the rest. */
 nf_ylane nf_ylane_take(nf_ctx *ctx, nf_shape ys, int n);
+/* The y lane's loss is dlogdet * (log|det dzy/dy| - |zy|^2 / 2): w->dy <- its gradient at
+ * zy (w->y), -dlogdet * zy; the lane's layers take the logdet weight from the ctx. */
+void nf_ylane_seed_grad(nf_ylane *w, double dlogdet);
+/* After the backward walked the lane to y: dcond += dloss/dy (w->dy), when dcond is asked for. */
+void nf_ylane_add_dcond(const nf_ylane *w, nf_tensor *dcond);
 /* logdet[b] += log N(z_b; 0, I), the 2 pi term included. */
 void nf_add_log_normal(const nf_tensor *z, double *logdet);
 

@@ -327,8 +327,10 @@ nf_status nf_coupling_additive_create_cond(nf_layer **out, nf_shape in, int cond
  * conv sub-network of y's state (hidden wide). forward adds log|det dzx/dx| + log p(y) to
  * logdet (the joint log p(x, y) for a flow's prior on zx); inverse with y draws from
  * p(x | y). ctx->cond is y as (n, cy*d*h*w, 1, 1, 1) rows (l->cond), as a sequential flow
- * passes it. Model-file type "cond_hint_conv". */
-nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, int hidden, int steps);
+ * passes it. Every coupling's scale s lies in [min_scale, 1), min_scale in (0, 1) (the
+ * spec key floor, default NF_COUPLING_MIN_SCALE). Model-file type "cond_hint_conv". */
+nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, int hidden, int steps,
+                                   double min_scale);
 /* zy (n, y's values) <- the y lane of y (same layout) alone: zy = fy(y);
  * logdet[b] += log|det dzy_b/dy_b|. l must be a cond_hint_conv layer with bound
  * parameters that has run one forward (its ActNorms are initialised). */

@@ -226,7 +226,7 @@ nf_status nf_sequential_from_spec(nf_flow **out, nf_shape in, const char *spec, 
  *     cond_realnvp (options of realnvp); cond_spline (options of spline)
  * or the layers that transform y too (not after a summary):
  *     cond_hint (hidden=32x2, act=leakyrelu, steps=4): vectors (nf_cond_hint_create);
- *     cond_hint_conv (hidden=32, steps=4): images, volumes (nf_cond_hint_conv_create)
+ *     cond_hint_conv (hidden=32, steps=4, floor=0.001): images, volumes (nf_cond_hint_conv_create)
  * e.g. "summary(hidden=64x2,out=16), (cond_spline(bins=8,bound=4,hidden=64x2), reverse)*5". */
 nf_status nf_sequential_from_spec_cond(nf_flow **out, nf_shape in, nf_shape cond, const char *spec, uint64_t seed);
 /* The canonical spec of a sequential flow built from one (every option spelled out, so it

@@ -205,13 +205,15 @@ static nf_status make_cond_hint(nf_layer **out, nf_shape in, const spec_args *a,
 }
 static nf_status make_cond_hint_conv(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int hidden, steps;
+    double floor;
     NF_TRY(arg_int(a, "cond_hint_conv", "hidden", 1, 16384, &hidden));
     NF_TRY(arg_int(a, "cond_hint_conv", "steps", 1, 256, &steps));
+    NF_TRY(arg_real(a, "cond_hint_conv", "floor", &floor));
     if (!a->features)
         return nf_fail(NF_ERR_ARG, "model spec: cond_hint_conv needs a conditional flow (a condition, --cond)");
     if (a->summarized)
         return nf_fail(NF_ERR_ARG, "model spec: cond_hint_conv transforms y itself and cannot follow a summary network");
-    return nf_cond_hint_conv_create(out, in, a->cond, hidden, steps);
+    return nf_cond_hint_conv_create(out, in, a->cond, hidden, steps, floor);
 }
 static nf_status make_affine(nf_layer **out, nf_shape in, const spec_args *a, int parity) {
     int sc, sh;
@@ -262,7 +264,7 @@ static const layer_kind kinds[] = {
     {"cond_realnvp", {"hidden", "act", "clamp"}, {"24x3", "leakyrelu", "0"}, 1, make_cond_realnvp},
     {"cond_spline", {"bins", "bound", "hidden", "act"}, {"8", "3", "16x3", "leakyrelu"}, 1, make_cond_spline},
     {"cond_hint", {"hidden", "act", "steps"}, {"32x2", "leakyrelu", "4"}, 0, make_cond_hint},
-    {"cond_hint_conv", {"hidden", "steps"}, {"32", "4"}, 0, make_cond_hint_conv},
+    {"cond_hint_conv", {"hidden", "steps", "floor"}, {"32", "4", "0.001"}, 0, make_cond_hint_conv},
     {"summary", {"hidden", "act", "out"}, {"64x2", "leakyrelu", "16"}, 0, make_summary},
 };
 #define NKINDS ((int)(sizeof kinds / sizeof kinds[0]))

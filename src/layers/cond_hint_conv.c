@@ -216,11 +216,14 @@ static nf_status check_shapes(nf_shape in, nf_shape cond) {
     return NF_OK;
 }
 
-nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, int hidden, int steps) {
+nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, int hidden, int steps,
+                                   double min_scale) {
     NF_CHECK_NULL(out);
     *out = NULL;
     NF_TRY(check_shapes(in, cond));
     if (steps < 1 || steps > 256) return nf_fail(NF_ERR_ARG, "cond_hint_conv: steps = %d, expected 1..256", steps);
+    if (!(min_scale > 0 && min_scale < 1))
+        return nf_fail(NF_ERR_ARG, "cond_hint_conv: the coupling scale floor must be in (0, 1), got %g", min_scale);
     cond_hint_conv *h = nf_calloc(1, sizeof *h);
     if (!h) return nf_fail(NF_ERR_NOMEM, "cond_hint_conv: out of memory");
     h->base.ops = &cond_hint_conv_ops;
@@ -229,7 +232,7 @@ nf_status nf_cond_hint_conv_create(nf_layer **out, nf_shape in, nf_shape cond, i
     h->base.cond = (nf_shape){1, (int)nf_shape_sample_count(h->ys), 1, 1, 1}; /* as the sequential flow passes y */
     h->steps = steps;
     h->step = nf_calloc((size_t)steps, sizeof *h->step);
-    nf_status s = h->step ? build(h, in, hidden, NF_COUPLING_MIN_SCALE)
+    nf_status s = h->step ? build(h, in, hidden, min_scale)
                           : nf_fail(NF_ERR_NOMEM, "cond_hint_conv: out of memory");
     if (s != NF_OK) {
         chc_destroy(&h->base);

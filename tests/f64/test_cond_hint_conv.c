@@ -130,7 +130,7 @@ static void test_cond_hint_conv_dcond(void **state) {
     int n = 3, C = 3, CY = 2, H = 3, W = 4;
     nf_shape in = {1, C, 1, H, W}, cs = {1, CY, 1, H, W};
     nf_layer *l;
-    NF_ASSERT_OK(nf_cond_hint_conv_create(&l, in, cs, 3, 2));
+    NF_ASSERT_OK(nf_cond_hint_conv_create(&l, in, cs, 3, 2, NF_COUPLING_MIN_SCALE));
     nf_params p;
     nf_rng rng;
     nf_rng_seed(&rng, 2);
@@ -145,19 +145,73 @@ static void test_cond_hint_conv_dcond(void **state) {
     nf_layer_destroy(l);
 }
 
+/* The smallest log|det dzx/dx| over a batch once the x lane's ActNorm is the identity and
+ * the couplings' weights are large (many scales pinned at a bound): each coupling's s is
+ * at least the spec's floor, so this is at least (values scaled) * log(floor). */
+static double pinned_x_logdet(const char *spec) {
+    nf_shape xs = {1, 2, 1, 4, 4}, ys = {1, 2, 1, 4, 4};
+    int n = 4;
+    nf_flow *f;
+    NF_ASSERT_OK(nf_sequential_from_spec_cond(&f, xs, ys, spec, 3));
+    nf_layer *l = find_chc(f);
+    assert_non_null(l);
+    nf_tensor x = nftest_randn(n, 2, 1, 4, 4, 6), y = nftest_randn(n, 2, 1, 4, 4, 7), z;
+    NF_ASSERT_OK(nf_tensor_alloc(&z, n, 2, 1, 4, 4));
+    fc_cond_flow cf = {f, &y};
+    fc_target t;
+    fc_cond_flow_target_init(&t, &cf, n);
+    x_lane xl = {t, l, &y};
+    double ld[4];
+    NF_ASSERT_OK(x_lane_forward(&xl, &x, &z, ld)); /* the ActNorms' init */
+    nf_rng rng;
+    nf_rng_seed(&rng, 9);
+    size_t off, cnt;
+    NF_ASSERT_OK(nf_cond_hint_conv_part(l, 0, NF_CHC_ANX, &off, &cnt));
+    for (size_t i = 0; i < cnt; i++) l->param[off + i] = 0;
+    for (int part = NF_CHC_HX; part <= NF_CHC_A; part++) {
+        NF_ASSERT_OK(nf_cond_hint_conv_part(l, 0, part, &off, &cnt));
+        for (size_t i = 0; i < cnt; i++) l->param[off + i] += 3 * nf_rng_normal(&rng);
+    }
+    NF_ASSERT_OK(x_lane_forward(&xl, &x, &z, ld));
+    double lo = ld[0];
+    for (int b = 1; b < n; b++) lo = fmin(lo, ld[b]);
+    nf_tensor_free(&x), nf_tensor_free(&y), nf_tensor_free(&z);
+    nf_flow_destroy(f);
+    return lo;
+}
+
+/* The spec's floor reaches every coupling of both trees and of x's coupling on y: with
+ * floor=0.5 no value of x is scaled below 1/2 (the 16 values of channel 0 in the tree's
+ * coupling and all 32 in A: 48 scales), while the default floor 0.001 lets the same
+ * weights go far below that bound (so the check can fail). */
+static void test_cond_hint_conv_floor(void **state) {
+    double bound = 48 * log(0.5);
+    double half = pinned_x_logdet("cond_hint_conv(hidden=2,steps=1,floor=0.5)");
+    double deflt = pinned_x_logdet("cond_hint_conv(hidden=2,steps=1)");
+    printf("pinned log|det dzx/dx|: floor 0.5 %g, default floor %g, bound %g\n", half, deflt, bound);
+    if (!(half >= bound - 1e-9 && deflt < bound - 10))
+        fail_msg("floor 0.5: %g (bound %g), floor 0.001: %g", half, bound, deflt);
+    nf_flow *f = NULL;
+    nf_shape xs = {1, 2, 1, 4, 4};
+    NF_ASSERT_FAILS(nf_sequential_from_spec_cond(&f, xs, xs, "cond_hint_conv(floor=1)", 3), NF_ERR_ARG);
+    assert_non_null(strstr(nf_last_error(), "floor must be in (0, 1)"));
+    NF_ASSERT_FAILS(nf_sequential_from_spec_cond(&f, xs, xs, "cond_hint_conv(floor=0)", 3), NF_ERR_ARG);
+    assert_null(f);
+}
+
 /* One clear message for each shape that cannot work. */
 static void test_cond_hint_conv_refusals(void **state) {
     nf_layer *l = NULL;
     nf_shape x1 = {1, 1, 1, 4, 4}, x2 = {1, 2, 1, 4, 4}, y1 = {1, 1, 1, 4, 4}, y2 = {1, 2, 1, 4, 4},
              yo = {1, 2, 1, 2, 2};
-    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x1, y2, 4, 2), NF_ERR_SHAPE);
+    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x1, y2, 4, 2, 0.1), NF_ERR_SHAPE);
     assert_non_null(strstr(nf_last_error(), "x needs at least 2 channels"));
-    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y1, 4, 2), NF_ERR_SHAPE);
+    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y1, 4, 2, 0.1), NF_ERR_SHAPE);
     assert_non_null(strstr(nf_last_error(), "condition needs at least 2 channels"));
-    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, yo, 4, 2), NF_ERR_SHAPE);
+    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, yo, 4, 2, 0.1), NF_ERR_SHAPE);
     assert_non_null(strstr(nf_last_error(), "y needs x's spatial size"));
-    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y2, 4, 0), NF_ERR_ARG);
-    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y2, 0, 2), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y2, 4, 0, 0.1), NF_ERR_ARG);
+    NF_ASSERT_FAILS(nf_cond_hint_conv_create(&l, x2, y2, 0, 2, 0.1), NF_ERR_ARG);
     assert_null(l);
 }
 
@@ -165,6 +219,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cond_hint_conv_flows),
         cmocka_unit_test(test_cond_hint_conv_dcond),
+        cmocka_unit_test(test_cond_hint_conv_floor),
         cmocka_unit_test(test_cond_hint_conv_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

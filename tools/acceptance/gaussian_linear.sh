@@ -59,7 +59,7 @@ t2=$(date +%s)
   echo "spec: $SPEC; $STEPS steps of 256, cosine 1e-3 -> 1e-5 (50 warm-up)"
   "$NFLOW" eval --model "$OUT/run/model.h5" --data "$OUT/gl.h5:/obs/theta" --cond "$OUT/gl.h5:/obs/x" --json |
     sed "s/^/$NLL of the observations: /"
-  /usr/bin/python3 tools/acceptance/c2st.py "$OUT/gl.h5" "$OUT/samples" --c2st-n "$C2ST_N" --json "$OUT/c2st.json"
+  /usr/bin/python3 tools/acceptance/c2st.py "$OUT/gl.h5" "$OUT/samples" --c2st-n "$C2ST_N" --jobs "$THREADS" --json "$OUT/c2st.json"
   t3=$(date +%s)
   echo "time: training $((t1 - t0)) s, sampling $((t2 - t1)) s, C2ST $((t3 - t2)) s"
 } | tee "$OUT/summary.txt"

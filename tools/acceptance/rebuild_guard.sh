@@ -23,7 +23,9 @@
 # Runs that finished already (model.h5 or a recorded exit status) are not run again, so
 # the script can be stopped and restarted. --jobs N runs N trainings at once (use it
 # with one thread each on a machine with N cores). Needs about 8 min per fm run on
-# two cores; the table goes to OUT/summary.md.
+# two cores; the table goes to OUT/summary.md. With two thread counts it also says how far
+# rounding alone moves a final value (the same computation at both thread counts) beside
+# the guard - store differences, the yardstick for the 0.05 criterion.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONFIG=fm SEEDS="1 2 3 4 5" THREADS="1 2" OUT="" NFLOW=build/nflow JOBS=1 EXTRA= LR=1e-3 WARMUP=100 CLIPREL=2
@@ -116,6 +118,20 @@ for t in threads:
                      f"{f(diff, '%.4f')}{'' if good else ' **FAIL**'} | {f(g['time'], '%.0f')} / {f(st['time'], '%.0f')} |")
 lines += ["", "Criteria: exit 0, no loss jump, held-out bits/dim within 0.05 of the --store-activations run.",
           "All runs pass." if ok else "Some runs FAIL (or have not run yet)."]
+# How far float rounding alone moves a run: the same computation (guarded, or stored) at
+# two thread counts differs only in the order of its sums. Beside it, guard - store.
+bpd = {(s, t, m): run(s, t, m)["bpd"] for s in seeds for t in threads for m in ("guard", "store")}
+same = [bpd[s, threads[0], m] - bpd[s, threads[1], m] for s in seeds for m in ("guard", "store")
+        if len(threads) > 1 and None not in (bpd[s, threads[0], m], bpd[s, threads[1], m])]
+gs = [bpd[s, t, "guard"] - bpd[s, t, "store"] for s in seeds for t in threads
+      if None not in (bpd[s, t, "guard"], bpd[s, t, "store"])]
+rms = lambda v: (sum(x * x for x in v) / len(v)) ** 0.5
+if len(same) >= 2 and len(gs) >= 2:
+    se = statistics.stdev(gs) / len(gs) ** 0.5
+    lines += ["", f"Rounding noise: the same computation at {threads[0]} and {threads[1]} threads ends "
+              f"{rms(same):.4f} apart (RMS of {len(same)} pairs, largest {max(map(abs, same)):.4f}); "
+              f"guard - store: RMS {rms(gs):.4f} over {len(gs)} pairs, mean {statistics.mean(gs):+.4f} "
+              f"(standard error {se:.4f}, positive = the guarded run worse)."]
 open(os.path.join(out, "summary.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 sys.exit(0 if ok else 1)

@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --lr) LR=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --clip-rel) CLIPREL=$2; shift 2 ;;
-    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,28p "$0"; exit 0 ;;
     *) echo "rebuild_guard.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

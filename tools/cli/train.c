@@ -52,6 +52,7 @@ static const char help[] =
     "                        --spec 'actnorm, cond_hint(hidden=32x2,steps=4)'; on images and\n"
     "                        volumes (convolutional, y of x's spatial size, both >= 2\n"
     "                        channels): --spec 'actnorm, cond_hint_conv(hidden=32,steps=4)'\n"
+    "                        (key floor=F: the couplings' scale floor, in (0, 1) [0.001])\n"
     "  --val SPEC|none       validation data [toy: fresh samples; HDF5: the last --val-split\n"
     "                        of the training file]\n"
     "  --val-split F         fraction of an HDF5 training file held out [0.05]\n"

@@ -28,6 +28,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 # (the runs here draw no pictures, so PLplot's suppressions in cli_lsan.supp are not needed)
 export LSAN_OPTIONS="print_suppressions=0:suppressions=$(cd "$(dirname "$0")/../mpi" && pwd)/lsan.supp"
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
+heldout() { sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$1"; } # rank 0's held-out line
 BASE=(--data toy:banana --train-size 6000 --squeeze none --levels 1 --depth 4 --hidden 16 --batch 64 --lr 2e-3
       --seed 2 --threads 1 --no-plots --no-gif --quiet)
 ARGS=("${BASE[@]}" --steps 200 --checkpoint-every 20)
@@ -43,7 +44,7 @@ ok
 # repeatable bit for bit (fixed-order sums), and the model trained: held-out better than at the start
 "${MPI[@]}" "$B" train "${ARGS[@]}" --out "$T/b" >"$T/b.log" 2>&1 || fail "second 2-rank run failed"
 cmp -s "$T/a/model.h5" "$T/b/model.h5" || fail "two 2-rank runs of the same seed differ"
-v=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/a.log")
+v=$(heldout "$T/a.log")
 /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2.2 else 1)" "$v" || fail "held-out objective $v: not trained"
 ok
 
@@ -131,7 +132,7 @@ ok
 COND=(--data "$T/pairs.h5:/x" --cond "$T/pairs.h5:/y" --levels 1 --depth 4 --hidden 16 --batch 32 --steps 120 --lr 2e-3
       --seed 1 --threads 1 --no-plots --no-gif --quiet)
 "${MPI[@]}" "$B" train "${COND[@]}" --out "$T/c" >"$T/c.log" 2>&1 || { cat "$T/c.log"; fail "2-rank --cond run failed"; }
-v=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/c.log")
+v=$(heldout "$T/c.log")
 /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < -60 else 1)" "$v" ||
     fail "2-rank conditional run: held-out $v, not below -60 (y does not inform x: pairs mixed up across ranks?)"
 "${MPI[@]}" "$B" train "${COND[@]}" --out "$T/c2" >"$T/c2.log" 2>&1 || fail "second 2-rank --cond run failed"
@@ -158,8 +159,8 @@ HC=(--data "$T/p2.h5:/x" --cond /y --flow sequential --spec "actnorm, cond_hint_
 "${MPI[@]}" "$B" train "${HC[@]}" --out "$T/h2" >"$T/h2.log" 2>&1 || fail "second 2-rank cond_hint_conv run failed"
 cmp -s "$T/h/model.h5" "$T/h2/model.h5" || fail "two 2-rank cond_hint_conv runs of the same seed differ"
 "$B" train "${HC[@]}" --out "$T/h1" >"$T/h1.log" 2>&1 || fail "1-rank cond_hint_conv run failed"
-v2=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/h.log")
-v1=$(sed -n 's/^held-out objective on [0-9]* samples: \([-0-9.]*\).*/\1/p' "$T/h1.log")
+v2=$(heldout "$T/h.log")
+v1=$(heldout "$T/h1.log")
 /usr/bin/python3 -c "import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if abs(a - b) < 1.0 and a < 50 else 1)" "$v2" "$v1" ||
     fail "cond_hint_conv held-out: 2 ranks $v2, 1 rank $v1"
 "$B" sample --model "$T/h/model.h5" --cond "$T/p2.h5:/y" --index 3 --n 20 --out "$T/hpost.h5" >/dev/null 2>"$T/hpost.err" ||

@@ -105,10 +105,11 @@ f = lambda v, p="%.3g": "-" if v is None else p % v
 lines = [f"# Rebuild guard acceptance: {config}", "",
          "| seed | threads | guard: exit, rollbacks, loss jumps | steps | recomputed | rebuild error median | max | clipped (guard / store) | store: exit, loss jumps | held-out bpd (guard) | (store) | difference | time s (guard / store) |",
          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+runs = {(s, t, m): run(s, t, m) for s in seeds for t in threads for m in ("guard", "store")}
 ok = True
 for t in threads:
     for s in seeds:
-        g, st = run(s, t, "guard"), run(s, t, "store")
+        g, st = runs[s, t, "guard"], runs[s, t, "store"]
         diff = abs(g["bpd"] - st["bpd"]) if g["bpd"] is not None and st["bpd"] is not None else None
         good = g["rc"] == "0" and g["jumps"] == 0 and diff is not None and diff <= 0.05
         ok &= good
@@ -120,7 +121,7 @@ lines += ["", "Criteria: exit 0, no loss jump, held-out bits/dim within 0.05 of 
           "All runs pass." if ok else "Some runs FAIL (or have not run yet)."]
 # How far float rounding alone moves a run: the same computation (guarded, or stored) at
 # two thread counts differs only in the order of its sums. Beside it, guard - store.
-bpd = {(s, t, m): run(s, t, m)["bpd"] for s in seeds for t in threads for m in ("guard", "store")}
+bpd = {k: r["bpd"] for k, r in runs.items()}
 same = [bpd[s, threads[0], m] - bpd[s, threads[1], m] for s in seeds for m in ("guard", "store")
         if len(threads) > 1 and None not in (bpd[s, threads[0], m], bpd[s, threads[1], m])]
 gs = [bpd[s, t, "guard"] - bpd[s, t, "store"] for s in seeds for t in threads

@@ -17,8 +17,8 @@
 #          (these three clip relatively, --clip-rel K: the absolute 5e4 of fm is a norm
 #          of that data set's loss and would need measuring again for each)
 # --extra adds flags to every training (e.g. "--min-scale 1e-3", the old coupling floor);
-# --lr and --warmup change the schedule's peak rate [5e-4 for deep64, whose exact
-# reference jumped at 1e-3 (docs/stability.md); 1e-3 for the others] and warm-up steps [100];
+# --lr and --warmup change the schedule's peak rate [5e-4 for deep and deep64, whose exact
+# references jumped at 1e-3 (docs/stability.md); 1e-3 for the others] and warm-up steps [100];
 # --clip-rel the relative clip of deep, seismic and deep64 [2: on seismic 2.5 still let a
 # run jump, docs/stability.md].
 # Runs that finished already (model.h5 or a recorded exit status) are not run again, so
@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 OUT=${OUT:-acceptance_$CONFIG}
-case "$CONFIG" in deep64) LR=${LR:-5e-4} ;; *) LR=${LR:-1e-3} ;; esac
+case "$CONFIG" in deep|deep64) LR=${LR:-5e-4} ;; *) LR=${LR:-1e-3} ;; esac
 mkdir -p "$OUT"
 COMMON=(--batch 64 --lr "$LR" --schedule cosine --lr-min 1e-5 --warmup "$WARMUP" --val-size 10000 --no-gif --quiet)
 case "$CONFIG" in
